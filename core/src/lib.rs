@@ -1,0 +1,14 @@
+//! unibit-core — the contract between the trainer and the hardware: weight codes and levels,
+//! requantization, the model IR, model families and sizes, the bundle format, the integer
+//! reference executor and the engine cost model. No torch, no HDL.
+
+pub mod arith;
+pub mod error;
+pub mod family;
+pub mod graph;
+pub mod size;
+
+pub use arith::{ActKind, Bits, Requant};
+pub use error::{Error, Result};
+pub use family::{Family, FamilyConfig};
+pub use graph::{Graph, Node, Op, Shape, TensorInfo};

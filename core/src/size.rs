@@ -1,0 +1,230 @@
+//! Model size in bits and the iso-size width solver.
+//!
+//! Size = Σ over conv/linear layers of B × weight count (the *weight* part) + per-channel and
+//! per-tensor integer parameters (the *parameter* part): per output channel a 32-bit bias, and for
+//! requantized outputs a 16-bit multiplier and an 8-bit shift; residual adds store two multipliers
+//! and a shift, average pools one multiplier and a shift. Budgets apply to the total.
+
+use crate::arith::{ActKind, Bits};
+use crate::error::{Error, Result};
+use crate::family::FamilyConfig;
+use crate::graph::{Graph, Op};
+use serde::{Deserialize, Serialize};
+
+pub const BIAS_BITS: u64 = 32;
+pub const MULTIPLIER_STORAGE_BITS: u64 = 16;
+pub const SHIFT_STORAGE_BITS: u64 = 8;
+
+/// Size of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerSize {
+    pub name: String,
+    pub weights: u64,
+    pub bits: u8,
+    pub weight_bits: u64,
+    pub param_bits: u64,
+}
+
+/// Size of a model, with the weight and parameter parts apart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelSize {
+    pub weights: u64,
+    pub weight_bits: u64,
+    pub param_bits: u64,
+    pub total_bits: u64,
+    pub layers: Vec<LayerSize>,
+}
+
+impl ModelSize {
+    pub fn total_bytes(&self) -> f64 {
+        self.total_bits as f64 / 8.0
+    }
+}
+
+/// Size of `graph` with per-layer bitwidths (`bits_of(node index)`; uniform models pass `|_| B`).
+pub fn model_size(graph: &Graph, bits_of: impl Fn(usize) -> Bits) -> Result<ModelSize> {
+    let info = graph.infer()?;
+    let mut layers = Vec::new();
+    for (i, n) in graph.nodes.iter().enumerate() {
+        let per_tensor = MULTIPLIER_STORAGE_BITS + SHIFT_STORAGE_BITS;
+        let (weights, b, param_bits) = match n.op {
+            Op::Conv2d { .. } | Op::Linear { .. } => {
+                let out = n.op.out_channels().unwrap() as u64;
+                let per_channel = if info[i].kind == ActKind::I32 {
+                    BIAS_BITS
+                } else {
+                    BIAS_BITS + MULTIPLIER_STORAGE_BITS + SHIFT_STORAGE_BITS
+                };
+                (n.op.weight_count() as u64, bits_of(i).get(), out * per_channel)
+            }
+            Op::Add => (0, 0, MULTIPLIER_STORAGE_BITS + per_tensor),
+            Op::AvgPool { .. } | Op::GlobalAvgPool => (0, 0, per_tensor),
+            _ => continue,
+        };
+        layers.push(LayerSize {
+            name: n.name.clone(),
+            weights,
+            bits: b,
+            weight_bits: weights * b as u64,
+            param_bits,
+        });
+    }
+    let weights = layers.iter().map(|l| l.weights).sum();
+    let weight_bits = layers.iter().map(|l| l.weight_bits).sum();
+    let param_bits = layers.iter().map(|l| l.param_bits).sum();
+    Ok(ModelSize {
+        weights,
+        weight_bits,
+        param_bits,
+        total_bits: weight_bits + param_bits,
+        layers,
+    })
+}
+
+/// Widths the solver considers: multiples of 1/64 up to 16.
+pub const WIDTH_STEP: f64 = 1.0 / 64.0;
+pub const MAX_WIDTH_STEPS: usize = 16 * 64;
+
+/// The solver's answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WidthSolution {
+    pub width: f64,
+    pub size: ModelSize,
+    pub budget_bits: u64,
+}
+
+/// The largest width on the 1/64 grid whose rounded model fits `budget_bits` at bitwidth `bits`.
+/// `base` supplies everything but the width.
+pub fn width_for_budget(base: &FamilyConfig, bits: Bits, budget_bits: u64) -> Result<WidthSolution> {
+    let size_at = |k: usize| -> Result<ModelSize> {
+        let cfg = FamilyConfig {
+            width: k as f64 * WIDTH_STEP,
+            ..*base
+        };
+        model_size(&cfg.build()?, |_| bits)
+    };
+    // Size is non-decreasing in width (channel rounding is monotone): binary search the grid.
+    let smallest = size_at(1)?;
+    if smallest.total_bits > budget_bits {
+        return Err(Error::invalid(
+            "budget",
+            format!(
+                "at least {} ({} bits), the smallest {} at {bits} bits",
+                format_bits(smallest.total_bits),
+                smallest.total_bits,
+                base.family
+            ),
+            format!("{} ({budget_bits} bits)", format_bits(budget_bits)),
+        ));
+    }
+    let (mut lo, mut hi) = (1usize, MAX_WIDTH_STEPS + 1); // lo fits, hi does not (or is past the grid)
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if size_at(mid)?.total_bits <= budget_bits {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(WidthSolution {
+        width: lo as f64 * WIDTH_STEP,
+        size: size_at(lo)?,
+        budget_bits,
+    })
+}
+
+/// Parse a size such as `64KiB`, `0.5MiB`, `100kbit`, `4096B`, `12000` (bits) into bits.
+pub fn parse_bits(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || {
+        Error::invalid(
+            "size",
+            "a number with a unit: bit, kbit, Mbit, B, KB, KiB, MB, MiB (e.g. 64KiB)",
+            format!("{s:?}"),
+        )
+    };
+    let v: f64 = num.parse().map_err(|_| bad())?;
+    let mult: f64 = match unit.trim() {
+        "" | "b" | "bit" | "bits" => 1.0,
+        "kbit" | "kb" => 1e3,
+        "Mbit" | "Mb" => 1e6,
+        "B" => 8.0,
+        "KB" | "kB" => 8e3,
+        "KiB" => 8.0 * 1024.0,
+        "MB" => 8e6,
+        "MiB" => 8.0 * 1024.0 * 1024.0,
+        _ => return Err(bad()),
+    };
+    let bits = v * mult;
+    if !bits.is_finite() || bits < 1.0 || bits > 1e15 {
+        return Err(bad());
+    }
+    Ok(bits.round() as u64)
+}
+
+/// Human form of a size in bits: `64.0 KiB`.
+pub fn format_bits(bits: u64) -> String {
+    let bytes = bits as f64 / 8.0;
+    if bytes >= 1024.0 * 1024.0 {
+        format!("{:.2} MiB", bytes / (1024.0 * 1024.0))
+    } else if bytes >= 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{bytes:.0} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::Family;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_sizes() {
+        assert_eq!(parse_bits("64KiB").unwrap(), 64 * 1024 * 8);
+        assert_eq!(parse_bits("1000").unwrap(), 1000);
+        assert_eq!(parse_bits("2 kbit").unwrap(), 2000);
+        assert_eq!(parse_bits("0.5MiB").unwrap(), 4 * 1024 * 1024);
+        for bad in ["", "KiB", "12 parsecs", "-4KiB", "0"] {
+            assert!(parse_bits(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn too_small_budget_is_a_clear_error() {
+        let cfg = FamilyConfig::fashion_mnist(Family::ResNet { depth: 20 }, 1.0);
+        let e = width_for_budget(&cfg, Bits::new(8).unwrap(), 100).unwrap_err().to_string();
+        assert!(e.contains("budget") && e.contains("at least"), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn solution_fits_and_next_step_does_not(
+            fam in prop_oneof![Just("resnet8"), Just("resnet20"), Just("vgg-small"), Just("mobilenetv2")],
+            b in 1u8..=8,
+            kib in 4u64..256,
+        ) {
+            let cfg = FamilyConfig::fashion_mnist(fam.parse().unwrap(), 1.0);
+            let bits = Bits::new(b).unwrap();
+            let budget = kib * 8192;
+            match width_for_budget(&cfg, bits, budget) {
+                Ok(sol) => {
+                    prop_assert!(sol.size.total_bits <= budget);
+                    let k = (sol.width / WIDTH_STEP).round() as usize;
+                    if k < MAX_WIDTH_STEPS {
+                        let next = FamilyConfig { width: (k + 1) as f64 * WIDTH_STEP, ..cfg };
+                        let s = model_size(&next.build().unwrap(), |_| bits).unwrap();
+                        prop_assert!(s.total_bits > budget);
+                    }
+                }
+                Err(e) => prop_assert!(e.to_string().contains("budget")),
+            }
+        }
+    }
+}

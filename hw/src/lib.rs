@@ -1,0 +1,1 @@
+//! unibit-hw (see ARCHITECTURE.md).

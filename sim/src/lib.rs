@@ -1,0 +1,1 @@
+//! unibit-sim (see ARCHITECTURE.md).

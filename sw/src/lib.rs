@@ -1,0 +1,1 @@
+//! unibit-sw (see ARCHITECTURE.md).
