@@ -1,0 +1,186 @@
+//! Cycle cost of a model on an R×C bit-serial array with weight bitwidth B.
+//!
+//! Every conv/linear layer runs as GEMMs: per group, `M = out/groups` output channels on the
+//! rows, `K = in/groups·k·k` reduction elements on the lanes, `N = out_h·out_w` output vectors.
+//! A GEMM is cut into `⌈M/R⌉` row tiles; each tile streams its N vectors, each vector taking
+//! `⌈K/C⌉·B` cycles (one bit-plane of one lane-chunk per cycle), or the requantizer's interval if
+//! that is longer, plus a fixed per-vector overhead; each tile also pays a fixed start-up cost.
+//! Depthwise layers (groups = channels, M = 1 and K = k² per group) use one row and k² lanes of
+//! the array: their utilization `k²/(R·C)` is reported, not hidden. Adds and pools run on the host.
+
+use crate::arith::Bits;
+use crate::error::{Error, Result};
+use crate::graph::{Graph, Op};
+use serde::{Deserialize, Serialize};
+
+/// Controller timing constants of an engine (the hardware crate states the values it meets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Cycles from a tile's start to its first vector's first bit-plane, plus its drain at the end.
+    pub tile_overhead: u64,
+    /// Extra cycles per output vector (e.g. Σx correction and hand-off to the requantizer).
+    pub vector_overhead: u64,
+    /// Minimum cycles between vectors imposed by the requantizer for a tile of `rows` outputs:
+    /// `⌈rows / requant_lanes⌉ · requant_cycles`.
+    pub requant_lanes: u64,
+    pub requant_cycles: u64,
+}
+
+impl Default for Timing {
+    /// An engine whose requantizers keep up with the array (one per row, one cycle each).
+    fn default() -> Self {
+        Timing {
+            tile_overhead: 0,
+            vector_overhead: 0,
+            requant_lanes: u64::MAX,
+            requant_cycles: 1,
+        }
+    }
+}
+
+/// An engine configuration: R rows, C lanes, bitwidth B, and its timing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineConfig {
+    pub rows: usize,
+    pub cols: usize,
+    pub bits: Bits,
+    #[serde(default)]
+    pub timing: Timing,
+}
+
+impl EngineConfig {
+    pub fn new(rows: usize, cols: usize, bits: Bits) -> Result<Self> {
+        if rows == 0 || rows > 1024 {
+            return Err(Error::invalid("rows", "1..=1024", rows));
+        }
+        if cols == 0 || cols > 1024 {
+            return Err(Error::invalid("cols", "1..=1024", cols));
+        }
+        Ok(EngineConfig {
+            rows,
+            cols,
+            bits,
+            timing: Timing::default(),
+        })
+    }
+    pub fn lanes(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Cycles for one row tile of `rows ≤ R` outputs, reduction `k`, and `n` vectors.
+    pub fn tile_cycles(&self, rows: usize, k: usize, n: usize) -> u64 {
+        let t = &self.timing;
+        let compute = k.div_ceil(self.cols) as u64 * self.bits.get() as u64;
+        let requant = (rows as u64).div_ceil(t.requant_lanes.max(1)) * t.requant_cycles;
+        t.tile_overhead + n as u64 * (compute.max(requant) + t.vector_overhead)
+    }
+}
+
+/// Cost of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerCost {
+    pub name: String,
+    pub kind: String,
+    /// GEMM shape per group: M × K × N, and the number of groups.
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub groups: usize,
+    pub tiles: usize,
+    pub macs: u64,
+    pub cycles: u64,
+    /// Useful MACs per cycle over the array's R·C/B peak.
+    pub utilization: f64,
+}
+
+/// Cost of a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelCost {
+    pub engine: EngineConfig,
+    pub layers: Vec<LayerCost>,
+    pub cycles: u64,
+    pub macs: u64,
+    pub utilization: f64,
+}
+
+/// Cycles for every conv/linear layer of `graph` on `engine`.
+pub fn model_cost(graph: &Graph, engine: &EngineConfig) -> Result<ModelCost> {
+    let info = graph.infer()?;
+    let peak = engine.lanes() as f64 / engine.bits.get() as f64;
+    let mut layers = vec![];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let (groups, m, k) = match node.op {
+            Op::Conv2d {
+                out_channels,
+                groups,
+                ..
+            } => (groups, out_channels / groups, node.op.reduction().unwrap()),
+            Op::Linear { out_features, .. } => (1, out_features, node.op.reduction().unwrap()),
+            _ => continue,
+        };
+        let n = info[i].shape.h * info[i].shape.w;
+        let full_tiles = m / engine.rows;
+        let rest = m % engine.rows;
+        let mut cycles = full_tiles as u64 * engine.tile_cycles(engine.rows, k, n);
+        if rest > 0 {
+            cycles += engine.tile_cycles(rest, k, n);
+        }
+        cycles *= groups as u64;
+        let tiles = groups * m.div_ceil(engine.rows);
+        let macs = (groups * m * k * n) as u64;
+        layers.push(LayerCost {
+            name: node.name.clone(),
+            kind: node.op.kind_name().to_string(),
+            m,
+            k,
+            n,
+            groups,
+            tiles,
+            macs,
+            cycles,
+            utilization: macs as f64 / (cycles as f64 * peak),
+        });
+    }
+    let cycles = layers.iter().map(|l| l.cycles).sum();
+    let macs = layers.iter().map(|l| l.macs).sum();
+    Ok(ModelCost {
+        engine: *engine,
+        layers,
+        cycles,
+        macs,
+        utilization: macs as f64 / (cycles as f64 * peak),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::{Family, FamilyConfig};
+
+    #[test]
+    fn dense_layers_fill_the_array_and_depthwise_do_not() {
+        let g = FamilyConfig::fashion_mnist(Family::MobileNetV2, 1.0).build().unwrap();
+        let e = EngineConfig::new(8, 8, Bits::new(2).unwrap()).unwrap();
+        let c = model_cost(&g, &e).unwrap();
+        let dw = c.layers.iter().find(|l| l.name.ends_with(".dw")).unwrap();
+        let pw = c.layers.iter().find(|l| l.name.ends_with(".project")).unwrap();
+        assert!(dw.utilization < 0.2, "{dw:?}");
+        assert!(pw.utilization > 0.9, "{pw:?}");
+    }
+
+    #[test]
+    fn cycles_follow_the_formula() {
+        let e = EngineConfig::new(4, 8, Bits::new(3).unwrap()).unwrap();
+        // 10 rows → tiles of 4, 4, 2; K = 20 → 3 chunks; 5 vectors.
+        assert_eq!(e.tile_cycles(4, 20, 5), 5 * 3 * 3);
+        let mut slow = e;
+        slow.timing = Timing {
+            tile_overhead: 7,
+            vector_overhead: 2,
+            requant_lanes: 1,
+            requant_cycles: 4,
+        };
+        // requant interval ⌈4/1⌉·4 = 16 > 9 compute cycles
+        assert_eq!(slow.tile_cycles(4, 20, 5), 7 + 5 * (16 + 2));
+    }
+}
