@@ -243,7 +243,9 @@ impl Requant {
     /// Scales too large for `S = 0` are an error; scales too small saturate at `S = 47`.
     pub fn from_real(m: f64) -> Result<Self, String> {
         if !m.is_finite() || m < 0.0 {
-            return Err(format!("requantization scale must be finite and ≥ 0, got {m}"));
+            return Err(format!(
+                "requantization scale must be finite and ≥ 0, got {m}"
+            ));
         }
         if m == 0.0 {
             return Ok(Requant {
@@ -344,10 +346,22 @@ mod tests {
         assert_eq!(rq.scale_round(3), 2); // 1.5 → 2
         assert_eq!(rq.scale_round(-3), -1); // −1.5 → −1 (half up, not away from zero)
         assert_eq!(rq.scale_round(-4), -2);
-        assert_eq!(requantize(1000, 0, Requant::new(1, 0).unwrap(), ActKind::U8), 255);
-        assert_eq!(requantize(-5, 0, Requant::new(1, 0).unwrap(), ActKind::U8), 0);
-        assert_eq!(requantize(-500, 0, Requant::new(1, 0).unwrap(), ActKind::I8), -128);
-        assert_eq!(requantize(7, -3, Requant::new(0, 0).unwrap(), ActKind::I32), 4);
+        assert_eq!(
+            requantize(1000, 0, Requant::new(1, 0).unwrap(), ActKind::U8),
+            255
+        );
+        assert_eq!(
+            requantize(-5, 0, Requant::new(1, 0).unwrap(), ActKind::U8),
+            0
+        );
+        assert_eq!(
+            requantize(-500, 0, Requant::new(1, 0).unwrap(), ActKind::I8),
+            -128
+        );
+        assert_eq!(
+            requantize(7, -3, Requant::new(0, 0).unwrap(), ActKind::I32),
+            4
+        );
         assert!(Requant::new(1 << 15, 0).is_err() && Requant::new(1, 48).is_err());
     }
 

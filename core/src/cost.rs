@@ -159,11 +159,17 @@ mod tests {
 
     #[test]
     fn dense_layers_fill_the_array_and_depthwise_do_not() {
-        let g = FamilyConfig::fashion_mnist(Family::MobileNetV2, 1.0).build().unwrap();
+        let g = FamilyConfig::fashion_mnist(Family::MobileNetV2, 1.0)
+            .build()
+            .unwrap();
         let e = EngineConfig::new(8, 8, Bits::new(2).unwrap()).unwrap();
         let c = model_cost(&g, &e).unwrap();
         let dw = c.layers.iter().find(|l| l.name.ends_with(".dw")).unwrap();
-        let pw = c.layers.iter().find(|l| l.name.ends_with(".project")).unwrap();
+        let pw = c
+            .layers
+            .iter()
+            .find(|l| l.name.ends_with(".project"))
+            .unwrap();
         assert!(dw.utilization < 0.2, "{dw:?}");
         assert!(pw.utilization > 0.9, "{pw:?}");
     }

@@ -29,9 +29,17 @@ impl std::str::FromStr for Family {
             "vgg-small" | "vgg_small" | "vgg" => Ok(Family::VggSmall),
             "mobilenetv2" | "mobilenet-v2" | "mbv2" => Ok(Family::MobileNetV2),
             _ => {
-                let depth: usize = s.strip_prefix("resnet").ok_or_else(bad)?.parse().map_err(|_| bad())?;
+                let depth: usize = s
+                    .strip_prefix("resnet")
+                    .ok_or_else(bad)?
+                    .parse()
+                    .map_err(|_| bad())?;
                 if depth < 8 || (depth - 2) % 6 != 0 {
-                    return Err(Error::invalid("family", "resnet depth 6n+2 ≥ 8 (8, 14, 20, 32, …)", depth));
+                    return Err(Error::invalid(
+                        "family",
+                        "resnet depth 6n+2 ≥ 8 (8, 14, 20, 32, …)",
+                        depth,
+                    ));
                 }
                 Ok(Family::ResNet { depth })
             }
@@ -107,10 +115,18 @@ impl FamilyConfig {
 
     pub fn validate(&self) -> Result<()> {
         if !(self.width.is_finite() && self.width > 0.0 && self.width <= 64.0) {
-            return Err(Error::invalid("width", "a multiplier in (0, 64]", self.width));
+            return Err(Error::invalid(
+                "width",
+                "a multiplier in (0, 64]",
+                self.width,
+            ));
         }
         if self.channel_multiple == 0 || self.channel_multiple > 256 {
-            return Err(Error::invalid("channel_multiple", "1..=256", self.channel_multiple));
+            return Err(Error::invalid(
+                "channel_multiple",
+                "1..=256",
+                self.channel_multiple,
+            ));
         }
         if self.classes == 0 {
             return Err(Error::invalid("classes", "≥ 1", 0));
@@ -161,9 +177,21 @@ impl Builder {
         if name == INPUT {
             return self.input.c;
         }
-        self.shapes.iter().rev().find(|(n, _)| n == name).map(|(_, s)| s.c).unwrap()
+        self.shapes
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.c)
+            .unwrap()
     }
-    fn push(&mut self, name: String, op: Op, inputs: Vec<String>, relu: bool, out_c: usize) -> String {
+    fn push(
+        &mut self,
+        name: String,
+        op: Op,
+        inputs: Vec<String>,
+        relu: bool,
+        out_c: usize,
+    ) -> String {
         self.shapes.push((name.clone(), Shape::new(out_c, 0, 0)));
         self.nodes.push(Node {
             name: name.clone(),
@@ -174,7 +202,16 @@ impl Builder {
         name
     }
     #[allow(clippy::too_many_arguments)]
-    fn conv(&mut self, name: &str, x: &str, out: usize, k: usize, stride: usize, groups: usize, relu: bool) -> String {
+    fn conv(
+        &mut self,
+        name: &str,
+        x: &str,
+        out: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+        relu: bool,
+    ) -> String {
         let cin = self.channels_of(x);
         let op = Op::Conv2d {
             in_channels: cin,
@@ -204,7 +241,15 @@ impl Builder {
 }
 
 fn resnet(b: &mut Builder, cfg: &FamilyConfig, n: usize) {
-    let mut x = b.conv("stem", INPUT, cfg.channels(plans::RESNET_STEM), 3, 1, 1, true);
+    let mut x = b.conv(
+        "stem",
+        INPUT,
+        cfg.channels(plans::RESNET_STEM),
+        3,
+        1,
+        1,
+        true,
+    );
     for (s, &base) in plans::RESNET_STAGES.iter().enumerate() {
         let c = cfg.channels(base);
         for i in 0..n {
@@ -232,7 +277,15 @@ fn vgg_small(b: &mut Builder, cfg: &FamilyConfig) {
         let c = cfg.channels(base);
         x = b.conv(&format!("s{}.conv1", s + 1), &x, c, 3, 1, 1, true);
         x = b.conv(&format!("s{}.conv2", s + 1), &x, c, 3, 1, 1, true);
-        x = b.simple(&format!("s{}.pool", s + 1), Op::MaxPool { kernel: 2, stride: 2 }, &x, c);
+        x = b.simple(
+            &format!("s{}.pool", s + 1),
+            Op::MaxPool {
+                kernel: 2,
+                stride: 2,
+            },
+            &x,
+            c,
+        );
         h /= 2;
         w /= 2;
     }
@@ -275,10 +328,16 @@ mod tests {
 
     #[test]
     fn resnet20_at_width_1_has_the_usual_size() {
-        let g = FamilyConfig::fashion_mnist("resnet20".parse().unwrap(), 1.0).build().unwrap();
-        let convs = g.nodes.iter().filter(|n| matches!(n.op, Op::Conv2d { .. })).count();
+        let g = FamilyConfig::fashion_mnist("resnet20".parse().unwrap(), 1.0)
+            .build()
+            .unwrap();
+        let convs = g
+            .nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Conv2d { .. }))
+            .count();
         assert_eq!(convs, 19 + 2); // 19 3×3 convs + 2 projection shortcuts
-        // ≈ 0.27 M parameters for CIFAR ResNet-20; ours has 1 input channel and 1×1 shortcuts.
+                                   // ≈ 0.27 M parameters for CIFAR ResNet-20; ours has 1 input channel and 1×1 shortcuts.
         let p = g.weight_count();
         assert!((260_000..290_000).contains(&p), "{p}");
     }
@@ -287,7 +346,9 @@ mod tests {
     fn all_families_build_at_several_widths() {
         for f in ["resnet8", "resnet20", "vgg-small", "mobilenetv2"] {
             for w in [0.25, 0.5, 1.0, 2.0] {
-                let g = FamilyConfig::fashion_mnist(f.parse().unwrap(), w).build().unwrap();
+                let g = FamilyConfig::fashion_mnist(f.parse().unwrap(), w)
+                    .build()
+                    .unwrap();
                 let t = g.infer().unwrap();
                 assert_eq!(t.last().unwrap().shape, Shape::new(10, 1, 1), "{f} {w}");
             }
@@ -296,7 +357,9 @@ mod tests {
 
     #[test]
     fn mobilenet_has_depthwise_layers() {
-        let g = FamilyConfig::fashion_mnist(Family::MobileNetV2, 1.0).build().unwrap();
+        let g = FamilyConfig::fashion_mnist(Family::MobileNetV2, 1.0)
+            .build()
+            .unwrap();
         assert!(g.nodes.iter().any(|n| matches!(n.op, Op::Conv2d { groups, in_channels, .. } if groups == in_channels && groups > 1)));
     }
 

@@ -288,7 +288,11 @@ impl Graph {
                     ));
                 }
                 if padding >= kernel {
-                    return Err(Error::invalid("padding", format!("< kernel {kernel}"), padding));
+                    return Err(Error::invalid(
+                        "padding",
+                        format!("< kernel {kernel}"),
+                        padding,
+                    ));
                 }
                 let (Some(h), Some(w)) = (
                     conv_out(x.shape.h, kernel, stride, padding),
@@ -456,7 +460,10 @@ mod tests {
     fn errors_name_node_and_field() {
         let g = Graph {
             input: Shape::new(1, 28, 28),
-            nodes: vec![conv("a", INPUT, 1, 8, 1, true), conv("b", "a", 4, 8, 1, true)],
+            nodes: vec![
+                conv("a", INPUT, 1, 8, 1, true),
+                conv("b", "a", 4, 8, 1, true),
+            ],
         };
         let msg = g.infer().unwrap_err().to_string();
         assert!(msg.contains("nodes[1] \"b\".in_channels"), "{msg}");

@@ -7,6 +7,8 @@ pub mod cost;
 pub mod error;
 pub mod family;
 pub mod graph;
+pub mod model;
+pub mod reference;
 pub mod size;
 
 pub use arith::{ActKind, Bits, Requant};

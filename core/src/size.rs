@@ -55,7 +55,11 @@ pub fn model_size(graph: &Graph, bits_of: impl Fn(usize) -> Bits) -> Result<Mode
                 } else {
                     BIAS_BITS + MULTIPLIER_STORAGE_BITS + SHIFT_STORAGE_BITS
                 };
-                (n.op.weight_count() as u64, bits_of(i).get(), out * per_channel)
+                (
+                    n.op.weight_count() as u64,
+                    bits_of(i).get(),
+                    out * per_channel,
+                )
             }
             Op::Add => (0, 0, MULTIPLIER_STORAGE_BITS + per_tensor),
             Op::AvgPool { .. } | Op::GlobalAvgPool => (0, 0, per_tensor),
@@ -95,7 +99,11 @@ pub struct WidthSolution {
 
 /// The largest width on the 1/64 grid whose rounded model fits `budget_bits` at bitwidth `bits`.
 /// `base` supplies everything but the width.
-pub fn width_for_budget(base: &FamilyConfig, bits: Bits, budget_bits: u64) -> Result<WidthSolution> {
+pub fn width_for_budget(
+    base: &FamilyConfig,
+    bits: Bits,
+    budget_bits: u64,
+) -> Result<WidthSolution> {
     let size_at = |k: usize| -> Result<ModelSize> {
         let cfg = FamilyConfig {
             width: k as f64 * WIDTH_STEP,
@@ -198,7 +206,9 @@ mod tests {
     #[test]
     fn too_small_budget_is_a_clear_error() {
         let cfg = FamilyConfig::fashion_mnist(Family::ResNet { depth: 20 }, 1.0);
-        let e = width_for_budget(&cfg, Bits::new(8).unwrap(), 100).unwrap_err().to_string();
+        let e = width_for_budget(&cfg, Bits::new(8).unwrap(), 100)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("budget") && e.contains("at least"), "{e}");
     }
 
