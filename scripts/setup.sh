@@ -95,6 +95,12 @@ else
   echo "$want_tag" > "$VENV/.complete"
 fi
 
+# ---------------------------------------------------------------- repo link (.cargo/config.toml reads it)
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "$(readlink "$REPO/.libtorch" 2>/dev/null)" != "$LIBTORCH" ]; then
+  ln -sfn "$LIBTORCH" "$REPO/.libtorch"
+fi
+
 # ---------------------------------------------------------------- environment file
 ENVFILE="$CACHE/env.sh"
 cat > "$ENVFILE.tmp" <<EOT
