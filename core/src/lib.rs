@@ -3,13 +3,16 @@
 //! reference executor and the engine cost model. No torch, no HDL.
 
 pub mod arith;
+pub mod bundle;
 pub mod cost;
+pub mod dataset;
 pub mod error;
 pub mod family;
 pub mod graph;
 pub mod model;
 pub mod reference;
 pub mod size;
+pub mod synthetic;
 
 pub use arith::{ActKind, Bits, Requant};
 pub use error::{Error, Result};

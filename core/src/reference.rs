@@ -7,7 +7,7 @@
 
 use crate::arith::{self, ActKind};
 use crate::error::{Error, Result};
-use crate::graph::{Op, TensorInfo, INPUT};
+use crate::graph::{Op, TensorInfo};
 use crate::model::{NodeParams, QuantModel};
 use ndarray::{s, Array2, Array4, ArrayView4, Axis};
 use rayon::prelude::*;
@@ -98,89 +98,20 @@ fn run_unchecked(
     }
     let mut outs: Outputs = vec![None; g.nodes.len()];
     for (i, node) in g.nodes.iter().enumerate() {
-        let get = |k: usize| -> (&Array4<i32>, ActKind) {
-            let name = &node.inputs[k];
-            if name == INPUT {
-                (&input, ActKind::U8)
-            } else {
-                let j = g.index_of(name).unwrap();
-                (
+        let inputs: Vec<(&Array4<i32>, ActKind)> = node
+            .inputs
+            .iter()
+            .map(|name| match g.index_of(name) {
+                None => (&input, ActKind::U8),
+                Some(j) => (
                     outs[j]
                         .as_ref()
                         .expect("inputs are kept until their last use"),
                     info[j].kind,
-                )
-            }
-        };
-        let out_kind = info[i].kind;
-        let y = match (&node.op, &model.params[i]) {
-            (
-                Op::Conv2d {
-                    stride,
-                    padding,
-                    groups,
-                    ..
-                },
-                NodeParams::Weighted {
-                    codes,
-                    bias,
-                    requant,
-                },
-            ) => {
-                let (x, xk) = get(0);
-                let acc = conv_gemm(x, xk, codes, model.bits, *stride, *padding, *groups);
-                requantize_channels(acc, bias, requant, out_kind)
-            }
-            (
-                Op::Linear { .. },
-                NodeParams::Weighted {
-                    codes,
-                    bias,
-                    requant,
-                },
-            ) => {
-                let (x, xk) = get(0);
-                let acc = conv_gemm(x, xk, codes, model.bits, 1, 0, 1);
-                requantize_channels(acc, bias, requant, out_kind)
-            }
-            (Op::Add, NodeParams::Add { ma, mb, shift }) => {
-                let (a, _) = get(0);
-                let (b, _) = get(1);
-                let mut y = a.clone();
-                ndarray::Zip::from(&mut y).and(b).for_each(|y, &b| {
-                    *y = arith::requantize_add(*y, b, *ma, *mb, *shift, out_kind)
-                });
-                y
-            }
-            (Op::MaxPool { kernel, stride }, NodeParams::None) => {
-                pool(get(0).0, *kernel, *stride, |w| {
-                    w.iter().copied().max().unwrap() as i64
-                })
-                .mapv(|v| v as i32)
-            }
-            (Op::AvgPool { kernel, stride }, NodeParams::Pool { requant }) => {
-                pool(get(0).0, *kernel, *stride, |w| {
-                    w.iter().map(|&v| v as i64).sum()
-                })
-                .mapv(|s| arith::requantize_pool(s, *requant, out_kind))
-            }
-            (Op::GlobalAvgPool, NodeParams::Pool { requant }) => {
-                let x = get(0).0;
-                let (h, w) = (x.shape()[2], x.shape()[3]);
-                pool(x, h.max(w), 1, |w| w.iter().map(|&v| v as i64).sum())
-                    .mapv(|s| arith::requantize_pool(s, *requant, out_kind))
-            }
-            (Op::Flatten, NodeParams::None) => {
-                let x = get(0).0;
-                let n = x.shape()[0];
-                let f = x.len() / n.max(1);
-                x.as_standard_layout()
-                    .into_owned()
-                    .into_shape_with_order((n, f, 1, 1))
-                    .unwrap()
-            }
-            _ => unreachable!("validated: params match ops"),
-        };
+                ),
+            })
+            .collect();
+        let y = eval_node(model, info, i, &inputs);
         outs[i] = Some(y);
         if keep == Keep::Output {
             for j in 0..i {
@@ -197,6 +128,75 @@ fn run_unchecked(
         }
     }
     outs
+}
+
+/// Evaluate node `i` of a validated model on its inputs (`[N, C, H, W]` tensors and their kinds,
+/// in the node's input order). `info` is the model's inferred tensor list.
+pub fn eval_node(
+    model: &QuantModel,
+    info: &[TensorInfo],
+    i: usize,
+    inputs: &[(&Array4<i32>, ActKind)],
+) -> Array4<i32> {
+    let node = &model.graph.nodes[i];
+    let out_kind = info[i].kind;
+    match (&node.op, &model.params[i]) {
+        (Op::Conv2d { .. } | Op::Linear { .. }, NodeParams::Weighted { bias, requant, .. }) => {
+            let acc = accumulate(model, i, inputs[0].0, inputs[0].1);
+            requantize_channels(acc, bias, requant, out_kind)
+        }
+        (Op::Add, NodeParams::Add { ma, mb, shift }) => {
+            let mut y = inputs[0].0.clone();
+            ndarray::Zip::from(&mut y)
+                .and(inputs[1].0)
+                .for_each(|y, &b| *y = arith::requantize_add(*y, b, *ma, *mb, *shift, out_kind));
+            y
+        }
+        (Op::MaxPool { kernel, stride }, NodeParams::None) => {
+            pool(inputs[0].0, *kernel, *stride, |w| {
+                w.iter().copied().max().unwrap() as i64
+            })
+            .mapv(|v| v as i32)
+        }
+        (Op::AvgPool { kernel, stride }, NodeParams::Pool { requant }) => {
+            pool(inputs[0].0, *kernel, *stride, |w| {
+                w.iter().map(|&v| v as i64).sum()
+            })
+            .mapv(|s| arith::requantize_pool(s, *requant, out_kind))
+        }
+        (Op::GlobalAvgPool, NodeParams::Pool { requant }) => {
+            let x = inputs[0].0;
+            let (h, w) = (x.shape()[2], x.shape()[3]);
+            pool(x, h.max(w), 1, |w| w.iter().map(|&v| v as i64).sum())
+                .mapv(|s| arith::requantize_pool(s, *requant, out_kind))
+        }
+        (Op::Flatten, NodeParams::None) => {
+            let x = inputs[0].0;
+            let n = x.shape()[0];
+            let f = x.len() / n.max(1);
+            x.as_standard_layout()
+                .into_owned()
+                .into_shape_with_order((n, f, 1, 1))
+                .unwrap()
+        }
+        _ => unreachable!("validated: params match ops"),
+    }
+}
+
+/// The raw accumulators `Σ level·x` (before bias) of conv/linear node `i` on input `x`.
+pub fn accumulate(model: &QuantModel, i: usize, x: &Array4<i32>, x_kind: ActKind) -> Array4<i64> {
+    let NodeParams::Weighted { codes, .. } = &model.params[i] else {
+        panic!("accumulate: node {i} has no weights");
+    };
+    match model.graph.nodes[i].op {
+        Op::Conv2d {
+            stride,
+            padding,
+            groups,
+            ..
+        } => conv_gemm(x, x_kind, codes, model.bits, stride, padding, groups),
+        _ => conv_gemm(x, x_kind, codes, model.bits, 1, 0, 1),
+    }
 }
 
 /// Window reduction over `[N, C, H, W]` with no padding (global pooling passes the full size).

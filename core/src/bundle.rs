@@ -1,0 +1,688 @@
+//! Bundle format v1: a directory with `manifest.json`, `weights.safetensors` and `golden/*.npy`.
+//!
+//! ```text
+//! manifest.json        format, version, arithmetic parameters, model info, size, input,
+//!                      layers (graph nodes + output shape/kind/scale + add/pool parameters),
+//!                      accuracy, golden file list
+//! weights.safetensors  per conv/linear layer NAME: NAME.codes (U8 [out, in/groups, k, k]),
+//!                      NAME.bias (I32 [out]), and unless the layer is the raw I32 output,
+//!                      NAME.multiplier (U16 [out]) and NAME.shift (U8 [out])
+//! golden/input.npy     uint8 [N, C, H, W] input images;  golden/labels.npy  uint8 [N]
+//! golden/NAME.npy      every node's output [N, C, H, W] as uint8 / int8 / int32 (its kind)
+//! ```
+//! Writes are atomic (a temporary sibling directory renamed into place). Readers check
+//! everything and name the file and field at fault.
+
+use crate::arith::{ActKind, Bits, Requant};
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::graph::{Graph, Node, Shape};
+use crate::model::{NodeParams, NodeScales, QuantModel};
+use crate::reference::{self, Keep};
+use crate::size::{model_size, ModelSize};
+use ndarray::{Array1, Array4, ArrayView4};
+use safetensors::tensor::{Dtype, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const FORMAT: &str = "unibit-bundle";
+pub const VERSION: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+pub const WEIGHTS: &str = "weights.safetensors";
+pub const GOLDEN_DIR: &str = "golden";
+
+/// Where the model came from and what it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_multiple: Option<usize>,
+    /// `trained` or `synthetic`.
+    pub source: String,
+    /// Free-form provenance (training configuration, seed, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+}
+
+/// Measured accuracies (fractions in [0, 1]) on `images` images of `dataset`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub float: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fake_quant: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integer: Option<f64>,
+}
+
+/// Golden vectors: inputs, optional labels, and every node's integer output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Golden {
+    pub input: Array4<u8>,
+    pub labels: Option<Vec<u8>>,
+    pub outputs: Vec<Array4<i32>>,
+}
+
+impl Golden {
+    /// Run the reference on `input` and keep every node's output.
+    pub fn compute(
+        model: &QuantModel,
+        input: ArrayView4<u8>,
+        labels: Option<Vec<u8>>,
+    ) -> Result<Golden> {
+        let outs = reference::run(model, input, Keep::All)?;
+        Ok(Golden {
+            input: input.to_owned(),
+            labels,
+            outputs: outs
+                .into_iter()
+                .map(|o| o.expect("Keep::All keeps every output"))
+                .collect(),
+        })
+    }
+    pub fn count(&self) -> usize {
+        self.input.shape()[0]
+    }
+}
+
+/// A bundle in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bundle {
+    pub model: QuantModel,
+    pub info: ModelInfo,
+    pub accuracy: Accuracy,
+    pub golden: Option<Golden>,
+}
+
+// ---------------------------------------------------------------- manifest schema
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arithmetic {
+    pub weight_bits: Bits,
+    pub weight_encoding: String,
+    pub activation_bits: u32,
+    pub accumulator_bits: u32,
+    pub multiplier_bits: u32,
+    pub max_shift: u32,
+    pub rounding: String,
+    pub requantization: String,
+}
+
+impl Arithmetic {
+    pub fn for_bits(bits: Bits) -> Self {
+        Arithmetic {
+            weight_bits: bits,
+            weight_encoding: "code u in [0, 2^B-1] means level w = 2u - (2^B-1)".into(),
+            activation_bits: 8,
+            accumulator_bits: crate::arith::ACCUMULATOR_BITS,
+            multiplier_bits: crate::arith::MULTIPLIER_BITS,
+            max_shift: crate::arith::MAX_SHIFT,
+            rounding: "half_up".into(),
+            requantization: "y = clamp(((acc + bias) * M + 2^(S-1)) >> S, lo, hi); add: (a*Ma + b*Mb + 2^(S-1)) >> S; \
+                             avg pool: (sum * M + 2^(S-1)) >> S; >> is arithmetic; S = 0 adds nothing"
+                .into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TensorEntry {
+    pub shape: [usize; 3],
+    pub kind: ActKind,
+    pub scale: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AddParams {
+    pub ma: u32,
+    pub mb: u32,
+    pub shift: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerEntry {
+    #[serde(flatten)]
+    pub node: Node,
+    pub output: TensorEntry,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub weight_scale: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add: Option<AddParams>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Requant>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GoldenEntry {
+    pub count: usize,
+    pub input: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<String>,
+    /// Node name → file, for every node.
+    pub layers: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub arithmetic: Arithmetic,
+    pub model: ModelInfo,
+    pub size: ModelSize,
+    pub input: TensorEntry,
+    pub layers: Vec<LayerEntry>,
+    #[serde(default)]
+    pub accuracy: Accuracy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub golden: Option<GoldenEntry>,
+}
+
+// ---------------------------------------------------------------- writing
+
+/// Write `bundle` to `dir` atomically (replacing an existing bundle there).
+pub fn write(dir: &Path, bundle: &Bundle) -> Result<Manifest> {
+    let info = bundle.model.validate()?;
+    let manifest = manifest_of(bundle, &info)?;
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let name = dir
+        .file_name()
+        .ok_or_else(|| Error::Other(format!("{}: not a directory name", dir.display())))?
+        .to_string_lossy()
+        .to_string();
+    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(tmp.join(GOLDEN_DIR)).map_err(|e| Error::io(&tmp, e))?;
+
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Other(e.to_string()))?;
+    std::fs::write(tmp.join(MANIFEST), json).map_err(|e| Error::io(tmp.join(MANIFEST), e))?;
+    write_weights(&tmp.join(WEIGHTS), &bundle.model, &info)?;
+    if let Some(g) = &bundle.golden {
+        write_golden(
+            &tmp,
+            g,
+            &bundle.model,
+            &info,
+            manifest.golden.as_ref().unwrap(),
+        )?;
+    }
+    replace_dir(&tmp, dir)?;
+    Ok(manifest)
+}
+
+/// Rename `tmp` onto `dir`, replacing it (old contents removed only after the rename).
+pub fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let old = dir.with_file_name(format!(
+            ".{}.old-{}",
+            dir.file_name().unwrap().to_string_lossy(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+        std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(tmp, dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(())
+}
+
+fn manifest_of(bundle: &Bundle, info: &[crate::graph::TensorInfo]) -> Result<Manifest> {
+    let m = &bundle.model;
+    let size = model_size(&m.graph, |_| m.bits)?;
+    let layers = m
+        .graph
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| LayerEntry {
+            node: node.clone(),
+            output: TensorEntry {
+                shape: info[i].shape.dims(),
+                kind: info[i].kind,
+                scale: m.scales[i].output,
+            },
+            weight_scale: m.scales[i].weight.clone(),
+            add: match m.params[i] {
+                NodeParams::Add { ma, mb, shift } => Some(AddParams { ma, mb, shift }),
+                _ => None,
+            },
+            pool: match m.params[i] {
+                NodeParams::Pool { requant } => Some(requant),
+                _ => None,
+            },
+        })
+        .collect();
+    let golden = bundle.golden.as_ref().map(|g| GoldenEntry {
+        count: g.count(),
+        input: format!("{GOLDEN_DIR}/input.npy"),
+        labels: g
+            .labels
+            .as_ref()
+            .map(|_| format!("{GOLDEN_DIR}/labels.npy")),
+        layers: m
+            .graph
+            .nodes
+            .iter()
+            .map(|n| (n.name.clone(), format!("{GOLDEN_DIR}/{}.npy", n.name)))
+            .collect(),
+    });
+    Ok(Manifest {
+        format: FORMAT.into(),
+        version: VERSION,
+        arithmetic: Arithmetic::for_bits(m.bits),
+        model: bundle.info.clone(),
+        size,
+        input: TensorEntry {
+            shape: m.graph.input.dims(),
+            kind: ActKind::U8,
+            scale: m.input_scale,
+        },
+        layers,
+        accuracy: bundle.accuracy.clone(),
+        golden,
+    })
+}
+
+fn write_weights(path: &Path, m: &QuantModel, info: &[crate::graph::TensorInfo]) -> Result<()> {
+    let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![];
+    for (i, node) in m.graph.nodes.iter().enumerate() {
+        if let NodeParams::Weighted {
+            codes,
+            bias,
+            requant,
+        } = &m.params[i]
+        {
+            let n = &node.name;
+            buffers.push((
+                format!("{n}.codes"),
+                Dtype::U8,
+                codes.shape().to_vec(),
+                codes.as_standard_layout().iter().copied().collect(),
+            ));
+            buffers.push((
+                format!("{n}.bias"),
+                Dtype::I32,
+                vec![bias.len()],
+                bias.iter().flat_map(|b| b.to_le_bytes()).collect(),
+            ));
+            if info[i].kind != ActKind::I32 {
+                buffers.push((
+                    format!("{n}.multiplier"),
+                    Dtype::U16,
+                    vec![requant.len()],
+                    requant
+                        .iter()
+                        .flat_map(|r| (r.multiplier as u16).to_le_bytes())
+                        .collect(),
+                ));
+                buffers.push((
+                    format!("{n}.shift"),
+                    Dtype::U8,
+                    vec![requant.len()],
+                    requant.iter().map(|r| r.shift as u8).collect(),
+                ));
+            }
+        }
+    }
+    let views: Vec<(String, TensorView)> = buffers
+        .iter()
+        .map(|(name, dt, shape, data)| {
+            (
+                name.clone(),
+                TensorView::new(*dt, shape.clone(), data).expect("sizes match"),
+            )
+        })
+        .collect();
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("format".to_string(), FORMAT.to_string());
+    meta.insert("weight_bits".to_string(), m.bits.to_string());
+    let bytes = safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn write_golden(
+    dir: &Path,
+    g: &Golden,
+    m: &QuantModel,
+    info: &[crate::graph::TensorInfo],
+    entry: &GoldenEntry,
+) -> Result<()> {
+    let npy_err =
+        |p: &Path, e: ndarray_npy::WriteNpyError| Error::Other(format!("{}: {e}", p.display()));
+    let p = dir.join(&entry.input);
+    ndarray_npy::write_npy(&p, &g.input).map_err(|e| npy_err(&p, e))?;
+    if let (Some(l), Some(f)) = (&g.labels, &entry.labels) {
+        let p = dir.join(f);
+        ndarray_npy::write_npy(&p, &Array1::from(l.clone())).map_err(|e| npy_err(&p, e))?;
+    }
+    if g.outputs.len() != m.graph.nodes.len() {
+        return Err(Error::invalid(
+            "golden.outputs",
+            format!("{} tensors", m.graph.nodes.len()),
+            g.outputs.len(),
+        ));
+    }
+    for (i, node) in m.graph.nodes.iter().enumerate() {
+        let p = dir.join(&entry.layers[&node.name]);
+        let out = &g.outputs[i];
+        let kind = info[i].kind;
+        if let Some(v) = out.iter().find(|&&v| !kind.contains(v as i64)) {
+            return Err(Error::invalid(
+                format!("golden output of {:?}", node.name),
+                format!("values in the {} range", kind.dtype_name()),
+                v,
+            ));
+        }
+        let r = match kind {
+            ActKind::U8 => ndarray_npy::write_npy(&p, &out.mapv(|v| v as u8)),
+            ActKind::I8 => ndarray_npy::write_npy(&p, &out.mapv(|v| v as i8)),
+            ActKind::I32 => ndarray_npy::write_npy(&p, out),
+        };
+        r.map_err(|e| npy_err(&p, e))?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Read and fully validate the manifest of the bundle in `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Other(format!("{}: not valid JSON ({e})", path.display())))?;
+    let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    if format != FORMAT {
+        return Err(
+            Error::invalid("format", format!("{FORMAT:?}"), format!("{format:?}")).in_file(&path),
+        );
+    }
+    let version = v.get("version").and_then(|f| f.as_u64());
+    if version != Some(VERSION as u64) {
+        return Err(Error::invalid(
+            "version",
+            format!("{VERSION} (this unibit reads bundle format v{VERSION})"),
+            v.get("version")
+                .map_or("nothing".to_string(), |x| x.to_string()),
+        )
+        .in_file(&path));
+    }
+    serde_json::from_value(v).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+}
+
+/// Read a bundle (manifest, weights and, if present, golden vectors) and validate it.
+pub fn read(dir: &Path) -> Result<Bundle> {
+    read_with(dir, true)
+}
+
+/// Read a bundle, optionally skipping the golden vectors.
+pub fn read_with(dir: &Path, golden: bool) -> Result<Bundle> {
+    if !dir.is_dir() {
+        return Err(Error::Other(format!(
+            "{}: not a bundle directory (no such directory)",
+            dir.display()
+        )));
+    }
+    let mpath = dir.join(MANIFEST);
+    let man = read_manifest(dir)?;
+    let graph = Graph {
+        input: Shape::new(man.input.shape[0], man.input.shape[1], man.input.shape[2]),
+        nodes: man.layers.iter().map(|l| l.node.clone()).collect(),
+    };
+    let info = graph.infer().map_err(|e| rename_nodes(e).in_file(&mpath))?;
+    if man.input.kind != ActKind::U8 {
+        return Err(
+            Error::invalid("input.kind", "u8", format!("{:?}", man.input.kind)).in_file(&mpath),
+        );
+    }
+    for (i, (l, t)) in man.layers.iter().zip(&info).enumerate() {
+        if l.output.shape != t.shape.dims() || l.output.kind != t.kind {
+            return Err(Error::invalid(
+                format!("layers[{i}] \"{}\".output", l.node.name),
+                format!(
+                    "shape {:?}, kind {:?} (inferred from the graph)",
+                    t.shape.dims(),
+                    t.kind
+                ),
+                format!("shape {:?}, kind {:?}", l.output.shape, l.output.kind),
+            )
+            .in_file(&mpath));
+        }
+    }
+    let wpath = dir.join(WEIGHTS);
+    let bytes = std::fs::read(&wpath).map_err(|e| Error::io(&wpath, e))?;
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+        Error::Other(format!(
+            "{}: not a valid safetensors file ({e})",
+            wpath.display()
+        ))
+    })?;
+    let bits = man.arithmetic.weight_bits;
+    let mut params = Vec::with_capacity(graph.nodes.len());
+    let mut scales = Vec::with_capacity(graph.nodes.len());
+    for (i, (l, t)) in man.layers.iter().zip(&info).enumerate() {
+        let at = format!("layers[{i}] \"{}\"", l.node.name);
+        let p = if l.node.op.has_weights() {
+            let n = &l.node.name;
+            let ws = l.node.op.weight_shape().unwrap();
+            let out = ws[0];
+            let codes = tensor(&st, &format!("{n}.codes"), Dtype::U8, &ws, &wpath)?;
+            let codes = Array4::from_shape_vec(ws, codes).expect("shape checked");
+            let bias: Vec<i32> = tensor(&st, &format!("{n}.bias"), Dtype::I32, &[out], &wpath)?
+                .chunks_exact(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+                .collect();
+            let requant = if t.kind == ActKind::I32 {
+                vec![]
+            } else {
+                let mult = tensor(&st, &format!("{n}.multiplier"), Dtype::U16, &[out], &wpath)?;
+                let shift = tensor(&st, &format!("{n}.shift"), Dtype::U8, &[out], &wpath)?;
+                mult.chunks_exact(2)
+                    .zip(shift)
+                    .map(|(m, s)| Requant {
+                        multiplier: u16::from_le_bytes(m.try_into().unwrap()) as u32,
+                        shift: s as u32,
+                    })
+                    .collect()
+            };
+            NodeParams::Weighted {
+                codes,
+                bias,
+                requant,
+            }
+        } else {
+            match (&l.node.op, &l.add, &l.pool) {
+                (crate::graph::Op::Add, Some(a), _) => NodeParams::Add {
+                    ma: a.ma,
+                    mb: a.mb,
+                    shift: a.shift,
+                },
+                (
+                    crate::graph::Op::AvgPool { .. } | crate::graph::Op::GlobalAvgPool,
+                    _,
+                    Some(r),
+                ) => NodeParams::Pool { requant: *r },
+                (crate::graph::Op::Add, None, _) => {
+                    return Err(
+                        Error::invalid(format!("{at}.add"), "{ma, mb, shift}", "nothing")
+                            .in_file(&mpath),
+                    )
+                }
+                (crate::graph::Op::AvgPool { .. } | crate::graph::Op::GlobalAvgPool, _, None) => {
+                    return Err(Error::invalid(
+                        format!("{at}.pool"),
+                        "{multiplier, shift}",
+                        "nothing",
+                    )
+                    .in_file(&mpath))
+                }
+                _ => NodeParams::None,
+            }
+        };
+        params.push(p);
+        scales.push(NodeScales {
+            output: l.output.scale,
+            weight: l.weight_scale.clone(),
+        });
+    }
+    let model = QuantModel {
+        graph,
+        bits,
+        input_scale: man.input.scale,
+        params,
+        scales,
+    };
+    model
+        .validate()
+        .map_err(|e| rename_nodes(e).in_file(&mpath))?;
+    let golden = match (&man.golden, golden) {
+        (Some(g), true) => Some(read_golden(dir, g, &model, &info)?),
+        _ => None,
+    };
+    Ok(Bundle {
+        model,
+        info: man.model,
+        accuracy: man.accuracy,
+        golden,
+    })
+}
+
+/// Graph errors say `nodes[i]`; in a manifest the same list is `layers`.
+fn rename_nodes(e: Error) -> Error {
+    match e {
+        Error::Invalid {
+            file,
+            field,
+            expected,
+            found,
+        } => Error::Invalid {
+            file,
+            field: field.replacen("nodes[", "layers[", 1),
+            expected,
+            found,
+        },
+        e => e,
+    }
+}
+
+fn tensor(
+    st: &safetensors::SafeTensors,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+    file: &Path,
+) -> Result<Vec<u8>> {
+    let t = st.tensor(name).map_err(|_| {
+        Error::invalid(format!("tensor {name:?}"), "present", "missing").in_file(file)
+    })?;
+    if t.dtype() != dtype || t.shape() != shape {
+        return Err(Error::invalid(
+            format!("tensor {name:?}"),
+            format!("{dtype:?} {shape:?}"),
+            format!("{:?} {:?}", t.dtype(), t.shape()),
+        )
+        .in_file(file));
+    }
+    Ok(t.data().to_vec())
+}
+
+fn read_golden(
+    dir: &Path,
+    g: &GoldenEntry,
+    m: &QuantModel,
+    info: &[crate::graph::TensorInfo],
+) -> Result<Golden> {
+    let s = m.graph.input;
+    let p = dir.join(&g.input);
+    let input: Array4<u8> = read_npy(&p)?;
+    let want = [g.count, s.c, s.h, s.w];
+    if input.shape() != want {
+        return Err(
+            Error::invalid("shape", format!("{want:?}"), format!("{:?}", input.shape()))
+                .in_file(&p),
+        );
+    }
+    let labels = match &g.labels {
+        Some(f) => {
+            let p = dir.join(f);
+            let l: Array1<u8> = read_npy(&p)?;
+            if l.len() != g.count {
+                return Err(Error::invalid(
+                    "shape",
+                    format!("[{}]", g.count),
+                    format!("{:?}", l.shape()),
+                )
+                .in_file(&p));
+            }
+            Some(l.to_vec())
+        }
+        None => None,
+    };
+    let mut outputs = vec![];
+    for (i, node) in m.graph.nodes.iter().enumerate() {
+        let f = g.layers.get(&node.name).ok_or_else(|| {
+            Error::invalid(
+                format!("golden.layers.{:?}", node.name),
+                "a file name",
+                "nothing",
+            )
+            .in_file(dir.join(MANIFEST))
+        })?;
+        let p = dir.join(f);
+        let out: Array4<i32> = match info[i].kind {
+            ActKind::U8 => read_npy::<u8, ndarray::Ix4>(&p)?.mapv(|v| v as i32),
+            ActKind::I8 => read_npy::<i8, ndarray::Ix4>(&p)?.mapv(|v| v as i32),
+            ActKind::I32 => read_npy::<i32, ndarray::Ix4>(&p)?,
+        };
+        let t = info[i].shape;
+        let want = [g.count, t.c, t.h, t.w];
+        if out.shape() != want {
+            return Err(
+                Error::invalid("shape", format!("{want:?}"), format!("{:?}", out.shape()))
+                    .in_file(&p),
+            );
+        }
+        outputs.push(out);
+    }
+    Ok(Golden {
+        input,
+        labels,
+        outputs,
+    })
+}
+
+fn read_npy<T: ndarray_npy::ReadableElement, D: ndarray::Dimension>(
+    p: &Path,
+) -> Result<ndarray::Array<T, D>> {
+    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+    ndarray::Array::<T, D>::read_npy(f).map_err(|e| {
+        Error::Other(format!(
+            "{}: {e} (expected a {} array of {})",
+            p.display(),
+            D::NDIM.map_or("n-d".to_string(), |n| format!("{n}-d")),
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
+use ndarray_npy::ReadNpyExt;
+
+/// The bundle's directory paths, for tools that print them.
+pub fn golden_path(dir: &Path, node: &str) -> PathBuf {
+    dir.join(GOLDEN_DIR).join(format!("{node}.npy"))
+}

@@ -1,0 +1,211 @@
+//! Synthetic integer models: random weight codes with biases and requantizers calibrated on
+//! sample images so every layer uses its 8-bit range. Hardware work and tests need no training.
+
+use crate::arith::{ActKind, Bits, Requant, MAX_BIAS_MAGNITUDE};
+use crate::error::Result;
+use crate::family::FamilyConfig;
+use crate::graph::{Graph, Op, Shape};
+use crate::model::{NodeParams, NodeScales, QuantModel};
+use crate::reference::{accumulate, eval_node};
+use ndarray::{Array4, ArrayView4, Axis};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Fraction of the output range that the calibration's 99th percentile maps to.
+const TARGET_FILL: f64 = 0.7;
+
+/// Images with some spatial structure (smooth blobs plus noise), deterministic in `seed`.
+pub fn synthetic_images(n: usize, shape: Shape, seed: u64) -> Array4<u8> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1111_2222);
+    let mut out = Array4::<u8>::zeros((n, shape.c, shape.h, shape.w));
+    for mut img in out.outer_iter_mut() {
+        let blobs: Vec<(f64, f64, f64, f64)> = (0..3)
+            .map(|_| {
+                (
+                    rng.random_range(0.0..shape.h as f64),
+                    rng.random_range(0.0..shape.w as f64),
+                    rng.random_range(2.0..(shape.h.max(4) as f64 / 2.0)),
+                    rng.random_range(80.0..255.0),
+                )
+            })
+            .collect();
+        for ((_, i, j), v) in img.indexed_iter_mut() {
+            let mut x: f64 = rng.random_range(0.0..24.0);
+            for &(ci, cj, r, a) in &blobs {
+                let d2 = ((i as f64 - ci).powi(2) + (j as f64 - cj).powi(2)) / (r * r);
+                x += a * (-d2).exp();
+            }
+            *v = x.clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// A model of `cfg`'s family at bitwidth `bits` with random codes (seeded), its biases and
+/// requantizers calibrated on `calib` images.
+pub fn synthetic_model(
+    cfg: &FamilyConfig,
+    bits: Bits,
+    seed: u64,
+    calib: ArrayView4<u8>,
+) -> Result<QuantModel> {
+    synthetic_from_graph(cfg.build()?, bits, seed, calib)
+}
+
+/// As [`synthetic_model`] for any graph.
+pub fn synthetic_from_graph(
+    graph: Graph,
+    bits: Bits,
+    seed: u64,
+    calib: ArrayView4<u8>,
+) -> Result<QuantModel> {
+    let info = graph.infer()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // Placeholder parameters of the right kinds; calibrated node by node below.
+    let params: Vec<NodeParams> = graph
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            Op::Conv2d { .. } | Op::Linear { .. } => {
+                let ws = n.op.weight_shape().unwrap();
+                NodeParams::Weighted {
+                    codes: Array4::from_shape_simple_fn(ws, || {
+                        rng.random_range(0..=bits.max_code())
+                    }),
+                    bias: vec![0; ws[0]],
+                    requant: vec![],
+                }
+            }
+            Op::Add => NodeParams::Add {
+                ma: 0,
+                mb: 0,
+                shift: 0,
+            },
+            Op::AvgPool { .. } | Op::GlobalAvgPool => NodeParams::Pool {
+                requant: Requant {
+                    multiplier: 0,
+                    shift: 0,
+                },
+            },
+            _ => NodeParams::None,
+        })
+        .collect();
+    let n = graph.nodes.len();
+    let mut model = QuantModel {
+        graph,
+        bits,
+        input_scale: 1.0 / 255.0,
+        params,
+        scales: vec![
+            NodeScales {
+                output: 1.0,
+                weight: vec![]
+            };
+            n
+        ],
+    };
+    let input = calib.mapv(|v| v as i32);
+    let mut outs: Vec<Array4<i32>> = Vec::with_capacity(n);
+    for i in 0..n {
+        let ins: Vec<(&Array4<i32>, ActKind)> = model.graph.nodes[i]
+            .inputs
+            .iter()
+            .map(|name| match model.graph.index_of(name) {
+                None => (&input, ActKind::U8),
+                Some(j) => (&outs[j], info[j].kind),
+            })
+            .collect();
+        let kind = info[i].kind;
+        let target = TARGET_FILL * kind.range().1 as f64;
+        match model.graph.nodes[i].op {
+            Op::Conv2d { .. } | Op::Linear { .. } => {
+                let acc = accumulate(&model, i, ins[0].0, ins[0].1);
+                let mut bias = vec![];
+                let mut requant = vec![];
+                for ch in acc.axis_iter(Axis(1)) {
+                    let vals: Vec<f64> = ch.iter().map(|&v| v as f64).collect();
+                    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+                    let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
+                        / vals.len() as f64)
+                        .sqrt();
+                    let b = (-mean + rng.random_range(-0.5..0.5) * sd).round();
+                    let b = b.clamp(
+                        -(MAX_BIAS_MAGNITUDE - 1) as f64,
+                        (MAX_BIAS_MAGNITUDE - 1) as f64,
+                    );
+                    bias.push(b as i32);
+                    if kind != ActKind::I32 {
+                        let p99 = percentile_abs(vals.iter().map(|v| v + b), 0.99).max(1.0);
+                        requant
+                            .push(Requant::from_real(target / p99).map_err(crate::Error::Other)?);
+                    }
+                }
+                if let NodeParams::Weighted {
+                    bias: b,
+                    requant: r,
+                    ..
+                } = &mut model.params[i]
+                {
+                    *b = bias;
+                    *r = requant;
+                }
+            }
+            Op::Add => {
+                let sums = ins[0]
+                    .0
+                    .iter()
+                    .zip(ins[1].0.iter())
+                    .map(|(&a, &b)| (a + b) as f64);
+                let p99 = percentile_abs(sums, 0.99).max(1.0);
+                let rq = Requant::from_real(target / p99).map_err(crate::Error::Other)?;
+                // Unequal multipliers exercise both paths of the adder.
+                let mb = ((rq.multiplier as f64) * rng.random_range(0.6..1.0)).round() as u32;
+                model.params[i] = NodeParams::Add {
+                    ma: rq.multiplier,
+                    mb,
+                    shift: rq.shift,
+                };
+            }
+            Op::AvgPool { kernel, .. } => {
+                let rq = Requant::from_real(1.0 / (kernel * kernel) as f64)
+                    .map_err(crate::Error::Other)?;
+                model.params[i] = NodeParams::Pool { requant: rq };
+            }
+            Op::GlobalAvgPool => {
+                let s = ins[0].0.shape();
+                let rq =
+                    Requant::from_real(1.0 / (s[2] * s[3]) as f64).map_err(crate::Error::Other)?;
+                model.params[i] = NodeParams::Pool { requant: rq };
+            }
+            _ => {}
+        }
+        outs.push(eval_node(&model, &info, i, &ins));
+    }
+    model.validate()?;
+    Ok(model)
+}
+
+fn percentile_abs(vals: impl Iterator<Item = f64>, q: f64) -> f64 {
+    let mut v: Vec<f64> = vals.map(f64::abs).collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+/// Fraction of outputs of each node that sit at a saturation limit (a calibration check).
+pub fn saturation(outputs: &[Array4<i32>], kinds: &[ActKind]) -> Vec<f64> {
+    outputs
+        .iter()
+        .zip(kinds)
+        .map(|(o, k)| {
+            let (lo, hi) = k.range();
+            let sat = o
+                .iter()
+                .filter(|&&v| (v == hi) || (v == lo && lo != 0))
+                .count();
+            sat as f64 / o.len().max(1) as f64
+        })
+        .collect()
+}
