@@ -1,1 +1,61 @@
-fn main() {}
+//! `unibit` — one binary for the whole flow. Each subcommand parses its arguments and calls a
+//! library function; errors travel up to one clear message and a non-zero exit code.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "unibit",
+    version,
+    about = "One weight bitwidth for the whole network: QAT trainer, bit-serial FPGA engine, cosimulation",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Model size of a family at a bitwidth, and the width that fits a budget.
+    Size(cli::core_cmds::SizeArgs),
+    /// Bundle tools (synthetic example bundles).
+    #[command(subcommand)]
+    Bundle(cli::core_cmds::BundleCmd),
+    /// Show a bundle: arithmetic, layers, size, accuracy, golden vectors.
+    Inspect(cli::core_cmds::InspectArgs),
+    /// Integer accuracy of a bundle on a dataset (unibit-core's reference executor).
+    Infer(cli::core_cmds::InferArgs),
+    /// Predicted cycles of a bundle on an R×C bit-serial array.
+    Cost(cli::core_cmds::CostArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(cli::core_cmds::BenchCmd),
+}
+
+fn main() -> ExitCode {
+    // Die quietly when stdout is closed early (`unibit inspect B | head`), like other CLI tools.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Size(a) => cli::core_cmds::size(a),
+        Command::Bundle(c) => cli::core_cmds::bundle(c),
+        Command::Inspect(a) => cli::core_cmds::inspect(a),
+        Command::Infer(a) => cli::core_cmds::infer(a),
+        Command::Cost(a) => cli::core_cmds::cost(a),
+        Command::Bench(c) => cli::core_cmds::bench(c),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! End-to-end tests of the core subcommands through the `unibit` binary (small configurations).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn unibit(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_unibit"))
+        .args(args)
+        .env("UNIBIT_DATA_DIR", "/nonexistent-unibit-test-data")
+        .output()
+        .expect("run unibit")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = unibit(args);
+    assert!(
+        o.status.success(),
+        "unibit {args:?} failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let o = unibit(args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "unibit {args:?} should fail");
+    assert!(
+        err.contains(needle),
+        "unibit {args:?}: error {err:?} lacks {needle:?}"
+    );
+    assert!(!err.contains("panicked"), "unibit {args:?} panicked: {err}");
+}
+
+#[test]
+fn size_solves_a_budget() {
+    let out = ok(&[
+        "size", "--family", "resnet20", "--bits", "2", "--budget", "64KiB", "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let total = v["size"]["total_bits"].as_u64().unwrap();
+    assert!(total <= 64 * 1024 * 8, "{total}");
+    assert!(v["width"].as_f64().unwrap() > 0.5);
+    let text = ok(&[
+        "size",
+        "--family",
+        "mobilenetv2",
+        "--bits",
+        "4",
+        "--width",
+        "0.5",
+    ]);
+    assert!(text.contains(".dw") && text.contains("total"), "{text}");
+}
+
+#[test]
+fn bad_inputs_get_one_line_errors() {
+    fails(
+        &[
+            "size", "--family", "lenet", "--bits", "2", "--budget", "64KiB",
+        ],
+        "expected resnet20",
+    );
+    fails(&["size", "--bits", "9", "--budget", "64KiB"], "1..=8");
+    fails(&["size", "--bits", "0", "--budget", "64KiB"], "1..=8");
+    fails(
+        &["size", "--bits", "8", "--budget", "100B"],
+        "budget: expected at least",
+    );
+    fails(
+        &["size", "--bits", "8", "--budget", "12 parsecs"],
+        "a number with a unit",
+    );
+    fails(&["inspect", "/nonexistent/bundle"], "no such directory");
+    fails(&["infer", "/nonexistent/bundle"], "no such directory");
+}
+
+#[test]
+fn example_bundle_inspect_verify_cost_and_missing_dataset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = tmp.path().join("bundle");
+    let bs = b.to_str().unwrap();
+    let out = ok(&[
+        "bundle", "example", "--family", "resnet8", "--bits", "3", "--width", "0.5", "--golden",
+        "2", "--out", bs,
+    ]);
+    assert!(out.contains("synthetic images"), "{out}");
+    assert!(Path::new(bs).join("golden/fc.npy").exists());
+    let out = ok(&["inspect", bs, "--verify"]);
+    assert!(out.contains("bit for bit"), "{out}");
+    let out = ok(&["cost", bs, "--rows", "4", "--cols", "16", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["cycles"].as_u64().unwrap() > 0);
+    // The dataset is pointed at a missing directory: a clear error naming file and package.
+    fails(&["infer", bs], "dataset-fashion-mnist");
+    // A golden file edited by hand is caught by --verify.
+    let p = Path::new(bs).join("golden/fc.npy");
+    let mut bytes = std::fs::read(&p).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0x40;
+    std::fs::write(&p, bytes).unwrap();
+    fails(&["inspect", bs, "--verify"], "golden mismatch at layer");
+}
