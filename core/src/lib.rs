@@ -11,6 +11,7 @@ pub mod family;
 pub mod graph;
 pub mod model;
 pub mod reference;
+pub mod results;
 pub mod size;
 pub mod synthetic;
 
