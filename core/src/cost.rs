@@ -2,9 +2,10 @@
 //!
 //! Every conv/linear layer runs as GEMMs: per group, `M = out/groups` output channels on the
 //! rows, `K = in/groups·k·k` reduction elements on the lanes, `N = out_h·out_w` output vectors.
-//! A GEMM is cut into `⌈M/R⌉` row tiles; each tile streams its N vectors, each vector taking
-//! `⌈K/C⌉·B` cycles (one bit-plane of one lane-chunk per cycle), or the requantizer's interval if
-//! that is longer, plus a fixed per-vector overhead; each tile also pays a fixed start-up cost.
+//! A GEMM is cut into `⌈M/R⌉` row tiles; each tile streams its N vectors through a two-stage
+//! pipeline: compute, `p = ⌈K/C⌉·B` cycles per vector (one bit-plane of one lane chunk per
+//! cycle), then requantization, `q` cycles per vector. A tile takes
+//! `tile_overhead + N·(max(p, q) + vector_overhead) + min(p, q)` cycles.
 //! Depthwise layers (groups = channels, M = 1 and K = k² per group) use one row and k² lanes of
 //! the array: their utilization `k²/(R·C)` is reported, not hidden. Adds and pools run on the host.
 
@@ -72,7 +73,9 @@ impl EngineConfig {
         let t = &self.timing;
         let compute = k.div_ceil(self.cols) as u64 * self.bits.get() as u64;
         let requant = (rows as u64).div_ceil(t.requant_lanes.max(1)) * t.requant_cycles;
-        t.tile_overhead + n as u64 * (compute.max(requant) + t.vector_overhead)
+        // Compute and requantization form a two-stage pipeline over the N vectors:
+        // p + q + (N−1)·max(p, q) = N·max(p, q) + min(p, q).
+        t.tile_overhead + n as u64 * (compute.max(requant) + t.vector_overhead) + compute.min(requant)
     }
 }
 
@@ -177,8 +180,8 @@ mod tests {
     #[test]
     fn cycles_follow_the_formula() {
         let e = EngineConfig::new(4, 8, Bits::new(3).unwrap()).unwrap();
-        // 10 rows → tiles of 4, 4, 2; K = 20 → 3 chunks; 5 vectors.
-        assert_eq!(e.tile_cycles(4, 20, 5), 5 * 3 * 3);
+        // 10 rows → tiles of 4, 4, 2; K = 20 → 3 chunks; 5 vectors; q = 1.
+        assert_eq!(e.tile_cycles(4, 20, 5), 5 * 3 * 3 + 1);
         let mut slow = e;
         slow.timing = Timing {
             tile_overhead: 7,
@@ -187,6 +190,6 @@ mod tests {
             requant_cycles: 4,
         };
         // requant interval ⌈4/1⌉·4 = 16 > 9 compute cycles
-        assert_eq!(slow.tile_cycles(4, 20, 5), 7 + 5 * (16 + 2));
+        assert_eq!(slow.tile_cycles(4, 20, 5), 7 + 5 * (16 + 2) + 9);
     }
 }
