@@ -1,0 +1,7 @@
+//! The rust-hdl circuits, one per file (see STYLE.md).
+pub mod adder_tree;
+pub mod controller;
+pub mod engine;
+pub mod pe;
+pub mod requant;
+pub mod sim;
