@@ -75,7 +75,9 @@ impl EngineConfig {
         let requant = (rows as u64).div_ceil(t.requant_lanes.max(1)) * t.requant_cycles;
         // Compute and requantization form a two-stage pipeline over the N vectors:
         // p + q + (N−1)·max(p, q) = N·max(p, q) + min(p, q).
-        t.tile_overhead + n as u64 * (compute.max(requant) + t.vector_overhead) + compute.min(requant)
+        t.tile_overhead
+            + n as u64 * (compute.max(requant) + t.vector_overhead)
+            + compute.min(requant)
     }
 }
 

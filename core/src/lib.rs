@@ -19,3 +19,4 @@ pub use arith::{ActKind, Bits, Requant};
 pub use error::{Error, Result};
 pub use family::{Family, FamilyConfig};
 pub use graph::{Graph, Node, Op, Shape, TensorInfo};
+pub use model::{NodeParams, QuantModel};

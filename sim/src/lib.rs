@@ -1,1 +1,6 @@
-//! unibit-sim (see ARCHITECTURE.md).
+//! unibit-sim — cosimulation: run bundles on the simulated engine (memory-level model, rust-hdl,
+//! Verilator) and prove bit-exact agreement with the golden vectors, layer by layer.
+
+pub mod backend;
+pub mod cosim;
+pub mod lower;
