@@ -4,6 +4,13 @@ pub mod configs;
 pub mod job;
 pub mod model;
 pub mod rtl;
+pub mod util;
+pub mod verilog;
 
 pub use configs::{engine_verilog, rust_hdl_engine, supported_configs, EngineSim};
 pub use model::{EngineModel, EngineParams, RowParams, TileDesc};
+
+/// The controller timing of an engine, for `unibit_core::cost` (see `EngineParams::timing`).
+pub fn timing(bits: u8, rows: usize, cols: usize) -> Result<unibit_core::cost::Timing, String> {
+    Ok(configs::engine_params(bits, rows, cols)?.timing())
+}

@@ -111,9 +111,9 @@ impl EngineParams {
     /// The controller's timing constants for `unibit_core::cost`.
     ///
     /// The exact cycle count of a tile ([`EngineParams::tile_cycles`]) is
-    /// `tile_overhead + N·max(⌈K/C⌉·B, rows) + min(⌈K/C⌉·B, rows)`: the last vector's
-    /// requantizer drain (`rows` cycles) cannot overlap its own compute. The core formula has no
-    /// `min` term, so `tile_overhead` here is the fixed part only.
+    /// `tile_overhead + N·max(⌈K/C⌉·B, rows) + min(⌈K/C⌉·B, rows)` — compute and the
+    /// one-row-per-cycle requantizer drain form a two-stage pipeline — which is exactly
+    /// `unibit_core::cost::EngineConfig::tile_cycles` with these constants.
     pub fn timing(&self) -> unibit_core::cost::Timing {
         unibit_core::cost::Timing {
             tile_overhead: self.fixed_tile_overhead(),

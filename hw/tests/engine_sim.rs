@@ -18,6 +18,11 @@ fn check(bits: u8, rows: usize, cols: usize, seed: u64) {
         job.desc
     );
     assert_eq!(cycles, want_cycles, "cycle count, desc={:?}", job.desc);
+    // The lead's cost model with this engine's exported timing predicts the count exactly.
+    let mut cfg = unibit_core::cost::EngineConfig::new(rows, cols, p.bits()).unwrap();
+    cfg.timing = unibit_hw::timing(bits, rows, cols).unwrap();
+    let d = job.desc;
+    assert_eq!(cfg.tile_cycles(d.rows, d.chunks * cols, d.vectors), cycles);
 }
 
 #[test]
