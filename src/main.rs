@@ -31,6 +31,8 @@ enum Command {
     Infer(cli::core_cmds::InferArgs),
     /// Predicted cycles of a bundle on an R×C bit-serial array.
     Cost(cli::core_cmds::CostArgs),
+    /// Run a bundle on the simulated engine and compare every layer with its golden vectors.
+    Cosim(cli::cosim::CosimArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(cli::core_cmds::BenchCmd),
@@ -49,6 +51,7 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cli::core_cmds::inspect(a),
         Command::Infer(a) => cli::core_cmds::infer(a),
         Command::Cost(a) => cli::core_cmds::cost(a),
+        Command::Cosim(a) => cli::cosim::cosim(a),
         Command::Bench(c) => cli::core_cmds::bench(c),
     };
     match result {
