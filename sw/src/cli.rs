@@ -1,0 +1,291 @@
+//! The trainer's subcommands as library functions with clap `Args` (the `unibit` binary only
+//! dispatches): `train`, `export`, `bench-train`.
+
+use crate::export::{self, ExportOptions};
+use crate::net::QuantSpec;
+use crate::train::{self, parse_device, RunOptions, TrainConfig};
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
+use unibit_core::size::{format_bits, parse_bits, width_for_budget};
+use unibit_core::{Bits, Family};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Model family: resnet20 (any resnet<6n+2>), vgg-small, mobilenetv2.
+    #[arg(long, default_value = "resnet20")]
+    pub family: Family,
+    /// Weight bitwidth B (1..8) of every conv and linear layer.
+    #[arg(long, required_unless_present_any = ["resume", "float"])]
+    pub bits: Option<Bits>,
+    /// Train the unquantized float baseline (same network, no quantizers; not exportable).
+    #[arg(long, conflicts_with = "first_last_8bit")]
+    pub float: bool,
+    /// Width multiplier.
+    #[arg(long, conflicts_with = "budget")]
+    pub width: Option<f64>,
+    /// Model-size budget (e.g. 64KiB): the largest width that fits at --bits (unibit-core's solver).
+    #[arg(long)]
+    pub budget: Option<String>,
+    /// Channel counts are rounded to a multiple of this.
+    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE)]
+    pub channel_multiple: usize,
+    /// Keep the first and last layers at 8 bits (studies; such runs cannot be exported).
+    #[arg(long)]
+    pub first_last_8bit: bool,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Peak learning rate (after warm-up; cosine decay to 0).
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_epochs: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Disable augmentation (padding + random crop, horizontal flips).
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Use only the first N training images.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Run directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint (its config.json wins).
+    #[arg(long)]
+    pub resume: bool,
+    /// Intra-op threads.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Stop after this many epochs in this invocation (resume later).
+    #[arg(long)]
+    pub stop_after: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Resolve width (given or solved for the budget) and build the run's configuration.
+pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
+    let bits = a.bits;
+    let quant = match (a.float, bits) {
+        (true, _) => None,
+        (false, Some(bits)) => Some(QuantSpec {
+            bits,
+            first_last_8bit: a.first_last_8bit,
+        }),
+        (false, None) => bail!("--bits B is required (or --float for the unquantized baseline)"),
+    };
+    let base = FamilyConfig {
+        channel_multiple: a.channel_multiple,
+        ..FamilyConfig::fashion_mnist(a.family, 1.0)
+    };
+    let (width, budget_bits) = match (a.width, &a.budget) {
+        (Some(w), None) => (w, None),
+        (None, Some(b)) => {
+            let Some(bits) = bits else {
+                bail!("--budget needs --bits (the size depends on the bitwidth)");
+            };
+            let budget = parse_bits(b)?;
+            let sol = width_for_budget(&base, bits, budget)?;
+            (sol.width, Some(budget))
+        }
+        (None, None) => bail!("give --width W or --budget SIZE"),
+        (Some(_), Some(_)) => bail!("give either --width or --budget, not both"),
+    };
+    let model = FamilyConfig { width, ..base };
+    model.validate()?;
+    Ok(TrainConfig {
+        model,
+        quant,
+        budget: a.budget.clone(),
+        budget_bits,
+        channel_plan: vec![],
+        size_bits: None,
+        weight_bits: None,
+        param_bits: None,
+        epochs: a.epochs,
+        batch: a.batch,
+        lr: a.lr,
+        momentum: a.momentum,
+        weight_decay: a.weight_decay,
+        warmup_epochs: a.warmup_epochs,
+        seed: a.seed,
+        augment: !a.no_augment,
+        train_limit: a.train_limit,
+        data_dir: unibit_core::dataset::data_dir(a.data_dir.as_deref()),
+    })
+}
+
+fn set_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        bail!("--threads: expected ≥ 1, found 0");
+    }
+    tch::set_num_threads(n as i32);
+    Ok(())
+}
+
+/// `unibit train`.
+pub fn train(a: TrainArgs) -> Result<()> {
+    set_threads(a.threads)?;
+    let device = parse_device(&a.device)?;
+    let cfg = if a.resume {
+        None
+    } else {
+        Some(train_config(&a)?)
+    };
+    if let Some(c) = &cfg {
+        let plan = c.model.build()?;
+        eprintln!(
+            "{} at width {} ({} weights), {}{}",
+            c.model.family,
+            c.model.width,
+            plan.weight_count(),
+            match c.quant {
+                Some(q) => format!(
+                    "B = {}{}",
+                    q.bits,
+                    if q.first_last_8bit {
+                        ", first/last at 8 bits"
+                    } else {
+                        ""
+                    }
+                ),
+                None => "float".into(),
+            },
+            match c.budget_bits {
+                Some(b) => format!(", budget {}", format_bits(b)),
+                None => String::new(),
+            }
+        );
+    }
+    let opts = RunOptions {
+        device,
+        progress: !a.quiet,
+        stop_after: a.stop_after,
+    };
+    let done = train::train(&a.out, cfg, a.resume, &opts)?;
+    let cfg = train::read_config(&a.out)?;
+    if let Some(m) = done.last() {
+        println!(
+            "{}: epoch {}/{} test accuracy {:.2}%{}",
+            a.out.display(),
+            m.epoch,
+            cfg.epochs,
+            100.0 * m.test_acc,
+            match cfg.size_bits {
+                Some(b) => format!(
+                    ", size {} ({b} bits), width {}",
+                    format_bits(b),
+                    cfg.model.width
+                ),
+                None => String::new(),
+            }
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Training run directory.
+    pub run: PathBuf,
+    /// Bundle directory to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Golden vectors for the first N test images.
+    #[arg(long, default_value_t = 16)]
+    pub golden: usize,
+    /// Training images used to calibrate activation scales.
+    #[arg(long, default_value_t = 5000)]
+    pub calibration_images: usize,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// `unibit export`.
+pub fn export(a: ExportArgs) -> Result<()> {
+    set_threads(a.threads)?;
+    let opts = ExportOptions {
+        golden: a.golden,
+        calibration_images: a.calibration_images,
+        device: parse_device(&a.device)?,
+        test_limit: a.test_limit,
+    };
+    let r = export::export(&a.run, &a.out, &opts)?;
+    println!(
+        "{}: {} test images · trained {:.2}% · fake-quant {:.2}% · integer {:.2}% (gap {:+.2} pp) · size {}",
+        a.out.display(),
+        r.test_images,
+        100.0 * r.trained_accuracy,
+        100.0 * r.fake_quant_accuracy,
+        100.0 * r.integer_accuracy,
+        r.gap_pp,
+        format_bits(r.size_bits)
+    );
+    if r.gap_pp.abs() > 0.3 {
+        bail!(
+            "integer accuracy differs from the fake-quantized model's by {:+.2} pp (limit 0.3 pp)",
+            r.gap_pp
+        );
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct BenchTrainArgs {
+    #[arg(long, default_value = "resnet20")]
+    pub family: Family,
+    #[arg(long, default_value_t = 1.0)]
+    pub width: f64,
+    #[arg(long, default_value_t = 2)]
+    pub bits: u8,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Timed steps per round and precision.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Rounds (float and quantized alternate, so load changes hit both alike).
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+}
+
+/// `unibit bench-train`: training throughput of the same network unquantized and quantized.
+pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
+    set_threads(a.threads)?;
+    let bits = Bits::new(a.bits).map_err(anyhow::Error::msg)?;
+    let r = crate::bench::train_throughput(a.family, a.width, bits, a.batch, a.steps, a.rounds)?;
+    println!(
+        "{} w={} batch {} threads {}: float {:.0} img/s · B={} QAT {:.0} img/s · QAT/float {:.3} ({:+.1}%)",
+        a.family,
+        a.width,
+        a.batch,
+        a.threads,
+        r.float_images_per_s,
+        bits,
+        r.quant_images_per_s,
+        r.quant_images_per_s / r.float_images_per_s,
+        100.0 * (r.quant_images_per_s / r.float_images_per_s - 1.0)
+    );
+    Ok(())
+}
