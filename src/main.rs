@@ -33,6 +33,8 @@ enum Command {
     Cost(cli::core_cmds::CostArgs),
     /// Run a bundle on the simulated engine and compare every layer with its golden vectors.
     Cosim(cli::cosim::CosimArgs),
+    /// The whole flow, small and end to end: model within a budget, accuracy, cycles, cosimulation.
+    Demo(cli::demo::DemoArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(cli::core_cmds::BenchCmd),
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Infer(a) => cli::core_cmds::infer(a),
         Command::Cost(a) => cli::core_cmds::cost(a),
         Command::Cosim(a) => cli::cosim::cosim(a),
+        Command::Demo(a) => cli::demo::demo(a),
         Command::Bench(c) => cli::core_cmds::bench(c),
     };
     match result {
