@@ -38,6 +38,15 @@ enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(cli::core_cmds::BenchCmd),
+    /// Train a ConvNet with one weight bitwidth B for every layer (QAT), at a width or a size budget.
+    #[cfg(feature = "train")]
+    Train(unibit_sw::cli::TrainArgs),
+    /// Export a trained run to an integer bundle (calibrate, fold batch norm, check accuracy).
+    #[cfg(feature = "train")]
+    Export(unibit_sw::cli::ExportArgs),
+    /// Training throughput of one network unquantized vs quantized (same process).
+    #[cfg(feature = "train")]
+    BenchTrain(unibit_sw::cli::BenchTrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +65,12 @@ fn main() -> ExitCode {
         Command::Cosim(a) => cli::cosim::cosim(a),
         Command::Demo(a) => cli::demo::demo(a),
         Command::Bench(c) => cli::core_cmds::bench(c),
+        #[cfg(feature = "train")]
+        Command::Train(a) => unibit_sw::cli::train(a),
+        #[cfg(feature = "train")]
+        Command::Export(a) => unibit_sw::cli::export(a),
+        #[cfg(feature = "train")]
+        Command::BenchTrain(a) => unibit_sw::cli::bench_train(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
