@@ -7,19 +7,20 @@
 
 use crate::model::{EngineParams, TileDesc};
 use crate::rtl::engine::Engine;
+use crate::rtl::host::HostLink;
 use crate::rtl::sim::{limbs_to_bits, tick};
 use rust_hdl::prelude::*;
 
-/// Calls `$m!(R, C, C2, X9, ST, RC, WA, AA, OA, PA)` for every supported configuration.
+/// Calls `$m!(R, C, C2, X9, ST, RC, WA, AA, OA, PA, SH)` for every supported configuration.
 macro_rules! for_each_config {
     ($m:ident) => {
-        $m!(4, 4, 8, 36, 11, 16, 8, 8, 8, 6);
-        $m!(4, 8, 16, 72, 12, 32, 8, 8, 8, 6);
-        $m!(8, 4, 8, 36, 11, 32, 8, 8, 8, 6);
-        $m!(8, 8, 16, 72, 12, 64, 9, 9, 9, 6);
-        $m!(8, 16, 32, 144, 13, 128, 9, 9, 9, 6);
-        $m!(16, 8, 16, 72, 12, 128, 9, 9, 9, 6);
-        $m!(16, 16, 32, 144, 13, 256, 9, 9, 10, 6);
+        $m!(4, 4, 8, 36, 11, 16, 8, 8, 8, 6, 112);
+        $m!(4, 8, 16, 72, 12, 32, 8, 8, 8, 6, 112);
+        $m!(8, 4, 8, 36, 11, 32, 8, 8, 8, 6, 112);
+        $m!(8, 8, 16, 72, 12, 64, 9, 9, 9, 6, 112);
+        $m!(8, 16, 32, 144, 13, 128, 9, 9, 9, 6, 160);
+        $m!(16, 8, 16, 72, 12, 128, 9, 9, 9, 6, 144);
+        $m!(16, 16, 32, 144, 13, 256, 9, 9, 10, 6, 272);
     };
 }
 
@@ -41,7 +42,7 @@ pub fn engine_params(bits: u8, rows: usize, cols: usize) -> Result<EngineParams,
         return Err(format!("--bits must be 1..=8, got {bits}"));
     }
     macro_rules! find {
-        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr) => {
+        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
             if rows == $r && cols == $c {
                 return Ok(EngineParams {
                     bits,
@@ -70,9 +71,39 @@ pub fn engine_params(bits: u8, rows: usize, cols: usize) -> Result<EngineParams,
 pub fn engine_verilog(bits: u8, rows: usize, cols: usize) -> Result<String, String> {
     engine_params(bits, rows, cols)?;
     macro_rules! gen {
-        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr) => {
+        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
             if rows == $r && cols == $c {
                 let mut uut = Engine::<$r, $c, $c2, $x9, $st, $rc, $wa, $aa, $oa, $pa>::new(bits);
+                uut.connect_all();
+                return Ok(generate_verilog(&uut));
+            }
+        };
+    }
+    for_each_config!(gen);
+    unreachable!("engine_params accepted an unlisted configuration")
+}
+
+/// The Verilog of the engine behind the UART host link (top module `top`, ports `clock`,
+/// `rx`, `tx`, `led_busy`, `led_done`), for a UART of `clocks_per_bit` clocks per bit.
+pub fn host_verilog(
+    bits: u8,
+    rows: usize,
+    cols: usize,
+    clocks_per_bit: u16,
+) -> Result<String, String> {
+    engine_params(bits, rows, cols)?;
+    if clocks_per_bit < 4 {
+        return Err(format!(
+            "UART clocks per bit must be >= 4, got {clocks_per_bit}"
+        ));
+    }
+    macro_rules! gen {
+        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
+            if rows == $r && cols == $c {
+                let mut uut = HostLink::<$r, $c, $c2, $x9, $st, $rc, $wa, $aa, $oa, $pa, $sh>::new(
+                    bits,
+                    clocks_per_bit,
+                );
                 uut.connect_all();
                 return Ok(generate_verilog(&uut));
             }
@@ -104,7 +135,7 @@ pub trait EngineSim {
 pub fn rust_hdl_engine(bits: u8, rows: usize, cols: usize) -> Result<Box<dyn EngineSim>, String> {
     let params = engine_params(bits, rows, cols)?;
     macro_rules! build {
-        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr) => {
+        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
             if rows == $r && cols == $c {
                 let mut uut = Engine::<$r, $c, $c2, $x9, $st, $rc, $wa, $aa, $oa, $pa>::new(bits);
                 uut.connect_all();
@@ -127,7 +158,7 @@ struct HdlEngine<E> {
 }
 
 macro_rules! impl_sim {
-    ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr) => {
+    ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
         impl EngineSim for HdlEngine<Engine<$r, $c, $c2, $x9, $st, $rc, $wa, $aa, $oa, $pa>> {
             fn params(&self) -> EngineParams {
                 self.params

@@ -3,6 +3,7 @@
 pub mod configs;
 pub mod job;
 pub mod model;
+pub mod protocol;
 pub mod rtl;
 pub mod util;
 pub mod verilog;

@@ -2,6 +2,8 @@
 pub mod adder_tree;
 pub mod controller;
 pub mod engine;
+pub mod host;
 pub mod pe;
 pub mod requant;
 pub mod sim;
+pub mod uart;
