@@ -47,6 +47,12 @@ pub struct EngineConfig {
     pub bits: Bits,
     #[serde(default)]
     pub timing: Timing,
+    /// Activation and output memory depths in words (0 = unbounded). When a tile's vectors do
+    /// not fit, the host splits them into several tiles, each paying the tile overhead.
+    #[serde(default)]
+    pub act_words: usize,
+    #[serde(default)]
+    pub out_words: usize,
 }
 
 impl EngineConfig {
@@ -62,7 +68,33 @@ impl EngineConfig {
             cols,
             bits,
             timing: Timing::default(),
+            act_words: 0,
+            out_words: 0,
         })
+    }
+
+    /// Most vectors one tile of `rows` outputs and reduction `k` can take (memory capacity).
+    pub fn max_vectors(&self, rows: usize, k: usize) -> usize {
+        let chunks = k.div_ceil(self.cols).max(1);
+        let mut v = usize::MAX;
+        if self.act_words > 0 {
+            v = v.min(self.act_words / chunks);
+        }
+        if self.out_words > 0 {
+            v = v.min(self.out_words / rows.max(1));
+        }
+        v.clamp(1, 0xffff)
+    }
+
+    /// Cycles for a row tile of `rows` outputs over `n` vectors, split by memory capacity.
+    pub fn split_tile_cycles(&self, rows: usize, k: usize, n: usize) -> (u64, usize) {
+        let max_v = self.max_vectors(rows, k);
+        let (full, rest) = (n / max_v, n % max_v);
+        let mut c = full as u64 * self.tile_cycles(rows, k, max_v);
+        if rest > 0 {
+            c += self.tile_cycles(rows, k, rest);
+        }
+        (c, full + (rest > 0) as usize)
     }
     pub fn lanes(&self) -> usize {
         self.rows * self.cols
@@ -91,6 +123,7 @@ pub struct LayerCost {
     pub k: usize,
     pub n: usize,
     pub groups: usize,
+    /// Tiles run (row tiles × vector splits × groups).
     pub tiles: usize,
     pub macs: u64,
     pub cycles: u64,
@@ -126,12 +159,16 @@ pub fn model_cost(graph: &Graph, engine: &EngineConfig) -> Result<ModelCost> {
         let n = info[i].shape.h * info[i].shape.w;
         let full_tiles = m / engine.rows;
         let rest = m % engine.rows;
-        let mut cycles = full_tiles as u64 * engine.tile_cycles(engine.rows, k, n);
+        let (full_cycles, full_splits) = engine.split_tile_cycles(engine.rows, k, n);
+        let mut cycles = full_tiles as u64 * full_cycles;
+        let mut tiles = full_tiles * full_splits;
         if rest > 0 {
-            cycles += engine.tile_cycles(rest, k, n);
+            let (c, t) = engine.split_tile_cycles(rest, k, n);
+            cycles += c;
+            tiles += t;
         }
         cycles *= groups as u64;
-        let tiles = groups * m.div_ceil(engine.rows);
+        let tiles = groups * tiles;
         let macs = (groups * m * k * n) as u64;
         layers.push(LayerCost {
             name: node.name.clone(),

@@ -136,10 +136,8 @@ pub fn run_gemm(
             })
             .collect();
         be.write_params(0, &params)?;
-        let max_v = (p.a_depth() / chunks)
-            .min(p.o_depth() / rows)
-            .min(0xffff)
-            .max(1);
+        // The same split the cost model predicts with.
+        let max_v = crate::cosim::engine_config_of(&p)?.max_vectors(rows, k);
         for v0 in (0..n).step_by(max_v) {
             let vectors = (n - v0).min(max_v);
             let x: Vec<i32> = g
@@ -177,4 +175,52 @@ pub fn run_gemm(
         }
     }
     Ok((out, tiles))
+}
+
+/// The rust-hdl simulation of the engine (slow: unit scale and small networks).
+pub struct RustHdl(pub Box<dyn unibit_hw::configs::EngineSim>);
+
+impl RustHdl {
+    pub fn new(bits: u8, rows: usize, cols: usize) -> Result<Self> {
+        Ok(RustHdl(
+            unibit_hw::configs::rust_hdl_engine(bits, rows, cols).map_err(anyhow::Error::msg)?,
+        ))
+    }
+}
+
+impl Backend for RustHdl {
+    fn name(&self) -> &str {
+        "rusthdl"
+    }
+    fn params(&self) -> EngineParams {
+        self.0.params()
+    }
+    fn write_weights(&mut self, base: usize, words: &[Vec<u64>]) -> Result<()> {
+        for (i, w) in words.iter().enumerate() {
+            self.0.write_weight(base + i, w);
+        }
+        Ok(())
+    }
+    fn write_acts(&mut self, base: usize, words: &[Vec<i32>]) -> Result<()> {
+        for (i, w) in words.iter().enumerate() {
+            self.0.write_activation(base + i, w);
+        }
+        Ok(())
+    }
+    fn write_params(&mut self, base: usize, words: &[u64]) -> Result<()> {
+        for (i, w) in words.iter().enumerate() {
+            self.0.write_param(base + i, *w);
+        }
+        Ok(())
+    }
+    fn run(&mut self, d: &TileDesc) -> Result<u64> {
+        let p = self.0.params();
+        p.check(d)
+            .map_err(|e| anyhow::anyhow!("tile descriptor rejected: {e}"))?;
+        let max = 4 * p.tile_cycles(d.rows, d.chunks, d.vectors) + 1000;
+        self.0.run(d, max).map_err(anyhow::Error::msg)
+    }
+    fn read_outputs(&mut self, base: usize, n: usize) -> Result<Vec<i32>> {
+        Ok((0..n).map(|i| self.0.read_output(base + i)).collect())
+    }
 }

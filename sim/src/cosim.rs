@@ -87,9 +87,15 @@ pub fn check_model(model: &QuantModel, be: &dyn Backend) -> Result<()> {
 
 /// The engine configuration the cost model predicts with.
 pub fn engine_config(be: &dyn Backend) -> Result<EngineConfig> {
-    let p = be.params();
+    engine_config_of(&be.params())
+}
+
+/// The cost model's view of an engine with parameters `p` (timing and memory depths).
+pub fn engine_config_of(p: &unibit_hw::model::EngineParams) -> Result<EngineConfig> {
     let mut e = EngineConfig::new(p.rows, p.cols, p.bits())?;
     e.timing = p.timing();
+    e.act_words = p.a_depth();
+    e.out_words = p.o_depth();
     Ok(e)
 }
 

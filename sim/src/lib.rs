@@ -4,3 +4,4 @@
 pub mod backend;
 pub mod cosim;
 pub mod lower;
+pub mod verilator;
