@@ -1,0 +1,41 @@
+//! `unibit report`: arguments and the glue that prints what was written.
+
+use clap::Args;
+use std::path::PathBuf;
+
+/// Plots and a Markdown/HTML summary of one or more sweeps.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Sweep directories (holding results.jsonl) or results.jsonl files; records are merged.
+    #[arg(required = true)]
+    pub sweeps: Vec<PathBuf>,
+    /// Output directory (created; files in it are replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Write the report and print the verdicts and where the files went.
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let s = crate::sweep_report(&args.sweeps, &args.out)?;
+    println!(
+        "{} runs from {} file(s) → {}",
+        s.records,
+        s.inputs.len(),
+        s.out.display()
+    );
+    for v in &s.verdicts {
+        println!("  {v}");
+    }
+    for w in &s.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!(
+        "wrote {}",
+        s.files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}

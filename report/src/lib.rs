@@ -1,0 +1,333 @@
+//! unibit-report — plots and a written summary of iso-size sweeps: does one weight bitwidth,
+//! with the width chosen to fill a fixed model size, beat mixed precision at that size, and
+//! which bitwidth wins? Reads the sweep driver's `results.jsonl` tables ([`RunRecord`]s), compares
+//! at every budget ([`analysis`]), draws figures ([`plots`]) and writes Markdown, HTML and JSON.
+//! No torch and no HDL: it builds in the hardware-only configuration.
+//!
+//! [`RunRecord`]: unibit_core::results::RunRecord
+
+pub mod analysis;
+pub mod atomic;
+pub mod cli;
+pub mod error;
+pub mod fonts;
+pub mod html;
+pub mod load;
+pub mod plots;
+
+pub use analysis::{Comparison, Verdict};
+pub use error::{Error, Result};
+
+use analysis::{Cell, FamilyReport, Stats};
+use html::{Page, Table};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// File names inside the output directory.
+pub const ACCURACY: &str = "accuracy_vs_size";
+pub const CYCLES: &str = "cycles_vs_size";
+pub const ALLOCATION: &str = "bit_allocation";
+pub const SUMMARY_MD: &str = "summary.md";
+pub const INDEX_HTML: &str = "index.html";
+pub const RESULTS_JSON: &str = "results.json";
+
+/// What a report run did, for the CLI to print.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReportSummary {
+    pub out: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub records: usize,
+    pub inputs: Vec<PathBuf>,
+    /// One computed sentence per family and budget.
+    pub verdicts: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// `results.json`: the merged records and the computed comparison.
+#[derive(Serialize)]
+struct ResultsJson<'a> {
+    inputs: &'a [PathBuf],
+    records: &'a [load::Sourced],
+    comparison: &'a Comparison,
+    warnings: &'a [String],
+}
+
+/// Read the sweeps (directories or `results.jsonl` files), compare, and write the report into
+/// `out` (staged, then moved into place file by file; a failure leaves `out` as it was).
+pub fn sweep_report(inputs: &[PathBuf], out: &Path) -> Result<ReportSummary> {
+    let loaded = load::load(inputs)?;
+    let comparison = analysis::compare(&loaded.records);
+    let mut warnings = loaded.warnings.clone();
+    // Font problems surface before anything is staged.
+    fonts::ensure()?;
+
+    let stage = atomic::Staging::new(out)?;
+    let dir = stage.path("");
+    plots::render(&plots::VersusSize::accuracy(&comparison), &dir, ACCURACY)?;
+    plots::render(&plots::VersusSize::cycles(&comparison), &dir, CYCLES)?;
+    let allocations = plots::allocations(&comparison);
+    if allocations.len() > plots::MAX_ALLOCATIONS {
+        warnings.push(format!(
+            "{} mixed-precision runs: the bit-allocation figure shows the first {}",
+            allocations.len(),
+            plots::MAX_ALLOCATIONS
+        ));
+    }
+    if !allocations.is_empty() {
+        plots::render(
+            &plots::BitAllocation { runs: &allocations },
+            &dir,
+            ALLOCATION,
+        )?;
+    }
+
+    let page = summary_page(
+        &loaded,
+        &comparison,
+        &warnings,
+        &dir,
+        !allocations.is_empty(),
+    )?;
+    page.write_markdown(&stage.path(SUMMARY_MD))?;
+    page.write_html(&stage.path(INDEX_HTML))?;
+    let json = serde_json::to_string_pretty(&ResultsJson {
+        inputs: &loaded.files,
+        records: &loaded.records,
+        comparison: &comparison,
+        warnings: &warnings,
+    })
+    .map_err(|e| Error::Plot {
+        file: stage.path(RESULTS_JSON),
+        msg: e.to_string(),
+    })?;
+    atomic::write_atomic(&stage.path(RESULTS_JSON), json.as_bytes())?;
+
+    let files = stage.publish()?;
+    if allocations.is_empty() {
+        // A figure from an earlier report with mixed runs would now be stale.
+        for ext in ["svg", "png"] {
+            let _ = std::fs::remove_file(out.join(format!("{ALLOCATION}.{ext}")));
+        }
+    }
+    Ok(ReportSummary {
+        out: out.to_path_buf(),
+        files,
+        records: loaded.records.len(),
+        inputs: loaded.files,
+        verdicts: comparison
+            .families
+            .iter()
+            .flat_map(|f| {
+                f.budgets
+                    .iter()
+                    .map(move |b| format!("{}: {}", f.family, b.verdict.sentence))
+            })
+            .collect(),
+        warnings,
+    })
+}
+
+fn pct(s: &Stats) -> String {
+    if s.n > 1 {
+        format!("{:.2} ± {:.2}%", s.mean * 100.0, s.sd * 100.0)
+    } else {
+        format!("{:.2}% (1 seed)", s.mean * 100.0)
+    }
+}
+
+fn kib(bits: f64) -> String {
+    format!("{:.1} KiB", bits / 8192.0)
+}
+
+/// The compact cell of the budget × series matrix.
+fn matrix_cell(c: &Cell) -> String {
+    let acc = c
+        .accuracy
+        .as_ref()
+        .map(pct)
+        .unwrap_or_else(|| "no accuracy".into());
+    let note = c
+        .metric_note()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    format!(
+        "{acc}{note} · w {:.3} · {}",
+        c.width_mean,
+        kib(c.size_bits.mean)
+    )
+}
+
+fn detail_row(budget: &str, c: &Cell) -> Vec<String> {
+    let a = c.accuracy;
+    let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{:.2}", v * 100.0));
+    vec![
+        budget.to_string(),
+        c.label.clone(),
+        c.seeds
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        f(a.map(|a| a.mean)),
+        f(a.map(|a| a.sd)),
+        f(a.map(|a| a.min)),
+        f(a.map(|a| a.max)),
+        c.metrics
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join("/"),
+        format!("{:.3}", c.width_mean),
+        format!("{:.0}", c.weights_mean),
+        kib(c.size_bits.mean),
+        c.cycles.map_or("—".into(), |s| format!("{:.0}", s.mean)),
+    ]
+}
+
+const DETAIL_HEADER: [&str; 12] = [
+    "Budget",
+    "Series",
+    "Seeds",
+    "Acc. mean (%)",
+    "Acc. sd (pp)",
+    "Acc. min (%)",
+    "Acc. max (%)",
+    "Accuracy kind",
+    "Width",
+    "Weights",
+    "Size",
+    "Cycles (mean)",
+];
+
+fn family_section(page: &mut Page, fam: &FamilyReport) {
+    page.heading(2, format!("Family {}", fam.family));
+    if !fam.budgets.is_empty() {
+        page.heading(3, "Verdict per model size");
+        page.list(fam.budgets.iter().map(|b| b.verdict.sentence.clone()));
+        page.heading(
+            3,
+            "Accuracy (mean ± sd over seeds) · width · size, per budget",
+        );
+        let mut t = Table::new(
+            std::iter::once("Budget".to_string()).chain(fam.series.iter().map(|s| s.label())),
+        );
+        for b in &fam.budgets {
+            let mut row = vec![b.budget.clone()];
+            for s in &fam.series {
+                row.push(
+                    b.cells
+                        .iter()
+                        .find(|c| c.series == *s)
+                        .map_or("—".into(), matrix_cell),
+                );
+            }
+            t.row(row);
+        }
+        page.table(t);
+    }
+    let mut t = Table::new(DETAIL_HEADER);
+    for b in &fam.budgets {
+        for c in &b.cells {
+            t.row(detail_row(&b.budget, c));
+        }
+    }
+    for c in &fam.unbudgeted {
+        t.row(detail_row("none", c));
+    }
+    page.heading(3, "All cells");
+    page.table(t);
+    let mixed: Vec<String> = fam
+        .budgets
+        .iter()
+        .flat_map(|b| b.cells.iter().map(move |c| (b.budget.clone(), c)))
+        .chain(fam.unbudgeted.iter().map(|c| ("no budget".to_string(), c)))
+        .filter(|(_, c)| c.series.is_mixed())
+        .flat_map(|(budget, c)| {
+            c.layer_bits.iter().map(move |(seed, bits)| {
+                format!(
+                    "{} at {budget}, seed {seed}: [{}]",
+                    c.label,
+                    bits.iter()
+                        .map(|b| b.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
+        })
+        .collect();
+    if !mixed.is_empty() {
+        page.heading(
+            3,
+            "Mixed-precision bit allocations (per layer, graph order)",
+        );
+        page.list(mixed);
+    }
+    if !fam.notes.is_empty() {
+        page.heading(3, "Notes");
+        page.list(fam.notes.clone());
+    }
+}
+
+fn summary_page(
+    loaded: &load::Loaded,
+    c: &Comparison,
+    warnings: &[String],
+    dir: &Path,
+    allocation: bool,
+) -> Result<Page> {
+    let mut page = Page::new("unibit iso-size sweep report");
+    let budgets: usize = c.families.iter().map(|f| f.budgets.len()).sum();
+    page.paragraph(format!(
+        "{} runs from {} file(s), {} famil{}, {} budget(s). Every model at a budget was sized to \
+         it by the width solver (model size = Σ bits × weights + per-channel parameters), so \
+         columns compare bitwidths at equal size.",
+        loaded.records.len(),
+        loaded.files.len(),
+        c.families.len(),
+        if c.families.len() == 1 { "y" } else { "ies" },
+        budgets
+    ));
+    page.paragraph(
+        "Accuracy is integer test accuracy (bit-exact reference inference); runs without it use \
+         fake-quant, then float accuracy, and say so. Spread is the sample standard deviation \
+         over seeds. Two results tie when their means differ by no more than the sum of their \
+         standard deviations; with one seed there is no spread, so only equal means tie.",
+    );
+    page.list(
+        loaded
+            .files
+            .iter()
+            .map(|f| format!("input: {}", f.display())),
+    );
+    for fam in &c.families {
+        family_section(&mut page, fam);
+    }
+    page.heading(2, "Figures");
+    page.figure_file(
+        &dir.join(format!("{ACCURACY}.svg")),
+        format!("{ACCURACY}.svg"),
+        "Accuracy vs model size: a line per uniform bitwidth through the per-budget means, bars \
+         from the worst to the best seed; mixed precision as triangles (at a budget) and crosses \
+         (zero-degradation).",
+    )?;
+    page.figure_file(
+        &dir.join(format!("{CYCLES}.svg")),
+        format!("{CYCLES}.svg"),
+        "Predicted cycles per image on the reference bit-serial array vs model size.",
+    )?;
+    if allocation {
+        page.figure_file(
+            &dir.join(format!("{ALLOCATION}.svg")),
+            format!("{ALLOCATION}.svg"),
+            "Per-layer weight bitwidths of the mixed-precision runs; the solid line is the best \
+             uniform bitwidth at the same budget, the dashed line the mean over layers.",
+        )?;
+    } else {
+        page.paragraph("No mixed-precision runs in the inputs: no bit-allocation figure.");
+    }
+    if !warnings.is_empty() {
+        page.heading(2, "Warnings");
+        page.list(warnings.iter().cloned());
+    }
+    Ok(page)
+}

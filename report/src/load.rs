@@ -1,0 +1,187 @@
+//! Reading sweep results: sweep directories (their `results.jsonl`) or JSON-lines files of
+//! [`RunRecord`]s, validated line by line, with exact duplicates of a run (a resumed sweep that
+//! appended twice, or the same file given twice) kept once.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use unibit_core::results::{Method, RunRecord};
+
+/// The file a sweep directory keeps its records in.
+pub const RESULTS_FILE: &str = "results.jsonl";
+
+/// One record and where it came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sourced {
+    #[serde(flatten)]
+    pub record: RunRecord,
+    pub source: PathBuf,
+    pub line: usize,
+}
+
+/// All records of the inputs, plus what was noticed on the way (dropped duplicates).
+#[derive(Clone, Debug, Default)]
+pub struct Loaded {
+    pub files: Vec<PathBuf>,
+    pub records: Vec<Sourced>,
+    pub warnings: Vec<String>,
+}
+
+/// The results file behind an input: the path itself, or `results.jsonl` inside a directory.
+pub fn results_file(input: &Path) -> Result<PathBuf> {
+    if input.is_dir() {
+        let f = input.join(RESULTS_FILE);
+        if f.is_file() {
+            Ok(f)
+        } else {
+            Err(Error::Path {
+                path: input.to_path_buf(),
+                msg: format!("expected a sweep directory holding {RESULTS_FILE}, found none"),
+            })
+        }
+    } else if input.is_file() {
+        Ok(input.to_path_buf())
+    } else {
+        Err(Error::Path {
+            path: input.to_path_buf(),
+            msg: format!(
+                "no such file or directory (expected a sweep directory or a {RESULTS_FILE} file)"
+            ),
+        })
+    }
+}
+
+/// Parse one JSON-lines file of run records; errors name the file and line.
+pub fn read_file(path: &Path) -> Result<Vec<Sourced>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let bad = |msg: String| Error::Input {
+            file: path.to_path_buf(),
+            line: i + 1,
+            msg,
+        };
+        let record: RunRecord = serde_json::from_str(l).map_err(|e| bad(e.to_string()))?;
+        validate(&record).map_err(bad)?;
+        out.push(Sourced {
+            record,
+            source: path.to_path_buf(),
+            line: i + 1,
+        });
+    }
+    Ok(out)
+}
+
+/// Record invariants the report relies on, as "field: expected …, found …".
+fn validate(r: &RunRecord) -> std::result::Result<(), String> {
+    let field = |name: &str, expected: &str, found: String| {
+        Err(format!("{name}: expected {expected}, found {found}"))
+    };
+    for (name, v) in [
+        ("float_acc", r.float_acc),
+        ("fake_quant_acc", r.fake_quant_acc),
+        ("int_acc", r.int_acc),
+    ] {
+        if let Some(a) = v {
+            if !(0.0..=1.0).contains(&a) {
+                return field(name, "a fraction in [0, 1]", a.to_string());
+            }
+        }
+    }
+    if !(r.width.is_finite() && r.width > 0.0) {
+        return field("width", "a positive number", r.width.to_string());
+    }
+    if r.size_bits == 0 {
+        return field("size_bits", "a positive bit count", "0".into());
+    }
+    match r.method {
+        Method::Uniform => match r.bits {
+            Some(b @ 1..=16) => {
+                if let Some(&other) = r.layer_bits.iter().find(|&&x| x != b) {
+                    return field(
+                        "layer_bits",
+                        &format!("every layer at bits = {b} for a uniform run"),
+                        format!("a layer at {other}"),
+                    );
+                }
+            }
+            Some(b) => return field("bits", "a bitwidth in 1..=16", b.to_string()),
+            None => return field("bits", "a bitwidth for a uniform run", "null".into()),
+        },
+        Method::MixedBudget | Method::MixedZeroDegradation => {
+            if r.layer_bits.is_empty() {
+                return field(
+                    "layer_bits",
+                    "per-layer bitwidths for a mixed-precision run",
+                    "[]".into(),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Read every input (sweep directories or results files), in order, dropping repeated runs.
+pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
+    let mut loaded = Loaded::default();
+    if inputs.is_empty() {
+        return Err(Error::Path {
+            path: PathBuf::from("(inputs)"),
+            msg: "expected at least one sweep directory or results file".into(),
+        });
+    }
+    for input in inputs {
+        let file = results_file(input)?;
+        if loaded.files.contains(&file) {
+            loaded
+                .warnings
+                .push(format!("{} given twice; read once", file.display()));
+            continue;
+        }
+        loaded.records.extend(read_file(&file)?);
+        loaded.files.push(file);
+    }
+    // A run is identified by what it trained and where it lives; a later line replaces an earlier.
+    let key = |r: &RunRecord| {
+        (
+            r.family.to_string(),
+            format!("{:?}", r.method),
+            r.bits,
+            r.budget_bits,
+            r.seed,
+            r.run_dir.clone(),
+            r.layer_bits.clone(),
+        )
+    };
+    let mut last: HashMap<_, usize> = HashMap::new();
+    for (i, s) in loaded.records.iter().enumerate() {
+        if let Some(prev) = last.insert(key(&s.record), i) {
+            let p = &loaded.records[prev];
+            loaded.warnings.push(format!(
+                "{}:{} repeats the run of {}:{} ({}); kept the later line",
+                s.source.display(),
+                s.line,
+                p.source.display(),
+                p.line,
+                s.record.run_dir
+            ));
+        }
+    }
+    let keep: std::collections::HashSet<usize> = last.into_values().collect();
+    let mut i = 0;
+    loaded.records.retain(|_| {
+        i += 1;
+        keep.contains(&(i - 1))
+    });
+    if loaded.records.is_empty() {
+        return Err(Error::Path {
+            path: loaded.files[0].clone(),
+            msg: "no run records in the inputs (empty results files)".into(),
+        });
+    }
+    Ok(loaded)
+}

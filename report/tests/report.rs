@@ -1,0 +1,279 @@
+//! Report generation from fixture sweeps: every file is written, the numbers in the tables and
+//! in results.json are the inputs' means and spreads, verdicts name the right winner, ties are
+//! called ties, and bad input lines are reported with file and line.
+
+use std::path::{Path, PathBuf};
+use unibit_core::results::{append, Method, RunRecord};
+use unibit_core::Family;
+
+const KIB: u64 = 8 * 1024;
+
+/// Accuracies per (budget KiB, B) for seeds 0 and 1. B = 8 has no 32 KiB run; at 128 KiB B = 2
+/// and B = 4 are within the seed spread.
+const UNIFORM: &[(u64, u8, [f64; 2])] = &[
+    (32, 1, [0.850, 0.854]),
+    (32, 2, [0.870, 0.872]),
+    (32, 4, [0.860, 0.861]),
+    (64, 1, [0.880, 0.884]),
+    (64, 2, [0.913, 0.915]),
+    (64, 4, [0.905, 0.907]),
+    (64, 8, [0.895, 0.897]),
+    (128, 1, [0.900, 0.902]),
+    (128, 2, [0.925, 0.929]),
+    (128, 4, [0.926, 0.930]),
+    (128, 8, [0.915, 0.917]),
+];
+const MIXED: &[(u64, [f64; 2])] = &[
+    (32, [0.862, 0.866]),
+    (64, [0.900, 0.904]),
+    (128, [0.920, 0.924]),
+];
+
+fn record(budget_kib: u64, method: Method, bits: Option<u8>, seed: u64, acc: f64) -> RunRecord {
+    let layers = 8;
+    let layer_bits = match bits {
+        Some(b) => vec![b; layers],
+        None => (0..layers)
+            .map(|i| [2, 4, 3, 2, 4, 8, 2, 1][(i + seed as usize) % 8])
+            .collect(),
+    };
+    let b = bits.unwrap_or(3) as u64;
+    let size_bits = budget_kib * KIB - 300 * b - 17 * seed;
+    RunRecord {
+        family: Family::ResNet { depth: 20 },
+        method,
+        bits,
+        layer_bits,
+        width: (budget_kib as f64 / b as f64).sqrt() / 2.0,
+        seed,
+        epochs: 3,
+        budget_bits: Some(budget_kib * KIB),
+        weights: size_bits / b,
+        weight_bits: size_bits - 4000,
+        param_bits: 4000,
+        size_bits,
+        float_acc: Some(acc + 0.01),
+        fake_quant_acc: Some(acc + 0.001),
+        int_acc: Some(acc),
+        cycles: Some(1000 * budget_kib + 10 * b),
+        engine: Some("8x8 @ 100 MHz".into()),
+        run_dir: format!("runs/{budget_kib}k-{:?}-{bits:?}-s{seed}", method),
+    }
+}
+
+/// A sweep directory with the uniform runs and a results file with the mixed ones.
+fn fixture(dir: &Path) -> Vec<PathBuf> {
+    let sweep = dir.join("sweep-a");
+    std::fs::create_dir_all(&sweep).unwrap();
+    let uni = sweep.join("results.jsonl");
+    for &(k, b, accs) in UNIFORM {
+        for (seed, acc) in accs.into_iter().enumerate() {
+            append(&uni, &record(k, Method::Uniform, Some(b), seed as u64, acc)).unwrap();
+        }
+    }
+    let mixed = dir.join("mixed.jsonl");
+    for &(k, accs) in MIXED {
+        for (seed, acc) in accs.into_iter().enumerate() {
+            append(
+                &mixed,
+                &record(k, Method::MixedBudget, None, seed as u64, acc),
+            )
+            .unwrap();
+        }
+    }
+    // A zero-degradation run has no budget: plotted at its size, listed apart.
+    let mut z = record(96, Method::MixedZeroDegradation, None, 0, 0.931);
+    z.budget_bits = None;
+    append(&mixed, &z).unwrap();
+    vec![sweep, mixed]
+}
+
+fn mean_sd(v: [f64; 2]) -> (f64, f64) {
+    let m = (v[0] + v[1]) / 2.0;
+    (m, ((v[0] - m).powi(2) + (v[1] - m).powi(2)).sqrt())
+}
+
+fn report(dir: &Path) -> (PathBuf, unibit_report::ReportSummary) {
+    let inputs = fixture(dir);
+    let out = dir.join("report");
+    let s = unibit_report::sweep_report(&inputs, &out).unwrap();
+    if let Some(keep) = std::env::var_os("UNIBIT_REPORT_KEEP") {
+        unibit_report::sweep_report(&inputs, Path::new(&keep)).unwrap();
+    }
+    (out, s)
+}
+
+#[test]
+fn writes_every_file_with_valid_headers() {
+    let d = tempfile::tempdir().unwrap();
+    let (out, s) = report(d.path());
+    assert_eq!(s.records, 2 * UNIFORM.len() + 2 * MIXED.len() + 1);
+    for stem in ["accuracy_vs_size", "cycles_vs_size", "bit_allocation"] {
+        let png = std::fs::read(out.join(format!("{stem}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{stem}.png header");
+        assert!(png.len() > 10_000, "{stem}.png is {} bytes", png.len());
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.trim_end().ends_with("</svg>"),
+            "{stem}.svg"
+        );
+        assert!(
+            svg.len() > 5_000 && svg.contains("<text"),
+            "{stem}.svg has text"
+        );
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "three figures inlined");
+    assert!(out.join("summary.md").is_file() && out.join("results.json").is_file());
+    // Nothing left behind from staging.
+    let hidden: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+#[test]
+fn numbers_match_the_inputs() {
+    let d = tempfile::tempdir().unwrap();
+    let (out, _) = report(d.path());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let fams = json["comparison"]["families"].as_array().unwrap();
+    assert_eq!(fams.len(), 1);
+    assert_eq!(fams[0]["family"], "resnet20");
+    let budgets = fams[0]["budgets"].as_array().unwrap();
+    assert_eq!(budgets.len(), 3);
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    for &(k, b, accs) in UNIFORM {
+        let row = budgets
+            .iter()
+            .find(|r| r["budget_bits"] == k * KIB)
+            .unwrap();
+        let cell = row["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["series"]["kind"] == "uniform" && c["series"]["bits"] == b)
+            .unwrap();
+        let (m, sd) = mean_sd(accs);
+        let a = &cell["accuracy"];
+        assert!(
+            (a["mean"].as_f64().unwrap() - m).abs() < 1e-12,
+            "{k} KiB B={b}"
+        );
+        assert!(
+            (a["sd"].as_f64().unwrap() - sd).abs() < 1e-12,
+            "{k} KiB B={b}"
+        );
+        assert_eq!(a["min"].as_f64().unwrap(), accs[0]);
+        assert_eq!(a["max"].as_f64().unwrap(), accs[1]);
+        assert_eq!(a["n"], 2);
+        // The same numbers, as printed in the tables.
+        let printed = format!("{:.2} ± {:.2}%", m * 100.0, sd * 100.0);
+        assert!(md.contains(&printed), "summary.md lacks {printed}");
+    }
+    let winners: Vec<&str> = budgets
+        .iter()
+        .map(|r| r["verdict"]["leaders"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(winners, ["B = 2", "B = 2", "B = 4"]);
+    // 64 KiB: a clear win, margins computed from the means.
+    let v64 = &budgets[1]["verdict"]["sentence"];
+    assert_eq!(
+        v64,
+        "At 64.0 KiB, B = 2 wins with 91.4% (±0.1), +0.8 pp over B = 4 and +1.2 pp over mixed precision."
+    );
+    assert!(md.contains("At 64.0 KiB, B = 2 wins with 91.4% (±0.1), +0.8 pp over B = 4"));
+    // 128 KiB: B = 4 and B = 2 are within the seed spread.
+    let v128 = budgets[2]["verdict"]["sentence"].as_str().unwrap();
+    assert!(
+        v128.starts_with("At 128.0 KiB, B = 4 and B = 2 tie within the seed spread"),
+        "{v128}"
+    );
+    assert_eq!(
+        budgets[2]["verdict"]["leaders"].as_array().unwrap().len(),
+        2
+    );
+    // 32 KiB: B = 8 has no run there, and the report says so.
+    let v32 = budgets[0]["verdict"]["sentence"].as_str().unwrap();
+    assert!(v32.contains("No results for B = 8 at this size."), "{v32}");
+    assert_eq!(budgets[0]["verdict"]["missing"][0], "B = 8");
+    // The unbudgeted zero-degradation run is listed apart.
+    assert_eq!(fams[0]["unbudgeted"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json["records"].as_array().unwrap().len(),
+        2 * UNIFORM.len() + 7
+    );
+}
+
+#[test]
+fn fallback_accuracy_is_labelled() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("r.jsonl");
+    let mut r = record(64, Method::Uniform, Some(2), 0, 0.9);
+    r.int_acc = None;
+    append(&f, &r).unwrap();
+    append(&f, &record(64, Method::Uniform, Some(4), 0, 0.8)).unwrap();
+    let out = d.path().join("out");
+    unibit_report::sweep_report(&[f], &out).unwrap();
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(md.contains("90.10% (1 seed) (fake-quant acc.)"), "{md}");
+    let svg = std::fs::read_to_string(out.join("accuracy_vs_size.svg")).unwrap();
+    assert!(svg.contains("B = 2 (fake-quant acc.)"));
+    // No mixed runs: no allocation figure, and the summary says there is no mixed precision.
+    assert!(!out.join("bit_allocation.png").exists());
+    assert!(md.contains("No results for mixed precision at this size."));
+}
+
+#[test]
+fn bad_lines_name_file_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("results.jsonl");
+    append(&f, &record(64, Method::Uniform, Some(2), 0, 0.9)).unwrap();
+    let mut text = std::fs::read_to_string(&f).unwrap();
+    text.push_str("{\"family\": \"resnet20\", oops\n");
+    std::fs::write(&f, &text).unwrap();
+    let out = d.path().join("out");
+    let err = unibit_report::sweep_report(&[d.path().to_path_buf()], &out)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&format!("{}: line 2:", f.display())), "{err}");
+    assert!(!out.join("summary.md").exists());
+
+    let mut r = record(64, Method::Uniform, Some(2), 0, 0.9);
+    r.int_acc = Some(91.0); // a percentage where a fraction belongs
+    std::fs::write(&f, serde_json::to_string(&r).unwrap()).unwrap();
+    let err = unibit_report::sweep_report(&[f.clone()], &out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 1: int_acc: expected a fraction in [0, 1], found 91"),
+        "{err}"
+    );
+
+    let err = unibit_report::sweep_report(&[d.path().join("nope")], &out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("nope") && err.contains("expected a sweep directory"),
+        "{err}"
+    );
+}
+
+#[test]
+fn repeated_runs_are_counted_once() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("r.jsonl");
+    append(&f, &record(64, Method::Uniform, Some(2), 0, 0.90)).unwrap();
+    append(&f, &record(64, Method::Uniform, Some(2), 0, 0.91)).unwrap();
+    let s = unibit_report::sweep_report(&[f], &d.path().join("out")).unwrap();
+    assert_eq!(s.records, 1);
+    assert!(
+        s.warnings[0].contains("kept the later line"),
+        "{:?}",
+        s.warnings
+    );
+    assert!(s.verdicts[0].contains("91.0%"), "{:?}", s.verdicts);
+}
