@@ -19,7 +19,7 @@ mkdir -p "$CACHE"
 
 # ---------------------------------------------------------------- 1. apt
 APT_PACKAGES=(build-essential pkg-config unzip python3-venv yosys nextpnr-ice40 fpga-icestorm
-              verilator iverilog dataset-fashion-mnist)
+              verilator iverilog dataset-fashion-mnist fonts-dejavu-core)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

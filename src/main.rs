@@ -35,6 +35,8 @@ enum Command {
     Cosim(cli::cosim::CosimArgs),
     /// The whole flow, small and end to end: model within a budget, accuracy, cycles, cosimulation.
     Demo(cli::demo::DemoArgs),
+    /// Plots and a Markdown/HTML summary of sweeps: which bitwidth wins at each model size.
+    Report(unibit_report::cli::ReportArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(cli::core_cmds::BenchCmd),
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Command::Cost(a) => cli::core_cmds::cost(a),
         Command::Cosim(a) => cli::cosim::cosim(a),
         Command::Demo(a) => cli::demo::demo(a),
+        Command::Report(a) => unibit_report::cli::run(a),
         Command::Bench(c) => cli::core_cmds::bench(c),
         #[cfg(feature = "train")]
         Command::Train(a) => unibit_sw::cli::train(a),
