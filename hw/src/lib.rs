@@ -1,10 +1,14 @@
 //! unibit-hw: the bit-serial engine for one weight bitwidth B (see ARCHITECTURE.md and
 //! hw/README.md).
+pub mod board;
+pub mod cli;
 pub mod configs;
 pub mod job;
 pub mod model;
+pub mod pack;
 pub mod protocol;
 pub mod rtl;
+pub mod synth;
 pub mod util;
 pub mod verilog;
 

@@ -182,6 +182,16 @@ impl EngineParams {
 /// drain-select 1, requantizer 5, output write/done 0 → see `controller.rs`).
 pub const FIXED_OVERHEAD: u64 = 10;
 
+/// Accumulator bits of an engine: every dot product it can compute fits them in two's
+/// complement. A tile's reduction is at most `K_max = (2^WA / B)·C` (its bit-planes must fit
+/// the weight memory) and activations are 9-bit signed, so `|dot| ≤ (2^B − 1)·256·K_max`;
+/// `8 + B + ⌈log2 K_max⌉ + 2` bits (the contract's rule) are enough, capped at 32.
+pub fn accumulator_bits(bits: u8, cols: usize, w_addr_bits: usize) -> u32 {
+    let k_max = ((1usize << w_addr_bits) / bits as usize).max(1) * cols;
+    let log2k = usize::BITS - (k_max - 1).leading_zeros();
+    (8 + bits as u32 + log2k + 2).min(32)
+}
+
 /// Registered levels in a C-lane adder tree: the leaves, every other level above them, and the
 /// root.
 pub fn tree_latency(cols: usize) -> u64 {

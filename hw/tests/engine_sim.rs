@@ -41,3 +41,36 @@ proptest! {
         check(b, rc.0, rc.1, seed);
     }
 }
+
+/// The largest reduction a tile can hold, with the largest-magnitude weights and activations:
+/// the accumulator width (`model::accumulator_bits`) must not wrap.
+#[test]
+fn max_reduction_extremes() {
+    use unibit_core::arith::{ActKind, Requant};
+    use unibit_hw::RowParams;
+    for (bits, x_val, code) in [(8u8, -128, 255u8), (8, 255, 0), (1, 255, 1), (3, -128, 0)] {
+        let p = engine_params(bits, 4, 4).unwrap();
+        let chunks = p.w_depth() / bits as usize;
+        let k = chunks * 4;
+        let rows = 2;
+        let codes = vec![code; rows * k];
+        let x = vec![x_val; k];
+        let rp = vec![
+            RowParams {
+                bias: 0,
+                requant: Requant::new(0, 0).unwrap(),
+                kind: ActKind::I32
+            };
+            rows
+        ];
+        let job = TileJob::new(&p, &codes, &x, k, &rp, (0, 0, 0, 0)).unwrap();
+        let mut e = rust_hdl_engine(bits, 4, 4).unwrap();
+        let (got, _) = job.run(e.as_mut()).unwrap();
+        assert_eq!(got, job.expected, "B={bits} K={k}");
+        let max_level = (1i64 << bits) - 1;
+        assert_eq!(
+            job.expected[0].unsigned_abs() as i64,
+            max_level * (x_val as i64).abs() * k as i64
+        );
+    }
+}

@@ -13,7 +13,7 @@
 //! `R` rows, `C` lanes, `C2 = 2C`, `X9 = 9C`, `ST = 9 + log2 C`, `RC = R·C`, and the address
 //! widths `WA`, `AA`, `OA`, `PA` of the weight, activation, output and parameter memories.
 
-use crate::model::tree_latency;
+use crate::model::{accumulator_bits, tree_latency};
 use crate::rtl::adder_tree::AdderTree;
 use crate::rtl::controller::{Controller, F_FIRST, F_LAST, F_PLANE_START, F_VALID};
 use crate::rtl::pe::Row;
@@ -86,6 +86,8 @@ pub struct Engine<
     tap_corr: Constant<Bits<8>>,
     tap_acc: Constant<Bits<8>>,
     tap_hand: Constant<Bits<8>>,
+    acc_mask: Constant<Bits<32>>,
+    acc_sign: Constant<Bits<32>>,
 }
 
 impl<
@@ -116,6 +118,12 @@ impl<
             lt as usize + 2 < LINE,
             "adder tree too deep for the delay line"
         );
+        let aw = accumulator_bits(b, C, WA);
+        let mask = if aw == 32 {
+            u32::MAX as u64
+        } else {
+            (1u64 << aw) - 1
+        };
         let ones = if C >= 64 { u64::MAX } else { (1u64 << C) - 1 };
         Self {
             clock: Default::default(),
@@ -148,7 +156,7 @@ impl<
             ctl: Controller::new(b),
             wreg: Default::default(),
             areg: Default::default(),
-            rows: std::array::from_fn(|_| Row::default()),
+            rows: std::array::from_fn(|_| Row::new(aw)),
             ctree: AdderTree::new(),
             qacc: Default::default(),
             qm: Default::default(),
@@ -168,6 +176,8 @@ impl<
             tap_corr: Constant::new(bits_u(lt)),
             tap_acc: Constant::new(bits_u(lt + 1)),
             tap_hand: Constant::new(bits_u(lt + 2)),
+            acc_mask: Constant::new(bits_u(mask)),
+            acc_sign: Constant::new(bits_u(1u64 << (aw - 1))),
         }
     }
 }
@@ -295,7 +305,12 @@ impl<
         self.s0_dot.d.next = bits::<32>(0);
         for r in 0..R {
             if self.ctl.drain_row.val().index() == r {
-                self.s0_dot.d.next = self.rows[r].dot.val();
+                // Sign-extend the AW-bit dot product to 32 bits.
+                if (self.rows[r].dot.val() & self.acc_sign.val()) == self.acc_sign.val() {
+                    self.s0_dot.d.next = self.rows[r].dot.val() | !self.acc_mask.val();
+                } else {
+                    self.s0_dot.d.next = self.rows[r].dot.val();
+                }
             }
         }
         self.s0_valid.d.next = self.ctl.drain_valid.val();

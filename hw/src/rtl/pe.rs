@@ -28,12 +28,29 @@ pub struct Row<const C: usize, const C2: usize, const X9: usize, const ST: usize
     tree: AdderTree<C, C2, X9, ST>,
     acc: DFF<Bits<32>>,
     dotr: DFF<Bits<32>>,
+    /// Accumulator bits in use (`2^AW − 1`): the arithmetic is modulo `2^AW`, and yosys
+    /// removes the constant-zero upper bits.
+    mask: Constant<Bits<32>>,
 }
 
 impl<const C: usize, const C2: usize, const X9: usize, const ST: usize> Default
     for Row<C, C2, X9, ST>
 {
     fn default() -> Self {
+        Self::new(32)
+    }
+}
+
+impl<const C: usize, const C2: usize, const X9: usize, const ST: usize> Row<C, C2, X9, ST> {
+    /// A row whose accumulator keeps `acc_bits` (≤ 32) bits: enough when every dot product it
+    /// computes fits `acc_bits`-bit two's complement.
+    pub fn new(acc_bits: u32) -> Self {
+        assert!((ST as u32) < acc_bits && acc_bits <= 32);
+        let mask = if acc_bits == 32 {
+            u32::MAX as u64
+        } else {
+            (1u64 << acc_bits) - 1
+        };
         Self {
             clock: Default::default(),
             x: Default::default(),
@@ -47,6 +64,7 @@ impl<const C: usize, const C2: usize, const X9: usize, const ST: usize> Default
             tree: AdderTree::new(),
             acc: Default::default(),
             dotr: Default::default(),
+            mask: Constant::new(bits(mask)),
         }
     }
 }
@@ -64,16 +82,19 @@ impl<const C: usize, const C2: usize, const X9: usize, const ST: usize> Logic
         self.acc.d.next = self.acc.q.val();
         if self.acc_en.val() {
             if self.first.val() {
-                self.acc.d.next = bit_cast::<32, ST>(self.tree.sum.val());
+                self.acc.d.next = bit_cast::<32, ST>(self.tree.sum.val()) & self.mask.val();
             } else if self.plane_start.val() {
-                self.acc.d.next = (self.acc.q.val() << 1) + bit_cast::<32, ST>(self.tree.sum.val());
+                self.acc.d.next = ((self.acc.q.val() << 1)
+                    + bit_cast::<32, ST>(self.tree.sum.val()))
+                    & self.mask.val();
             } else {
-                self.acc.d.next = self.acc.q.val() + bit_cast::<32, ST>(self.tree.sum.val());
+                self.acc.d.next =
+                    (self.acc.q.val() + bit_cast::<32, ST>(self.tree.sum.val())) & self.mask.val();
             }
         }
         self.dotr.d.next = self.dotr.q.val();
         if self.handoff.val() {
-            self.dotr.d.next = (self.acc.q.val() << 1) - self.qm.val();
+            self.dotr.d.next = ((self.acc.q.val() << 1) - self.qm.val()) & self.mask.val();
         }
         self.dot.next = self.dotr.q.val();
     }

@@ -31,27 +31,23 @@ pub struct Requantizer {
     s2_lo: DFF<Bits<32>>,
     s2_hi: DFF<Bits<32>>,
     s2_neg: DFF<Bit>,
-    s2_v: DFF<Bits<32>>,
     s2_m: DFF<Bits<16>>,
     s2_s: DFF<Bits<6>>,
     s2_kind: DFF<Bits<2>>,
     s2_ctl: DFF<Bits<18>>,
     // stage 3: t = v·M + round
     s3_t: DFF<Bits<48>>,
-    s3_v: DFF<Bits<32>>,
     s3_s: DFF<Bits<6>>,
     s3_kind: DFF<Bits<2>>,
     s3_ctl: DFF<Bits<18>>,
     // stage 4: y = t >> S (arithmetic)
     s4_y: DFF<Bits<48>>,
-    s4_v: DFF<Bits<32>>,
     s4_kind: DFF<Bits<2>>,
     s4_ctl: DFF<Bits<18>>,
     // stage 5: clamp
     s5_out: DFF<Bits<32>>,
     s5_ctl: DFF<Bits<18>>,
     one48: Constant<Bits<48>>,
-    ones48: Constant<Bits<48>>,
     u8_hi: Constant<Bits<48>>,
     i8_hi: Constant<Bits<48>>,
     i8_lo: Constant<Bits<48>>,
@@ -84,24 +80,20 @@ impl Default for Requantizer {
             s2_lo: Default::default(),
             s2_hi: Default::default(),
             s2_neg: Default::default(),
-            s2_v: Default::default(),
             s2_m: Default::default(),
             s2_s: Default::default(),
             s2_kind: Default::default(),
             s2_ctl: Default::default(),
             s3_t: Default::default(),
-            s3_v: Default::default(),
             s3_s: Default::default(),
             s3_kind: Default::default(),
             s3_ctl: Default::default(),
             s4_y: Default::default(),
-            s4_v: Default::default(),
             s4_kind: Default::default(),
             s4_ctl: Default::default(),
             s5_out: Default::default(),
             s5_ctl: Default::default(),
             one48: Constant::new(bits(1)),
-            ones48: Constant::new(bits((1u64 << 48) - 1)),
             u8_hi: Constant::new(bits(255)),
             i8_hi: Constant::new(bits(127)),
             i8_lo: Constant::new(bits((1u64 << 48) - 128)),
@@ -122,9 +114,8 @@ impl Logic for Requantizer {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, s1_v, s1_m, s1_s, s1_kind, s1_ctl, s2_lo, s2_hi, s2_neg, s2_v, s2_m, s2_s,
-            s2_kind, s2_ctl, s3_t, s3_v, s3_s, s3_kind, s3_ctl, s4_y, s4_v, s4_kind, s4_ctl,
-            s5_out, s5_ctl
+            self, clock, s1_v, s1_m, s1_s, s1_kind, s1_ctl, s2_lo, s2_hi, s2_neg, s2_m, s2_s,
+            s2_kind, s2_ctl, s3_t, s3_s, s3_kind, s3_ctl, s4_y, s4_kind, s4_ctl, s5_out, s5_ctl
         );
         // Control word: [15:0] address, [16] valid, [17] final.
         self.s1_ctl.d.next = bit_cast::<18, 16>(self.in_addr.val());
@@ -139,11 +130,15 @@ impl Logic for Requantizer {
         self.s1_m.d.next = bit_cast::<16, 15>(self.in_param.val().get_bits::<15>(32));
         self.s1_s.d.next = self.in_param.val().get_bits::<6>(47);
         self.s1_kind.d.next = self.in_param.val().get_bits::<2>(53);
+        // I32 (raw) outputs go through the same datapath as v·1 >> 0, unclamped.
+        if self.in_param.val().get_bit(54) {
+            self.s1_m.d.next = bits::<16>(1);
+            self.s1_s.d.next = bits::<6>(0);
+        }
         // Stage 2.
         self.s2_lo.d.next = self.s1_v.q.val().get_bits::<16>(0) * self.s1_m.q.val();
         self.s2_hi.d.next = self.s1_v.q.val().get_bits::<16>(16) * self.s1_m.q.val();
         self.s2_neg.d.next = self.s1_v.q.val().get_bit(31);
-        self.s2_v.d.next = self.s1_v.q.val();
         self.s2_m.d.next = self.s1_m.q.val();
         self.s2_s.d.next = self.s1_s.q.val();
         self.s2_kind.d.next = self.s1_kind.q.val();
@@ -159,23 +154,21 @@ impl Logic for Requantizer {
                 + bit_cast::<48, 32>(self.s2_lo.q.val())
                 + ((self.one48.val() << self.s2_s.q.val()) >> 1);
         }
-        self.s3_v.d.next = self.s2_v.q.val();
         self.s3_s.d.next = self.s2_s.q.val();
         self.s3_kind.d.next = self.s2_kind.q.val();
         self.s3_ctl.d.next = self.s2_ctl.q.val();
         // Stage 4.
+        // Arithmetic shift: flip negative values, shift logically, flip back.
         if self.s3_t.q.val().get_bit(47) {
-            self.s4_y.d.next = (self.s3_t.q.val() >> self.s3_s.q.val())
-                | !(self.ones48.val() >> self.s3_s.q.val());
+            self.s4_y.d.next = !(!self.s3_t.q.val() >> self.s3_s.q.val());
         } else {
             self.s4_y.d.next = self.s3_t.q.val() >> self.s3_s.q.val();
         }
-        self.s4_v.d.next = self.s3_v.q.val();
         self.s4_kind.d.next = self.s3_kind.q.val();
         self.s4_ctl.d.next = self.s3_ctl.q.val();
         // Stage 5.
         self.s5_ctl.d.next = self.s4_ctl.q.val();
-        self.s5_out.d.next = self.s4_v.q.val();
+        self.s5_out.d.next = bit_cast::<32, 48>(self.s4_y.q.val());
         if self.s4_kind.q.val() == self.k_u8.val() {
             if self.s4_y.q.val().get_bit(47) {
                 self.s5_out.d.next = self.zero32.val();

