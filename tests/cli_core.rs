@@ -101,3 +101,62 @@ fn example_bundle_inspect_verify_cost_and_missing_dataset() {
     std::fs::write(&p, bytes).unwrap();
     fails(&["inspect", bs, "--verify"], "golden mismatch at layer");
 }
+
+#[test]
+fn cosim_is_bit_exact_and_names_a_mismatch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = tmp.path().join("bundle");
+    let bs = b.to_str().unwrap();
+    ok(&[
+        "bundle", "example", "--family", "resnet8", "--bits", "2", "--width", "0.25", "--golden",
+        "1", "--out", bs,
+    ]);
+    let out = ok(&[
+        "cosim",
+        bs,
+        "--rows",
+        "4",
+        "--cols",
+        "8",
+        "--sim",
+        "verilator",
+    ]);
+    assert!(out.contains("bit-exact"), "{out}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("cosim-verilator-4x8.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["bit_exact"], true);
+    assert_eq!(summary["cycles_per_image"], summary["predicted_per_image"]);
+    fails(
+        &["cosim", bs, "--rows", "3", "--cols", "8"],
+        "unsupported array 3x8",
+    );
+    fails(
+        &["cosim", bs, "--sim", "model", "--vcd", "x.vcd"],
+        "--vcd needs --sim verilator",
+    );
+    // Corrupt one golden value of an engine layer: exit non-zero naming layer, tile and channel.
+    let p = b.join("golden/s2b1.conv1.npy");
+    let mut bytes = std::fs::read(&p).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    std::fs::write(&p, bytes).unwrap();
+    let vcd = tmp.path().join("fail.vcd");
+    let o = unibit(&[
+        "cosim",
+        bs,
+        "--rows",
+        "4",
+        "--cols",
+        "8",
+        "--vcd",
+        vcd.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("layer \"s2b1.conv1\", tile") && err.contains("output channel"),
+        "{err}"
+    );
+    assert!(std::fs::metadata(&vcd).unwrap().len() > 1000, "VCD written");
+}

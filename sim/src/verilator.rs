@@ -25,6 +25,9 @@ pub struct VerilatorEngine {
     input: BufWriter<ChildStdin>,
     output: BufReader<ChildStdout>,
     traced: bool,
+    /// Tiles run so far, and the tile (by that count) to trace into a VCD file, if any.
+    runs: u64,
+    trace_run: Option<(u64, PathBuf)>,
     pub build_dir: PathBuf,
     /// Seconds spent building (0 when the cached build was reused).
     pub build_seconds: f64,
@@ -268,6 +271,8 @@ impl VerilatorEngine {
             input,
             output,
             traced: trace,
+            runs: 0,
+            trace_run: None,
             build_dir: dir,
             build_seconds,
         })
@@ -282,6 +287,16 @@ impl VerilatorEngine {
             bail!("the Verilator harness exited unexpectedly");
         }
         Ok(s.trim().to_string())
+    }
+
+    /// Tiles run since the engine started.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Trace only the tile that will be the `run_index`-th run (0-based) into `path`.
+    pub fn trace_tile(&mut self, run_index: u64, path: PathBuf) {
+        self.trace_run = Some((run_index, path));
     }
 
     /// Start (Some) or stop (None) a VCD trace; needs a trace build.
@@ -342,12 +357,24 @@ impl Backend for VerilatorEngine {
             bail!("tile descriptor rejected: {e}");
         }
         let max = 4 * self.params.tile_cycles(d.rows, d.chunks, d.vectors) + 1000;
+        let traced = match &self.trace_run {
+            Some((i, path)) if *i == self.runs => {
+                let path = path.clone();
+                self.trace(Some(&path))?;
+                true
+            }
+            _ => false,
+        };
+        self.runs += 1;
         writeln!(
             self.input,
             "R {} {} {} {} {} {} {} {}",
             d.rows, d.chunks, d.vectors, d.w_base, d.a_base, d.o_base, d.p_base, max
         )?;
         let r = self.line()?;
+        if traced {
+            self.trace(None)?;
+        }
         match r.strip_prefix("C ") {
             Some(c) => Ok(c.parse().context("cycle count from the harness")?),
             None => bail!("tile did not finish within {max} cycles (engine hung)"),

@@ -10,13 +10,18 @@ use std::path::PathBuf;
 use std::time::Instant;
 use unibit_core::bundle;
 use unibit_hw::model::{EngineModel, EngineParams};
-use unibit_sim::backend::Backend;
+use unibit_sim::backend::{Backend, RustHdl};
 use unibit_sim::cosim::{check_model, run_image, ImageRun, LayerRun};
+use unibit_sim::verilator::VerilatorEngine;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimKind {
-    /// The memory-level engine model (fast; same memories and descriptors as the RTL).
+    /// Verilator build of the generated Verilog (whole networks; built once per configuration).
+    Verilator,
+    /// The rust-hdl simulation (slow; small networks).
+    Rusthdl,
+    /// The memory-level engine model (same memories and descriptors as the RTL; not RTL).
     Model,
 }
 
@@ -31,7 +36,7 @@ pub struct CosimArgs {
     #[arg(long, default_value_t = 8)]
     pub cols: usize,
     /// Simulator back end.
-    #[arg(long, value_enum, default_value_t = SimKind::Model)]
+    #[arg(long, value_enum, default_value_t = SimKind::Verilator)]
     pub sim: SimKind,
     /// Golden images to run (default: all in the bundle).
     #[arg(long)]
@@ -39,6 +44,9 @@ pub struct CosimArgs {
     /// Write the summary JSON here (default: BUNDLE/cosim-<sim>-<R>x<C>.json).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// On a mismatch, re-run the failing image with a VCD trace into FILE (Verilator only).
+    #[arg(long)]
+    pub vcd: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -53,35 +61,6 @@ struct Summary<'a> {
     seconds: f64,
     layers: &'a [LayerRun],
     mismatch: Option<String>,
-}
-
-/// Engine memories deep enough for every layer of `model` (what `hw verilog` would be asked for).
-pub fn engine_params_for(
-    model: &unibit_core::QuantModel,
-    rows: usize,
-    cols: usize,
-) -> Result<EngineParams> {
-    if !rows.is_power_of_two() || !cols.is_power_of_two() || cols < 2 {
-        bail!("--rows and --cols: expected powers of two (cols ≥ 2), got {rows}×{cols}");
-    }
-    let b = model.bits.get() as usize;
-    let max_k = model
-        .graph
-        .weight_layers()
-        .map(|n| n.op.reduction().unwrap())
-        .max()
-        .unwrap_or(1);
-    let w_words = max_k.div_ceil(cols) * b;
-    let log2 = |n: usize| (n.max(2) as u64).next_power_of_two().trailing_zeros();
-    Ok(EngineParams {
-        bits: model.bits.get(),
-        rows,
-        cols,
-        w_addr_bits: log2(w_words),
-        a_addr_bits: 12,
-        o_addr_bits: 12,
-        p_addr_bits: log2(rows),
-    })
 }
 
 pub fn cosim(a: CosimArgs) -> Result<()> {
@@ -99,11 +78,19 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
             g.count()
         );
     }
-    let params = engine_params_for(&b.model, a.rows, a.cols)?;
+    let bits = b.model.bits.get();
+    let params =
+        unibit_hw::configs::engine_params(bits, a.rows, a.cols).map_err(anyhow::Error::msg)?;
+    if a.vcd.is_some() && a.sim != SimKind::Verilator {
+        bail!("--vcd needs --sim verilator");
+    }
+    // Refuse bundles the engine cannot take before building or simulating anything.
+    check_model(&b.model, &EngineModel::new(params))?;
     let mut be: Box<dyn Backend> = match a.sim {
         SimKind::Model => Box::new(EngineModel::new(params)),
+        SimKind::Rusthdl => Box::new(RustHdl::new(bits, a.rows, a.cols)?),
+        SimKind::Verilator => Box::new(verilator(params, false)?),
     };
-    check_model(&b.model, be.as_ref())?;
     let info = b.model.validate()?;
     let pb = ProgressBar::new(n as u64).with_style(
         ProgressStyle::with_template("cosim {bar:30} {pos}/{len} images  {elapsed}").unwrap(),
@@ -209,9 +196,78 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
             );
             Ok(())
         }
-        Some(m) => bail!(
-            "cosimulation MISMATCH: {m} (summary {})",
-            json_path.display()
-        ),
+        Some(m) => {
+            if let (Some(vcd), Some(run)) = (&a.vcd, &r.mismatch) {
+                trace_mismatch(&b.model, params, run, g, vcd)?;
+                eprintln!("waveform of the failing tile: {}", vcd.display());
+            }
+            bail!(
+                "cosimulation MISMATCH: {m} (summary {})",
+                json_path.display()
+            )
+        }
     }
+}
+
+fn verilator(params: EngineParams, trace: bool) -> Result<VerilatorEngine> {
+    let v = unibit_hw::configs::engine_verilog(params.bits, params.rows, params.cols)
+        .map_err(anyhow::Error::msg)?;
+    let e = VerilatorEngine::start(params, &v, trace, |m| eprintln!("{m}"))?;
+    if e.build_seconds > 0.0 {
+        eprintln!(
+            "Verilator model built in {:.1} s (cached in {})",
+            e.build_seconds,
+            e.build_dir.display()
+        );
+    }
+    Ok(e)
+}
+
+/// Re-run the failing image on a tracing build and dump only the failing tile into `vcd`.
+fn trace_mismatch(
+    model: &unibit_core::QuantModel,
+    params: EngineParams,
+    m: &unibit_sim::cosim::Mismatch,
+    g: &unibit_core::bundle::Golden,
+    vcd: &std::path::Path,
+) -> Result<()> {
+    let tile = m
+        .tile
+        .context("the mismatch is in a host step: no engine tile to trace")?;
+    let info = model.validate()?;
+    let layer = model.graph.index_of(&m.layer).context("mismatch layer")?;
+    let i = m.image;
+    let golden: Vec<ArrayView4<i32>> = g
+        .outputs
+        .iter()
+        .map(|o| o.slice(s![i..i + 1, .., .., ..]))
+        .collect();
+    let upto = |n: usize| {
+        let mut sub = model.clone();
+        sub.graph.nodes.truncate(n);
+        sub.params.truncate(n);
+        sub.scales.truncate(n);
+        sub
+    };
+    let image = g.input.slice(s![i..i + 1, .., .., ..]);
+    // Count the tiles before the failing layer, then trace the failing one.
+    let mut be = verilator(params, true)?;
+    if layer > 0 {
+        run_image(&upto(layer), &info[..layer], &mut be, i, image, &golden)?;
+    }
+    let before = be.runs();
+    let mut be = verilator(params, true)?;
+    if let Some(dir) = vcd.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    be.trace_tile(before + tile as u64, std::path::absolute(vcd)?);
+    run_image(
+        &upto(layer + 1),
+        &info[..=layer],
+        &mut be,
+        i,
+        image,
+        &golden,
+    )?;
+    Ok(())
 }

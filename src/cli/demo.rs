@@ -138,9 +138,10 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                 bundle: bundle_dir.clone(),
                 rows: a.rows,
                 cols: a.cols,
-                sim: super::cosim::SimKind::Model,
+                sim: super::cosim::SimKind::Verilator,
                 images: Some(a.images),
                 json: Some(json_path.clone()),
+                vcd: None,
             })?;
             let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)
                 .with_context(|| format!("reading {}", json_path.display()))?;
