@@ -243,11 +243,16 @@ fn ties(a: &Stats, b: &Stats) -> bool {
     (a.mean - b.mean).abs() <= a.sd + b.sd
 }
 
-fn with_spread(s: &Stats) -> String {
-    if s.n > 1 {
-        format!("{} (±{:.1})", pct(s.mean), s.sd * 100.0)
+/// "91.3% (±0.1)", with "1 seed" for no spread and the accuracy kind when not integer.
+fn with_spread(c: &Cell, s: &Stats) -> String {
+    let spread = if s.n > 1 {
+        format!("±{:.1}", s.sd * 100.0)
     } else {
-        format!("{} (1 seed)", pct(s.mean))
+        "1 seed".to_string()
+    };
+    match c.metric_note() {
+        Some(n) => format!("{} ({spread}, {n})", pct(s.mean)),
+        None => format!("{} ({spread})", pct(s.mean)),
     }
 }
 
@@ -320,47 +325,51 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
         })
         .collect();
 
+    // A label as written in sentences: with the accuracy kind when it is not integer.
+    let named = |label: &str| {
+        let note = cells
+            .iter()
+            .find(|c| c.label == label)
+            .and_then(|c| c.metric_note());
+        match note {
+            Some(n) => format!("{label} ({n})"),
+            None => label.to_string(),
+        }
+    };
+    let over = |ms: &[Margin]| {
+        join_and(
+            &ms.iter()
+                .map(|m| format!("{} over {}", pp(m.pp), named(&m.over)))
+                .collect::<Vec<_>>(),
+        )
+    };
     let mut s = if ranked.len() == 1 {
         format!(
             "At {budget}, only {} has results: {}; no comparison.",
             best.label,
-            with_spread(&best_acc)
+            with_spread(best, &best_acc)
         )
     } else if tied.is_empty() {
-        let over: Vec<String> = margins
-            .iter()
-            .map(|m| format!("{} over {}", pp(m.pp), m.over))
-            .collect();
         format!(
             "At {budget}, {} wins with {}, {}.",
             best.label,
-            with_spread(&best_acc),
-            join_and(&over)
+            with_spread(best, &best_acc),
+            over(&margins)
         )
     } else {
-        let accs: Vec<String> = std::iter::once(with_spread(&best_acc))
-            .chain(tied.iter().map(|(_, a)| with_spread(a)))
+        let accs: Vec<String> = std::iter::once(with_spread(best, &best_acc))
+            .chain(tied.iter().map(|(c, a)| with_spread(c, a)))
             .collect();
         let mut t = format!(
-            "At {budget}, {} tie within the seed spread ({}; {} leads by {})",
+            "At {budget}, {} tie within the seed spread: {}, {} ahead by {}.",
             join_and(&leaders),
             accs.join(" vs "),
             best.label,
-            join_and(
-                &tie_margins
-                    .iter()
-                    .map(|m| format!("{} over {}", pp(m.pp), m.over))
-                    .collect::<Vec<_>>()
-            )
+            join_and(&tie_margins.iter().map(|m| pp(m.pp)).collect::<Vec<_>>())
         );
         if !margins.is_empty() {
-            let over: Vec<String> = margins
-                .iter()
-                .map(|m| format!("{} over {}", pp(m.pp), m.over))
-                .collect();
-            t.push_str(&format!("; {} is ahead by {}", best.label, join_and(&over)));
+            t.push_str(&format!(" {} is {}.", best.label, over(&margins)));
         }
-        t.push('.');
         t
     };
     let one_seed: Vec<String> = ranked
@@ -501,5 +510,91 @@ fn family_report(family: String, runs: &[&RunRecord]) -> FamilyReport {
         unbudgeted,
         engines,
         notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(bits: Option<u8>, accs: &[f64]) -> Cell {
+        let series = bits.map_or(Series::MixedBudget, |b| Series::Uniform { bits: b });
+        let st = Stats::of(accs);
+        Cell {
+            series,
+            label: series.label(),
+            runs: accs.len().max(1),
+            seeds: (0..accs.len() as u64).collect(),
+            epochs: vec![1],
+            accuracy: st,
+            metrics: if st.is_some() {
+                vec![Metric::Integer]
+            } else {
+                vec![]
+            },
+            width_mean: 1.0,
+            weights_mean: 1.0,
+            size_bits: Stats::of(&[8192.0]).unwrap(),
+            cycles: None,
+            layer_bits: vec![],
+            run_dirs: vec![],
+        }
+    }
+
+    #[test]
+    fn stats_use_the_sample_sd() {
+        let s = Stats::of(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!((s.n, s.mean, s.sd, s.min, s.max), (3, 2.0, 1.0, 1.0, 3.0));
+        assert_eq!(Stats::of(&[5.0]).unwrap().sd, 0.0);
+        assert!(Stats::of(&[]).is_none());
+    }
+
+    #[test]
+    fn three_way_tie_and_margins_over_the_rest() {
+        let all: Vec<Series> = [1, 2, 4, 8]
+            .map(|bits| Series::Uniform { bits })
+            .into_iter()
+            .chain([Series::MixedBudget])
+            .collect();
+        let cells = vec![
+            cell(Some(1), &[0.80, 0.82]),
+            cell(Some(2), &[0.90, 0.92]),
+            cell(Some(4), &[0.905, 0.915]),
+            cell(Some(8), &[0.89, 0.91]),
+            cell(None, &[0.85, 0.85]),
+        ];
+        let v = verdict("1.0 KiB", &cells, &all);
+        assert_eq!(v.leaders, ["B = 2", "B = 4", "B = 8"]);
+        assert!(
+            v.sentence
+                .starts_with("At 1.0 KiB, B = 2, B = 4 and B = 8 tie within the seed spread"),
+            "{}",
+            v.sentence
+        );
+        assert!(
+            v.sentence
+                .contains("B = 2 is +10.0 pp over B = 1 and +6.0 pp over mixed precision."),
+            "{}",
+            v.sentence
+        );
+    }
+
+    #[test]
+    fn lone_and_empty_cells_are_said_so() {
+        let all = [Series::Uniform { bits: 2 }, Series::Uniform { bits: 4 }];
+        let v = verdict(
+            "2.0 KiB",
+            &[cell(Some(2), &[0.9]), cell(Some(4), &[])],
+            &all,
+        );
+        assert_eq!(
+            v.sentence,
+            "At 2.0 KiB, only B = 2 has results: 90.0% (1 seed); no comparison. \
+             No results for B = 4 and mixed precision at this size. \
+             B = 4 ran but recorded no accuracy."
+        );
+        let v = verdict("2.0 KiB", &[cell(Some(4), &[])], &all);
+        assert!(v.sentence.contains("no run has an accuracy"));
+        assert!(v.leaders.is_empty());
     }
 }

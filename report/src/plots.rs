@@ -261,8 +261,11 @@ impl VersusSize<'_> {
             area.titled(&title, title_font())
                 .map_err(e)?
                 .draw(&Text::new(
-                    "no data",
-                    (PANEL_W as i32 / 2 - 30, PANEL_H as i32 / 2),
+                    match q {
+                        Quantity::Accuracy => "no run recorded an accuracy",
+                        Quantity::Cycles => "no run recorded predicted cycles",
+                    },
+                    (PANEL_W as i32 / 2 - 140, PANEL_H as i32 / 2),
                     (FAMILY, 18),
                 ))
                 .map_err(e)?;
