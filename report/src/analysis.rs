@@ -281,7 +281,7 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
         .filter(|s| !present.contains(s) && !matches!(s, Series::MixedZeroDegradation))
         .map(|s| s.label())
         .collect();
-    if !family_series.iter().any(|s| *s == Series::MixedBudget) {
+    if !family_series.contains(&Series::MixedBudget) {
         missing.push("mixed precision".into());
     }
     let Some(&(best, best_acc)) = ranked.first() else {

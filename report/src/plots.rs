@@ -201,9 +201,12 @@ impl Figure for VersusSize<'_> {
     }
 }
 
-/// The points of one series: (cell, size in KiB, stats), ordered by size.
-fn series_points<'c>(fam: &'c FamilyReport, s: Series, q: Quantity) -> Vec<(&'c Cell, f64, Stats)> {
-    let mut pts: Vec<(&Cell, f64, Stats)> = fam
+/// A plotted point: its cell, size in KiB, and the plotted quantity over seeds.
+type Point<'c> = (&'c Cell, f64, Stats);
+
+/// The points of one series, ordered by size.
+fn series_points(fam: &FamilyReport, s: Series, q: Quantity) -> Vec<Point<'_>> {
+    let mut pts: Vec<Point> = fam
         .budgets
         .iter()
         .flat_map(|b| b.cells.iter())
@@ -222,7 +225,7 @@ impl VersusSize<'_> {
         area: &DrawingArea<DB, Shift>,
     ) -> Drawn {
         let q = self.quantity;
-        let all: Vec<(Series, Vec<(&Cell, f64, Stats)>)> = fam
+        let all: Vec<(Series, Vec<Point>)> = fam
             .series
             .iter()
             .map(|&s| (s, series_points(fam, s, q)))

@@ -245,7 +245,7 @@ fn bad_lines_name_file_and_line() {
     let mut r = record(64, Method::Uniform, Some(2), 0, 0.9);
     r.int_acc = Some(91.0); // a percentage where a fraction belongs
     std::fs::write(&f, serde_json::to_string(&r).unwrap()).unwrap();
-    let err = unibit_report::sweep_report(&[f.clone()], &out)
+    let err = unibit_report::sweep_report(std::slice::from_ref(&f), &out)
         .unwrap_err()
         .to_string();
     assert!(
