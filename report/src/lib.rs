@@ -208,16 +208,26 @@ fn family_section(page: &mut Page, fam: &FamilyReport) {
             3,
             "Accuracy (mean ± sd over seeds) · width · size, per budget",
         );
+        // Columns: series with a result at some budget (unbudgeted runs are listed below).
+        let columns: Vec<_> = fam
+            .series
+            .iter()
+            .filter(|s| {
+                fam.budgets
+                    .iter()
+                    .any(|b| b.cells.iter().any(|c| c.series == **s))
+            })
+            .collect();
         let mut t = Table::new(
-            std::iter::once("Budget".to_string()).chain(fam.series.iter().map(|s| s.label())),
+            std::iter::once("Budget".to_string()).chain(columns.iter().map(|s| s.label())),
         );
         for b in &fam.budgets {
             let mut row = vec![b.budget.clone()];
-            for s in &fam.series {
+            for s in &columns {
                 row.push(
                     b.cells
                         .iter()
-                        .find(|c| c.series == *s)
+                        .find(|c| c.series == **s)
                         .map_or("—".into(), matrix_cell),
                 );
             }

@@ -170,6 +170,19 @@ fn numbers_match_the_inputs() {
         assert_eq!(a["min"].as_f64().unwrap(), accs[0]);
         assert_eq!(a["max"].as_f64().unwrap(), accs[1]);
         assert_eq!(a["n"], 2);
+        let fixture = record(k, Method::Uniform, Some(b), 0, 0.0);
+        assert_eq!(cell["width_mean"].as_f64().unwrap(), fixture.width);
+        let sizes = [0, 1].map(|seed| record(k, Method::Uniform, Some(b), seed, 0.0).size_bits);
+        let size_mean = (sizes[0] + sizes[1]) as f64 / 2.0;
+        assert_eq!(cell["size_bits"]["mean"].as_f64().unwrap(), size_mean);
+        let matrix = format!(
+            "{:.2} ± {:.2}% · w {:.3} · {:.1} KiB",
+            m * 100.0,
+            sd * 100.0,
+            fixture.width,
+            size_mean / 8192.0
+        );
+        assert!(md.contains(&matrix), "summary.md lacks {matrix}");
         // The same numbers, as printed in the tables.
         let printed = format!("{:.2} ± {:.2}%", m * 100.0, sd * 100.0);
         assert!(md.contains(&printed), "summary.md lacks {printed}");
