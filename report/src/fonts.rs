@@ -35,6 +35,12 @@ pub fn ensure() -> Result<PathBuf> {
 
 fn load() -> std::result::Result<PathBuf, String> {
     let env = std::env::var_os("UNIBIT_FONT").map(PathBuf::from);
+    if let Some(p) = env.as_ref().filter(|p| !p.is_file()) {
+        return Err(format!(
+            "UNIBIT_FONT: expected a TrueType font file, found no file at {}",
+            p.display()
+        ));
+    }
     let candidates: Vec<PathBuf> = env
         .iter()
         .cloned()
