@@ -179,8 +179,8 @@ impl EngineParams {
 
 /// Cycles of the tile pipeline that do not depend on the tree depth (measured design constant:
 /// controller register 1, memory read 1, operand register 1, accumulate 1, hand-off 1,
-/// drain-select 1, requantizer 5, output write/done 0 → see `controller.rs`).
-pub const FIXED_OVERHEAD: u64 = 10;
+/// drain-select 1, requantizer 6, output write/done 0 → see `controller.rs`).
+pub const FIXED_OVERHEAD: u64 = 11;
 
 /// Accumulator bits of an engine: every dot product it can compute fits them in two's
 /// complement. A tile's reduction is at most `K_max = (2^WA / B)·C` (its bit-planes must fit

@@ -1,4 +1,4 @@
-//! The contract's requantizer, pipelined (5 stages, one value per cycle):
+//! The contract's requantizer, pipelined (6 stages, one value per cycle):
 //! `y = clamp(((dot + bias)·M + 2^(S−1)) >> S)` for U8/I8, `y = dot + bias` for I32.
 //!
 //! The 32×15 multiply is two 16×16 products (one SB_MAC16 / MULT18X18 each):
@@ -21,6 +21,10 @@ pub struct Requantizer {
     pub out_final: Signal<Out, Bit>,
     pub out_addr: Signal<Out, Bits<16>>,
     pub out_value: Signal<Out, Bits<32>>,
+    // stage 0: input registers (the parameter memory's output is not registered in the BRAM)
+    s0_dot: DFF<Bits<32>>,
+    s0_param: DFF<Bits<64>>,
+    s0_ctl: DFF<Bits<18>>,
     // stage 1: v = dot + bias
     s1_v: DFF<Bits<32>>,
     s1_m: DFF<Bits<16>>,
@@ -72,6 +76,9 @@ impl Default for Requantizer {
             out_final: Default::default(),
             out_addr: Default::default(),
             out_value: Default::default(),
+            s0_dot: Default::default(),
+            s0_param: Default::default(),
+            s0_ctl: Default::default(),
             s1_v: Default::default(),
             s1_m: Default::default(),
             s1_s: Default::default(),
@@ -108,30 +115,34 @@ impl Default for Requantizer {
 }
 
 /// Pipeline depth: a value entering at `in_*` appears at `out_*` this many cycles later.
-pub const REQUANT_LATENCY: u64 = 5;
+pub const REQUANT_LATENCY: u64 = 6;
 
 impl Logic for Requantizer {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, s1_v, s1_m, s1_s, s1_kind, s1_ctl, s2_lo, s2_hi, s2_neg, s2_m, s2_s,
-            s2_kind, s2_ctl, s3_t, s3_s, s3_kind, s3_ctl, s4_y, s4_kind, s4_ctl, s5_out, s5_ctl
+            self, clock, s0_dot, s0_param, s0_ctl, s1_v, s1_m, s1_s, s1_kind, s1_ctl, s2_lo, s2_hi,
+            s2_neg, s2_m, s2_s, s2_kind, s2_ctl, s3_t, s3_s, s3_kind, s3_ctl, s4_y, s4_kind,
+            s4_ctl, s5_out, s5_ctl
         );
         // Control word: [15:0] address, [16] valid, [17] final.
-        self.s1_ctl.d.next = bit_cast::<18, 16>(self.in_addr.val());
+        self.s0_ctl.d.next = bit_cast::<18, 16>(self.in_addr.val());
         if self.in_valid.val() {
-            self.s1_ctl.d.next = bit_cast::<18, 16>(self.in_addr.val()) | bits::<18>(0x10000);
+            self.s0_ctl.d.next = bit_cast::<18, 16>(self.in_addr.val()) | bits::<18>(0x10000);
             if self.in_final.val() {
-                self.s1_ctl.d.next = bit_cast::<18, 16>(self.in_addr.val()) | bits::<18>(0x30000);
+                self.s0_ctl.d.next = bit_cast::<18, 16>(self.in_addr.val()) | bits::<18>(0x30000);
             }
         }
+        self.s0_dot.d.next = self.in_dot.val();
+        self.s0_param.d.next = self.in_param.val();
+        self.s1_ctl.d.next = self.s0_ctl.q.val();
         // Stage 1.
-        self.s1_v.d.next = self.in_dot.val() + self.in_param.val().get_bits::<32>(0);
-        self.s1_m.d.next = bit_cast::<16, 15>(self.in_param.val().get_bits::<15>(32));
-        self.s1_s.d.next = self.in_param.val().get_bits::<6>(47);
-        self.s1_kind.d.next = self.in_param.val().get_bits::<2>(53);
+        self.s1_v.d.next = self.s0_dot.q.val() + self.s0_param.q.val().get_bits::<32>(0);
+        self.s1_m.d.next = bit_cast::<16, 15>(self.s0_param.q.val().get_bits::<15>(32));
+        self.s1_s.d.next = self.s0_param.q.val().get_bits::<6>(47);
+        self.s1_kind.d.next = self.s0_param.q.val().get_bits::<2>(53);
         // I32 (raw) outputs go through the same datapath as v·1 >> 0, unclamped.
-        if self.in_param.val().get_bit(54) {
+        if self.s0_param.q.val().get_bit(54) {
             self.s1_m.d.next = bits::<16>(1);
             self.s1_s.d.next = bits::<6>(0);
         }
