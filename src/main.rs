@@ -51,6 +51,14 @@ enum Command {
     /// Training throughput of one network unquantized vs quantized (same process).
     #[cfg(feature = "train")]
     BenchTrain(unibit_sw::cli::BenchTrainArgs),
+    /// Iso-size sweep: one training per (budget, bitwidth, seed), widths from the solver,
+    /// results in SWEEP/results.jsonl; `sweep plan|run|collect` for clusters (Slurm arrays).
+    #[cfg(feature = "train")]
+    Sweep(unibit_sw::sweep::SweepCmd),
+    /// Mixed-precision baseline: Hessian-trace bit allocation at budgets, or the smallest size
+    /// with no accuracy loss against the 8-bit model.
+    #[cfg(feature = "train")]
+    Mixed(unibit_sw::mixed::MixedArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +85,10 @@ fn main() -> ExitCode {
         Command::Export(a) => unibit_sw::cli::export(a),
         #[cfg(feature = "train")]
         Command::BenchTrain(a) => unibit_sw::cli::bench_train(a),
+        #[cfg(feature = "train")]
+        Command::Sweep(c) => unibit_sw::sweep::sweep(c),
+        #[cfg(feature = "train")]
+        Command::Mixed(a) => unibit_sw::mixed::mixed(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

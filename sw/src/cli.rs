@@ -111,6 +111,7 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     Ok(TrainConfig {
         model,
         quant,
+        layer_bits: None,
         budget: a.budget.clone(),
         budget_bits,
         channel_plan: vec![],

@@ -161,6 +161,11 @@ pub fn to_quant_model(net: &Net) -> Result<QuantModel> {
     let Some(spec) = net.quant else {
         bail!("a float (unquantized) run cannot be exported: train with --bits");
     };
+    if net.is_mixed() {
+        bail!(
+            "this run has per-layer weight bitwidths (mixed precision, layer_bits in config.json): it is not a one-bitwidth model and cannot be exported to a one-bitwidth array"
+        );
+    }
     if !net.is_exportable() {
         bail!(
             "this run keeps the first and last layers at 8 bits (--first-last-8bit): it is not a one-bitwidth model and cannot be exported to a B = {} array",

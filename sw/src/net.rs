@@ -80,6 +80,8 @@ pub struct Net {
     coefficients: RefCell<Vec<[f64; 2]>>,
     first_weighted: usize,
     last_weighted: usize,
+    /// Per node: the weight bitwidth of a mixed-precision net ([`Net::with_layer_bits`]).
+    layer_bits: Option<Vec<Option<Bits>>>,
 }
 
 /// VarStore path component of a node (tch paths use '.' as the separator).
@@ -170,7 +172,55 @@ impl Net {
             act_scales,
             first_weighted: *weighted.first().unwrap_or(&0),
             last_weighted: *weighted.last().unwrap_or(&0),
+            layer_bits: None,
         })
+    }
+
+    /// A mixed-precision network: `layer_bits` gives every conv/linear layer's weight bitwidth
+    /// in graph order (`None`: [`Net::new`], the spec's bits everywhere).
+    pub fn with_layer_bits(
+        vs: &nn::Path,
+        graph: &Graph,
+        quant: Option<QuantSpec>,
+        layer_bits: Option<&[Bits]>,
+    ) -> unibit_core::Result<Net> {
+        let mut net = Net::new(vs, graph, quant)?;
+        let Some(bits) = layer_bits else {
+            return Ok(net);
+        };
+        match quant {
+            None => {
+                return Err(unibit_core::Error::invalid(
+                    "layer_bits",
+                    "no per-layer bitwidths for a float run (quant = null)",
+                    format!("{} bitwidths", bits.len()),
+                ))
+            }
+            Some(q) if q.first_last_8bit => {
+                return Err(unibit_core::Error::invalid(
+                    "layer_bits",
+                    "either per-layer bitwidths or first_last_8bit, not both",
+                    "both",
+                ))
+            }
+            Some(_) => {}
+        }
+        let weighted: Vec<usize> = (0..graph.nodes.len())
+            .filter(|&i| graph.nodes[i].op.has_weights())
+            .collect();
+        if bits.len() != weighted.len() {
+            return Err(unibit_core::Error::invalid(
+                "layer_bits",
+                format!("{} bitwidths (one per conv/linear layer)", weighted.len()),
+                bits.len(),
+            ));
+        }
+        let mut per_node = vec![None; graph.nodes.len()];
+        for (&i, &b) in weighted.iter().zip(bits) {
+            per_node[i] = Some(b);
+        }
+        net.layer_bits = Some(per_node);
+        Ok(net)
     }
 
     /// Weight bitwidth of node `i` (None for float or weightless nodes).
@@ -178,6 +228,9 @@ impl Net {
         let q = self.quant?;
         if !self.graph.nodes[i].op.has_weights() {
             return None;
+        }
+        if let Some(per_node) = &self.layer_bits {
+            return per_node[i];
         }
         if q.first_last_8bit && (i == self.first_weighted || i == self.last_weighted) {
             return Some(Bits::new(8).unwrap());
@@ -187,7 +240,15 @@ impl Net {
 
     /// Whether every weight layer has the same bitwidth (what a one-bitwidth array runs).
     pub fn is_exportable(&self) -> bool {
-        matches!(self.quant, Some(q) if !q.first_last_8bit)
+        matches!(self.quant, Some(q) if !q.first_last_8bit) && !self.is_mixed()
+    }
+
+    /// Whether per-layer bitwidths differ from the spec's one bitwidth (mixed precision).
+    pub fn is_mixed(&self) -> bool {
+        match (&self.layer_bits, self.quant) {
+            (Some(per_node), Some(q)) => per_node.iter().flatten().any(|&b| b != q.bits),
+            _ => false,
+        }
     }
 
     /// Per-output-channel weight scales everywhere except the raw I32 output layer, whose

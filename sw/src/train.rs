@@ -28,6 +28,10 @@ pub struct TrainConfig {
     pub model: FamilyConfig,
     /// `None`: the float baseline (no quantizers).
     pub quant: Option<QuantSpec>,
+    /// Mixed precision: every conv/linear layer's weight bitwidth in graph order (overrides
+    /// `quant.bits`; such runs are not exportable to a one-bitwidth array). `None`: one bitwidth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_bits: Option<Vec<Bits>>,
     /// The budget the width was solved for, if any (as given, and in bits).
     #[serde(default)]
     pub budget: Option<String>,
@@ -94,7 +98,7 @@ impl Model {
     pub fn new(cfg: &TrainConfig, device: Device) -> Result<Model> {
         let graph = cfg.model.build()?;
         let vs = nn::VarStore::new(device);
-        let net = Net::new(&vs.root(), &graph, cfg.quant)?;
+        let net = Net::with_layer_bits(&vs.root(), &graph, cfg.quant, cfg.layer_bits.as_deref())?;
         Ok(Model { vs, net, graph })
     }
 

@@ -16,6 +16,7 @@ fn config(family: &str, width: f64, bits: Option<u8>, epochs: usize) -> TrainCon
             bits: Bits::new(b).unwrap(),
             first_last_8bit: false,
         }),
+        layer_bits: None,
         budget: None,
         budget_bits: None,
         channel_plan: vec![],

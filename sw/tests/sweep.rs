@@ -1,0 +1,341 @@
+//! Sweep tests: tiny ResNet-8s on a synthetic Fashion-MNIST directory, one thread.
+
+mod common;
+
+use std::path::Path;
+use tch::Device;
+use unibit_core::cost::{model_cost, EngineConfig};
+use unibit_core::family::FamilyConfig;
+use unibit_core::results::{self, Method};
+use unibit_core::size::{model_size, parse_bits, width_for_budget};
+use unibit_core::{Bits, Family};
+use unibit_sw::sweep::{
+    self, ExportSettings, JobOutcome, LocalOptions, Plan, SweepSpec, TrainSettings,
+};
+use unibit_sw::train::{self, RunOptions};
+
+fn spec(data_dir: &Path, epochs: usize) -> SweepSpec {
+    SweepSpec {
+        family: Some("resnet8".parse().unwrap()),
+        budgets: vec!["2KiB".into(), "3KiB".into()],
+        bits: vec![Bits::new(1).unwrap(), Bits::new(2).unwrap()],
+        seeds: 1,
+        channel_multiple: 4,
+        train: TrainSettings {
+            epochs,
+            batch: 32,
+            lr: 0.05,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            warmup_epochs: 0.5,
+            no_augment: false,
+            train_limit: None,
+            data_dir: Some(data_dir.to_path_buf()),
+        },
+        export: ExportSettings {
+            calibration_images: 64,
+            golden: 2,
+            test_limit: None,
+        },
+    }
+}
+
+fn local(jobs: usize) -> LocalOptions {
+    LocalOptions {
+        jobs,
+        threads: 1,
+        exe: None,
+        device: Device::Cpu,
+        progress: false,
+    }
+}
+
+#[test]
+fn sweep_end_to_end_then_plan_run_collect_gives_the_same_table() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 128, 48);
+    let s = spec(&data, 1);
+
+    // Local sweep: plan + run + collect.
+    let a = tmp.path().join("a");
+    let plan = sweep::plan(&s, &a).unwrap();
+    assert_eq!(plan.jobs.len(), 4);
+    sweep::run_all(&plan, &a, &local(1)).unwrap();
+    let ca = sweep::collect(&plan, &a).unwrap();
+    assert!(ca.missing.is_empty(), "{:?}", ca.missing);
+    let recs = results::read(&a.join("results.jsonl")).unwrap();
+    assert_eq!(recs.len(), 4);
+    for (r, job) in recs.iter().zip(&plan.jobs) {
+        let budget = parse_bits(&job.budget).unwrap();
+        let b = job.bits;
+        let base = FamilyConfig::fashion_mnist(Family::ResNet { depth: 8 }, 1.0);
+        let sol = width_for_budget(&base, b, budget).unwrap();
+        assert_eq!(r.method, Method::Uniform);
+        assert_eq!(r.bits, Some(b.get()));
+        assert_eq!(r.width, sol.width);
+        assert_eq!(r.size_bits, sol.size.total_bits);
+        assert!(r.size_bits <= budget);
+        assert_eq!(r.budget_bits, Some(budget));
+        let g = FamilyConfig::fashion_mnist(Family::ResNet { depth: 8 }, r.width)
+            .build()
+            .unwrap();
+        let size = model_size(&g, |_| b).unwrap();
+        assert_eq!(
+            (r.weights, r.weight_bits, r.param_bits),
+            (size.weights, size.weight_bits, size.param_bits)
+        );
+        assert_eq!(r.layer_bits, vec![b.get(); g.weight_layers().count()]);
+        let cycles = model_cost(&g, &EngineConfig::new(8, 8, b).unwrap())
+            .unwrap()
+            .cycles;
+        assert_eq!(r.cycles, Some(cycles));
+        assert_eq!(r.engine.as_deref(), Some("8x8"));
+        for acc in [r.float_acc, r.fake_quant_acc, r.int_acc] {
+            let acc = acc.unwrap();
+            assert!((0.0..=1.0).contains(&acc));
+        }
+        assert_eq!(r.run_dir, job.run_dir);
+        assert!(a.join(&r.run_dir).join("bundle/manifest.json").is_file());
+        assert!(a.join(&r.run_dir).join("log").is_file());
+    }
+    // Different B at one budget: different widths (the solver ran per B).
+    assert!(
+        recs[0].width > recs[1].width,
+        "{} vs {}",
+        recs[0].width,
+        recs[1].width
+    );
+
+    // Running again skips every job and collects the same bytes.
+    let before = std::fs::read(a.join("results.jsonl")).unwrap();
+    for i in 0..plan.jobs.len() {
+        assert_eq!(
+            sweep::run_job(&plan, &a, i, Device::Cpu, false).unwrap(),
+            JobOutcome::Skipped
+        );
+    }
+    sweep::collect(&plan, &a).unwrap();
+    assert_eq!(std::fs::read(a.join("results.jsonl")).unwrap(), before);
+
+    // Beyond one machine: plan, run each job by index (in reverse, as an array might), collect.
+    let b = tmp.path().join("b");
+    let pb = sweep::plan(&s, &b).unwrap();
+    assert_eq!(Plan::read(&b.join("plan.json")).unwrap(), pb);
+    // Collect before anything ran: empty table, every job missing.
+    let early = sweep::collect(&pb, &b).unwrap();
+    assert_eq!(early.missing.len(), 4);
+    assert!(early.records.is_empty());
+    for i in (0..pb.jobs.len()).rev() {
+        let p = Plan::read(&b.join("plan.json")).unwrap();
+        assert!(matches!(
+            sweep::run_job(&p, &b, i, Device::Cpu, false).unwrap(),
+            JobOutcome::Finished(_)
+        ));
+    }
+    sweep::collect(&pb, &b).unwrap();
+    assert_eq!(
+        std::fs::read(b.join("results.jsonl")).unwrap(),
+        before,
+        "plan/run/collect must equal the local sweep"
+    );
+
+    // A different sweep in the same directory is refused, naming the field.
+    let mut other = s.clone();
+    other.bits = vec![Bits::new(3).unwrap()];
+    let e = format!("{:#}", sweep::plan(&other, &a).unwrap_err());
+    assert!(e.contains("plan.json") && e.contains("bits"), "{e}");
+}
+
+#[test]
+fn killed_jobs_resume_from_their_checkpoint() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 96, 32);
+    let mut s = spec(&data, 2);
+    s.budgets = vec!["2KiB".into()];
+    s.bits = vec![Bits::new(2).unwrap()];
+
+    // Uninterrupted.
+    let a = tmp.path().join("a");
+    let pa = sweep::plan(&s, &a).unwrap();
+    sweep::run_all(&pa, &a, &local(1)).unwrap();
+    let ra = sweep::collect(&pa, &a).unwrap().records;
+
+    // Killed after its first epoch's checkpoint: the job's run dir holds a 1-of-2-epoch run.
+    let b = tmp.path().join("b");
+    let pb = sweep::plan(&s, &b).unwrap();
+    let run = b.join(&pb.jobs[0].run_dir);
+    let stop = |n| RunOptions {
+        device: Device::Cpu,
+        progress: false,
+        stop_after: Some(n),
+    };
+    train::train(&run, Some(pb.train_config(&pb.jobs[0])), false, &stop(1)).unwrap();
+    assert_eq!(unibit_sw::checkpoint::read_info(&run).unwrap().epoch, 1);
+    assert!(!sweep::is_finished(&run));
+    let out = sweep::run_job(&pb, &b, 0, Device::Cpu, false).unwrap();
+    let JobOutcome::Finished(rec) = out else {
+        panic!("expected a finished job, found {out:?}")
+    };
+    let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    assert_eq!(
+        metrics.lines().count(),
+        2,
+        "epoch 1 must not be trained twice"
+    );
+    assert!(std::fs::read_to_string(run.join("log"))
+        .unwrap()
+        .contains("resuming from the checkpoint after epoch 1"));
+    // Training is deterministic on one thread: the resumed job's results equal the uninterrupted.
+    let mut rb = rec.clone();
+    rb.run_dir = ra[0].run_dir.clone();
+    assert_eq!(rb, ra[0]);
+
+    // Killed before its first checkpoint (config.json only): starts again and finishes.
+    let c = tmp.path().join("c");
+    let pc = sweep::plan(&s, &c).unwrap();
+    let run_c = c.join(&pc.jobs[0].run_dir);
+    std::fs::create_dir_all(&run_c).unwrap();
+    let mut cfg = pc.train_config(&pc.jobs[0]);
+    cfg.channel_plan = vec![("stale".into(), 1)];
+    std::fs::write(
+        run_c.join("config.json"),
+        serde_json::to_string(&cfg).unwrap(),
+    )
+    .unwrap();
+    sweep::run_job(&pc, &c, 0, Device::Cpu, false).unwrap();
+    assert_eq!(
+        sweep::collect(&pc, &c).unwrap().records[0].int_acc,
+        ra[0].int_acc
+    );
+
+    // A run directory holding another run is refused, naming the field.
+    let d = tmp.path().join("d");
+    let pd = sweep::plan(&s, &d).unwrap();
+    let run_d = d.join(&pd.jobs[0].run_dir);
+    let mut wrong = pd.train_config(&pd.jobs[0]);
+    wrong.seed = 99;
+    train::train(&run_d, Some(wrong), false, &stop(1)).unwrap();
+    let e = format!(
+        "{:#}",
+        sweep::run_job(&pd, &d, 0, Device::Cpu, false).unwrap_err()
+    );
+    assert!(e.contains("config.json") && e.contains("seed"), "{e}");
+}
+
+#[test]
+fn job_index_comes_from_the_flag_or_slurm() {
+    assert_eq!(sweep::job_index(Some(3), Some("7")).unwrap(), 3);
+    assert_eq!(sweep::job_index(None, Some("7")).unwrap(), 7);
+    let e = sweep::job_index(None, Some("x")).unwrap_err().to_string();
+    assert!(
+        e.contains("SLURM_ARRAY_TASK_ID") && e.contains("\"x\""),
+        "{e}"
+    );
+    let e = sweep::job_index(None, None).unwrap_err().to_string();
+    assert!(e.contains("--job-index"), "{e}");
+}
+
+#[test]
+fn plans_list_every_budget_bitwidth_and_seed_with_solved_widths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), 1);
+    s.seeds = 2;
+    s.bits = vec![1, 2, 4, 8]
+        .into_iter()
+        .map(|b| Bits::new(b).unwrap())
+        .collect();
+    s.budgets = vec!["3KiB".into(), "4KiB".into()];
+    let p = Plan::new(&s).unwrap();
+    assert_eq!(p.jobs.len(), 2 * 4 * 2);
+    let base = FamilyConfig::fashion_mnist(Family::ResNet { depth: 8 }, 1.0);
+    for (i, j) in p.jobs.iter().enumerate() {
+        assert_eq!(j.index, i);
+        let sol = width_for_budget(&base, j.bits, j.budget_bits).unwrap();
+        assert_eq!((j.width, j.size_bits), (sol.width, sol.size.total_bits));
+        assert_eq!(j.run_dir, format!("runs/{}", j.id));
+    }
+    assert_eq!(p.jobs[0].id, "resnet8-3KiB-b1-s0");
+    assert_eq!(p.jobs[1].id, "resnet8-3KiB-b1-s1");
+    // Budgets too small for a bitwidth name the budget and the bitwidth.
+    s.budgets = vec!["100B".into()];
+    let e = format!("{:#}", Plan::new(&s).unwrap_err());
+    assert!(e.contains("100B") && e.contains("budget"), "{e}");
+    // A tampered plan is rejected with the field.
+    let p = Plan::new(&spec(tmp.path(), 1)).unwrap();
+    let mut v = serde_json::to_value(&p).unwrap();
+    v["jobs"][1]["index"] = 5.into();
+    let path = tmp.path().join("plan.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    let e = format!("{:#}", Plan::read(&path).unwrap_err());
+    assert!(e.contains("jobs[1].index"), "{e}");
+}
+
+#[derive(clap::Parser, Debug)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Cmd {
+    Sweep(sweep::SweepCmd),
+    Mixed(unibit_sw::mixed::MixedArgs),
+}
+
+#[test]
+fn command_lines_parse_in_both_shapes() {
+    use clap::{CommandFactory, Parser};
+    Cli::command().debug_assert();
+    let p = |s: &str| Cli::try_parse_from(s.split_whitespace());
+    let Cmd::Sweep(c) = p("unibit sweep --family resnet8 --budgets 2KiB,3KiB --bits 1,2 --seeds 2 --epochs 3 --jobs 2 --out x")
+        .unwrap()
+        .command
+    else {
+        panic!()
+    };
+    assert!(c.step.is_none() && c.jobs == 2 && c.spec.seeds == 2 && c.spec.train.epochs == 3);
+    assert_eq!(c.spec.budgets, vec!["2KiB", "3KiB"]);
+    let Cmd::Sweep(c) = p("unibit sweep plan --family resnet8 --budgets 2KiB --out x")
+        .unwrap()
+        .command
+    else {
+        panic!()
+    };
+    assert!(matches!(c.step, Some(sweep::SweepStep::Plan(ref a)) if a.spec.bits.len() == 5));
+    let Cmd::Sweep(c) = p("unibit sweep run --plan x/plan.json --job-index 3")
+        .unwrap()
+        .command
+    else {
+        panic!()
+    };
+    assert!(matches!(c.step, Some(sweep::SweepStep::Run(ref a)) if a.job_index == Some(3)));
+    let Cmd::Sweep(c) = p("unibit sweep run --plan x/plan.json").unwrap().command else {
+        panic!()
+    };
+    assert!(matches!(c.step, Some(sweep::SweepStep::Run(ref a)) if a.job_index.is_none()));
+    assert!(matches!(
+        p("unibit sweep collect --plan x/plan.json")
+            .unwrap()
+            .command,
+        Cmd::Sweep(sweep::SweepCmd {
+            step: Some(sweep::SweepStep::Collect(_)),
+            ..
+        })
+    ));
+    assert!(
+        p("unibit sweep --budgets 2KiB --out x").is_err(),
+        "--family is required"
+    );
+    assert!(p("unibit sweep --family resnet8 --budgets 2KiB --bits 9 --out x").is_err());
+    let Cmd::Mixed(m) = p("unibit mixed --family resnet8 --budgets 4KiB --zero-degradation --tolerance-pp 0.2 --out y")
+        .unwrap()
+        .command
+    else {
+        panic!()
+    };
+    assert!(m.zero_degradation && m.tolerance_pp == 0.2 && m.choices.len() == 5);
+}
