@@ -1,6 +1,6 @@
 //! `unibit hw …`: argument structs (clap) and the library functions behind them.
 
-use crate::synth::{check_timing, print_table, synth, SynthOptions};
+use crate::synth::{check_timing, print_header, print_row, print_table, synth, SynthOptions};
 use anyhow::Result;
 use std::path::PathBuf;
 
@@ -16,6 +16,9 @@ pub enum HwCommand {
     Verilog(VerilogArgs),
     /// Synthesize a board bitstream (or xc7 resource counts) and report resources and timing.
     Synth(SynthArgs),
+    /// Benchmark: synthesize (with place-and-route) for several bitwidths and print the table
+    /// (LUTs, Fmax, peak MAC/s, MAC lanes per 1000 LUTs).
+    Bench(BenchArgs),
     /// Pack a bundle's weights into the engine's memory images ($readmemh .hex) plus a layout JSON.
     Pack(PackArgs),
 }
@@ -62,6 +65,26 @@ pub struct SynthArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    #[arg(long)]
+    pub board: String,
+    /// Comma-separated bitwidths.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![1u8, 2, 4, 8])]
+    pub bits: Vec<u8>,
+    #[arg(long)]
+    pub rows: Option<usize>,
+    #[arg(long)]
+    pub cols: Option<usize>,
+    #[arg(long)]
+    pub freq: Option<f64>,
+    /// Resource counts only (no place-and-route, no Fmax).
+    #[arg(long)]
+    pub yosys_only: bool,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct PackArgs {
     /// Bundle directory.
     pub bundle: PathBuf,
@@ -77,6 +100,7 @@ pub fn run(a: HwArgs) -> Result<()> {
     match a.command {
         HwCommand::Verilog(v) => verilog(v),
         HwCommand::Synth(s) => synth_cmd(s),
+        HwCommand::Bench(b) => bench(b),
         HwCommand::Pack(p) => crate::pack::pack_cmd(&p.bundle, p.rows, p.cols, &p.out),
     }
 }
@@ -115,4 +139,33 @@ pub fn synth_cmd(a: SynthArgs) -> Result<()> {
     print_table(&r);
     println!("report: {}", a.out.join("report.json").display());
     check_timing(&r)
+}
+
+/// `hw bench`: one synthesis per bitwidth; timing failures are reported in the table (and in
+/// `bench.json`) rather than stopping the sweep.
+pub fn bench(a: BenchArgs) -> Result<()> {
+    let mut reports = vec![];
+    for &b in &a.bits {
+        let out = a.out.join(format!("{}-b{b}", a.board));
+        let r = synth(&SynthOptions {
+            board: a.board.clone(),
+            bits: b,
+            rows: a.rows,
+            cols: a.cols,
+            freq_mhz: a.freq,
+            out,
+            yosys_only: a.yosys_only,
+            seed: 1,
+        })?;
+        reports.push(r);
+    }
+    print_header();
+    for r in &reports {
+        print_row(r);
+    }
+    crate::util::write_atomic(
+        &a.out.join("bench.json"),
+        serde_json::to_string_pretty(&reports)?.as_bytes(),
+    )?;
+    Ok(())
 }
