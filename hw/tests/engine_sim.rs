@@ -33,10 +33,10 @@ fn one_tile_each_bitwidth_4x4() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(12))]
+    #![proptest_config(ProptestConfig::with_cases(24))]
     #[test]
     fn random_tiles(b in prop::sample::select(vec![1u8, 2, 3, 4, 8]),
-                    rc in prop::sample::select(vec![(4usize, 4usize), (4, 8), (8, 4), (8, 8)]),
+                    rc in prop::sample::select(vec![(4usize, 4usize), (4, 8), (8, 4), (8, 8), (8, 16), (16, 8), (16, 16)]),
                     seed in any::<u64>()) {
         check(b, rc.0, rc.1, seed);
     }

@@ -61,6 +61,11 @@ fn verilog_8x8_and_4x8() {
 }
 
 #[test]
+fn verilog_16x16_ecp5_configuration() {
+    check_verilog(4, 16, 16, &[21]);
+}
+
+#[test]
 fn verilog_lints_clean() {
     if !require("verilator") {
         return;
