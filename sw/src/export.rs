@@ -108,12 +108,12 @@ pub fn snap_to_integer_grid(net: &Net) -> Result<()> {
                     let shift = gamma[k] * mean[k] / sigma;
                     beta[k] = ((beta[k] - shift) / unit).round() * unit + shift;
                 }
-                let _ = tch::no_grad(|| {
+                tch::no_grad(|| {
                     gamma_t
                         .shallow_clone()
                         .copy_(&Tensor::from_slice(&gamma).to_kind(gamma_t.kind()))
                 });
-                let _ = tch::no_grad(|| {
+                tch::no_grad(|| {
                     beta_t
                         .shallow_clone()
                         .copy_(&Tensor::from_slice(&beta).to_kind(beta_t.kind()))
@@ -127,7 +127,7 @@ pub fn snap_to_integer_grid(net: &Net) -> Result<()> {
                             .zip(&s_w)
                             .map(|(b, s)| (b / (s_x * s)).round() * s_x * s)
                             .collect();
-                        let _ = tch::no_grad(|| {
+                        tch::no_grad(|| {
                             b_t.shallow_clone()
                                 .copy_(&Tensor::from_slice(&b).to_kind(b_t.kind()))
                         });

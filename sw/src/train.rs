@@ -383,12 +383,25 @@ pub fn run_training(
             seen += k;
             step += 1;
             bar.inc(1);
-            bar.set_message(format!(
+            let msg = format!(
                 "loss {:.4} acc {:.2}% {:.0} img/s",
                 loss_sum / seen as f64,
                 100.0 * correct as f64 / seen as f64,
                 seen as f64 / t0.elapsed().as_secs_f64()
-            ));
+            );
+            // Without a terminal (nohup, CI) the bar is hidden: log a line every tenth of an epoch.
+            let done_in_epoch = bar.position() as usize;
+            if opts.progress
+                && bar.is_hidden()
+                && done_in_epoch.is_multiple_of(per_epoch.div_ceil(10).max(1))
+            {
+                eprintln!(
+                    "epoch {}/{} step {done_in_epoch}/{per_epoch}: {msg}",
+                    epoch + 1,
+                    cfg.epochs
+                );
+            }
+            bar.set_message(msg);
         }
         let train_secs = t0.elapsed().as_secs_f64();
         bar.finish_and_clear();

@@ -86,7 +86,7 @@ fn trained(family: &str, width: f64, bits: u8) -> (Model, unibit_core::dataset::
                         .map(|k| if k % 3 == 1 { -1f32 } else { 1.0 })
                         .collect::<Vec<_>>(),
                 );
-                let _ = v.shallow_clone().copy_(&(&v * sign));
+                v.shallow_clone().copy_(&(&v * sign));
             }
         }
     });
