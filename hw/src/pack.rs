@@ -149,11 +149,12 @@ fn hex_word(limbs: &[u64], width: usize) -> String {
     s
 }
 
-/// `hw pack BUNDLE --rows R --cols C --out DIR`.
-pub fn pack_cmd(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<()> {
-    let bd = unibit_core::bundle::read_with(bundle, false)
-        .with_context(|| format!("reading bundle {}", bundle.display()))?;
-    let model = &bd.model;
+/// Packs every conv/linear layer of `model`: the layout and the weight and parameter images.
+pub fn pack_model(
+    model: &unibit_core::model::QuantModel,
+    rows: usize,
+    cols: usize,
+) -> Result<(PackLayout, Vec<Vec<u64>>, Vec<u64>)> {
     let bits = model.bits.get();
     engine_params(bits, rows, cols).map_err(anyhow::Error::msg)?;
     let info = model.graph.infer()?;
@@ -195,6 +196,24 @@ pub fn pack_cmd(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<(
             &mut pimg,
         )?);
     }
+    let layout = PackLayout {
+        bits,
+        rows,
+        cols,
+        weight_word_bits: rows * cols,
+        weight_words: wimg.len(),
+        param_words: pimg.len(),
+        k_order: "row-major over the code array [in/groups, k, k]: (c_in, ky, kx)",
+        layers,
+    };
+    Ok((layout, wimg, pimg))
+}
+
+/// `hw pack BUNDLE --rows R --cols C --out DIR`.
+pub fn pack_cmd(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<()> {
+    let bd = unibit_core::bundle::read_with(bundle, false)
+        .with_context(|| format!("reading bundle {}", bundle.display()))?;
+    let (layout, wimg, pimg) = pack_model(&bd.model, rows, cols)?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut w = String::new();
     for word in &wimg {
@@ -207,16 +226,6 @@ pub fn pack_cmd(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<(
     }
     write_atomic(&out.join("weights.hex"), w.as_bytes())?;
     write_atomic(&out.join("params.hex"), p.as_bytes())?;
-    let layout = PackLayout {
-        bits,
-        rows,
-        cols,
-        weight_word_bits: rows * cols,
-        weight_words: wimg.len(),
-        param_words: pimg.len(),
-        k_order: "row-major over the code array [in/groups, k, k]: (c_in, ky, kx)",
-        layers,
-    };
     write_atomic(
         &out.join("layout.json"),
         serde_json::to_string_pretty(&layout)?.as_bytes(),
@@ -235,6 +244,62 @@ pub fn pack_cmd(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every layer of a synthetic MobileNetV2 (depthwise and pointwise) is packed completely.
+    #[test]
+    fn synthetic_model_packs_every_channel() {
+        use unibit_core::{Family, FamilyConfig};
+        let cfg = FamilyConfig::fashion_mnist(Family::MobileNetV2, 0.25);
+        let bits = unibit_core::Bits::new(3).unwrap();
+        let g = cfg.build().unwrap();
+        let shape = g.input;
+        let calib = unibit_core::synthetic::synthetic_images(2, shape, 1);
+        let model = unibit_core::synthetic::synthetic_model(&cfg, bits, 7, calib.view()).unwrap();
+        let (layout, wimg, pimg) = pack_model(&model, 8, 8).unwrap();
+        assert!(
+            layout.layers.iter().any(|l| l.groups > 1),
+            "expected depthwise layers"
+        );
+        let mut words = 0;
+        for l in &layout.layers {
+            let rows: usize = l.tiles.iter().map(|t| t.rows).sum();
+            assert_eq!(rows, l.m * l.groups, "{}", l.name);
+            for t in &l.tiles {
+                assert_eq!(t.w_base, words);
+                words += 3 * t.chunks;
+            }
+        }
+        assert_eq!(words, wimg.len());
+        assert_eq!(
+            pimg.len(),
+            layout.layers.iter().map(|l| l.m * l.groups).sum::<usize>()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            pack_cmd(dir.path(), 8, 8, dir.path()).is_err(),
+            "not a bundle"
+        );
+        let bundle = unibit_core::bundle::Bundle {
+            model,
+            info: unibit_core::bundle::ModelInfo {
+                family: None,
+                width: None,
+                channel_multiple: None,
+                source: "synthetic".into(),
+                details: None,
+            },
+            accuracy: Default::default(),
+            golden: None,
+        };
+        let bdir = dir.path().join("bundle");
+        unibit_core::bundle::write(&bdir, &bundle).unwrap();
+        let out = dir.path().join("hw");
+        pack_cmd(&bdir, 8, 8, &out).unwrap();
+        let hex = std::fs::read_to_string(out.join("weights.hex")).unwrap();
+        assert_eq!(hex.lines().count(), wimg.len());
+        assert!(hex.lines().all(|l| l.len() == 16));
+        assert!(pack_cmd(&bdir, 8, 3, &out).is_err(), "unsupported array");
+    }
     use crate::model::{activation_words, run_tile, EngineModel, TileDesc};
 
     /// A packed grouped layer, loaded tile by tile into the memory model, computes the contract.
