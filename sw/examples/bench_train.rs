@@ -2,6 +2,9 @@
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     let arg = |i: usize, d: usize| a.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
+    if std::env::var_os("NO_TUNE").is_none() {
+        unibit_sw::tune_allocator();
+    }
     tch::set_num_threads(arg(1, 2) as i32);
     let bits = unibit_core::Bits::new(arg(4, 2) as u8).unwrap();
     let r = unibit_sw::bench::train_throughput(

@@ -135,6 +135,7 @@ fn set_threads(n: usize) -> Result<()> {
     if n == 0 {
         bail!("--threads: expected ≥ 1, found 0");
     }
+    crate::tune_allocator();
     tch::set_num_threads(n as i32);
     Ok(())
 }
