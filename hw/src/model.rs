@@ -201,7 +201,7 @@ pub fn tree_latency(cols: usize) -> u64 {
 
 /// Whether heap depth `d` (root 0, leaves `lg`) of a tree over `2^lg` lanes is registered.
 pub fn tree_level_registered(lg: usize, d: usize) -> bool {
-    d == lg || d == 0 || (lg - d) % 2 == 0
+    d == lg || d == 0 || (lg - d).is_multiple_of(2)
 }
 
 /// Weight words (bit-planes) of one row tile: `codes` is `rows × k` row-major.
@@ -239,7 +239,7 @@ pub fn weight_words(
 
 /// Activation words of `vectors × k` activations (row-major): `vectors·chunks` words of C lanes.
 pub fn activation_words(x: &[i32], k: usize, c: usize) -> Vec<Vec<i32>> {
-    assert!(k > 0 && x.len() % k == 0);
+    assert!(k > 0 && x.len().is_multiple_of(k));
     let chunks = k.div_ceil(c);
     let mut out = vec![];
     for v in x.chunks(k) {
@@ -320,7 +320,7 @@ impl EngineModel {
                 let mut xs = vec![];
                 for ch in 0..d.chunks {
                     let aw = &self.amem[(d.a_base + v * d.chunks + ch) % p.a_depth()];
-                    for lane in 0..cc {
+                    for (lane, &xv) in aw.iter().enumerate().take(cc) {
                         let mut u = 0u8;
                         for j in 0..b.get() {
                             let addr = (d.w_base + (b.get() - 1 - j) as usize * d.chunks + ch)
@@ -331,7 +331,7 @@ impl EngineModel {
                             }
                         }
                         codes.push(u);
-                        xs.push(sext9(aw[lane]));
+                        xs.push(sext9(xv));
                     }
                 }
                 let acc = arith::dot_bit_serial(&codes, &xs, b);

@@ -76,7 +76,10 @@ pub fn pack_layer(
     pimg: &mut Vec<u64>,
 ) -> Result<LayerLayout> {
     let b = unibit_core::Bits::new(bits).map_err(anyhow::Error::msg)?;
-    if groups == 0 || out_channels % groups != 0 || codes.len() % out_channels != 0 {
+    if groups == 0
+        || !out_channels.is_multiple_of(groups)
+        || !codes.len().is_multiple_of(out_channels)
+    {
         bail!("layer {name}: codes/out_channels/groups are inconsistent");
     }
     let m = out_channels / groups;

@@ -174,7 +174,6 @@ pub fn parse_fmax(log: &str) -> Option<f64> {
             .nth(1)?
             .split(':')
             .nth(1)?
-            .trim()
             .split_whitespace()
             .next()?
             .parse::<f64>()
