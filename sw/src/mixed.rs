@@ -679,6 +679,7 @@ pub struct MixedArgs {
 
 /// `unibit mixed`.
 pub fn mixed(a: MixedArgs) -> Result<()> {
+    crate::tune_allocator();
     if a.threads == 0 {
         bail!("--threads: expected ≥ 1, found 0");
     }

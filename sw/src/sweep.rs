@@ -574,6 +574,15 @@ pub fn threads_per_job(jobs: usize) -> usize {
     (cores / jobs.max(1)).max(1)
 }
 
+/// A line above the progress bar, or on stderr when the bar is hidden (no terminal, --quiet).
+fn say(bar: &ProgressBar, msg: String) {
+    if bar.is_hidden() {
+        eprintln!("{msg}");
+    } else {
+        bar.println(msg);
+    }
+}
+
 /// How a local sweep runs its jobs.
 pub struct LocalOptions {
     /// Jobs at once. 1: in this process; more: child processes of `exe`.
@@ -612,19 +621,30 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
         for &i in &pending {
             let job = &plan.jobs[i];
             bar.set_message(job.id.clone());
-            match run_job(plan, sweep, i, o.device, false) {
-                Ok(JobOutcome::Finished(r)) => bar.println(format!(
-                    "{}: integer {:.2}% at {} (width {})",
-                    job.id,
-                    100.0 * r.int_acc.unwrap_or(0.0),
-                    format_bits(r.size_bits),
-                    r.width
-                )),
+            // Without a terminal the bar is hidden: say what runs, and let training log epochs.
+            let lines = o.progress && bar.is_hidden();
+            if lines {
+                say(
+                    &bar,
+                    format!("{}: starting (job {i} of {})", job.id, plan.jobs.len()),
+                );
+            }
+            match run_job(plan, sweep, i, o.device, lines) {
+                Ok(JobOutcome::Finished(r)) => say(
+                    &bar,
+                    format!(
+                        "{}: integer {:.2}% at {} (width {})",
+                        job.id,
+                        100.0 * r.int_acc.unwrap_or(0.0),
+                        format_bits(r.size_bits),
+                        r.width
+                    ),
+                ),
                 Ok(JobOutcome::Skipped) => {}
                 Err(e) => {
                     let run = sweep.join(&job.run_dir);
                     log_line(&run, &format!("error: {e:#}"));
-                    bar.println(format!("{}: failed: {e:#}", job.id));
+                    say(&bar, format!("{}: failed: {e:#}", job.id));
                     failed.push(format!("{} ({e:#})", job.id));
                 }
             }
@@ -681,14 +701,13 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
                     let (i, _) = running.remove(k);
                     let job = &plan.jobs[i];
                     if status.success() {
-                        bar.println(format!("{}: done", job.id));
+                        say(&bar, format!("{}: done", job.id));
                     } else {
                         let log = sweep.join(&job.run_dir).join(LOG);
-                        bar.println(format!(
-                            "{}: failed ({status}); see {}",
-                            job.id,
-                            log.display()
-                        ));
+                        say(
+                            &bar,
+                            format!("{}: failed ({status}); see {}", job.id, log.display()),
+                        );
                         failed.push(format!("{} (see {})", job.id, log.display()));
                     }
                     bar.inc(1);
@@ -818,6 +837,7 @@ fn print_collected(c: &Collected, total: usize) {
 
 /// `unibit sweep …`.
 pub fn sweep(cmd: SweepCmd) -> Result<()> {
+    crate::tune_allocator();
     match cmd.step {
         Some(SweepStep::Plan(a)) => {
             let p = plan(&a.spec, &a.out)?;
