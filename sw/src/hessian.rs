@@ -99,7 +99,7 @@ fn sample_loss(
         let vs: Vec<Tensor> = params.iter().map(|p| rademacher_like(p, rng)).collect();
         let mut gv = Tensor::zeros([], (loss.kind(), loss.device()));
         for (g, v) in grads.iter().zip(&vs) {
-            gv = gv + (g * v).sum(loss.kind());
+            gv += (g * v).sum(loss.kind());
         }
         if !gv.requires_grad() {
             // The gradient does not depend on the parameters: the Hessian is zero.

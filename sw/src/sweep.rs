@@ -430,7 +430,7 @@ pub fn train_or_resume(run: &Path, cfg: &TrainConfig, opts: &RunOptions) -> Resu
 pub enum JobOutcome {
     /// Already finished: nothing done.
     Skipped,
-    Finished(RunRecord),
+    Finished(Box<RunRecord>),
 }
 
 /// Run job `index` of the plan in `sweep`: train (resuming), export, write its record.
@@ -522,7 +522,7 @@ pub fn run_job(
             rec.cycles.unwrap_or(0)
         ),
     );
-    Ok(JobOutcome::Finished(rec))
+    Ok(JobOutcome::Finished(Box::new(rec)))
 }
 
 fn run_dir_created(run: &Path) -> Result<PathBuf> {

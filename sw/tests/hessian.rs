@@ -1,4 +1,5 @@
 //! Hutchinson trace estimates on quadratics with known Hessians, and on a real network.
+#![allow(clippy::needless_range_loop)] // matrices read best with indices
 
 use tch::{Device, Kind, Tensor};
 use unibit_sw::hessian::hutchinson_traces;

@@ -190,7 +190,7 @@ fn killed_jobs_resume_from_their_checkpoint() {
         .unwrap()
         .contains("resuming from the checkpoint after epoch 1"));
     // Training is deterministic on one thread: the resumed job's results equal the uninterrupted.
-    let mut rb = rec.clone();
+    let mut rb = *rec.clone();
     rb.run_dir = ra[0].run_dir.clone();
     assert_eq!(rb, ra[0]);
 
@@ -281,6 +281,7 @@ struct Cli {
 }
 
 #[derive(clap::Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Cmd {
     Sweep(sweep::SweepCmd),
     Mixed(unibit_sw::mixed::MixedArgs),
