@@ -88,11 +88,21 @@ fn run_logged(
     cmds: &mut Vec<String>,
 ) -> Result<String> {
     let exe = find_tool(tool)?;
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
     cmds.push(format!(
         "(cd {} && {} {})",
         dir.display(),
         tool,
-        args.join(" ")
+        quoted.join(" ")
     ));
     let out = Command::new(&exe)
         .current_dir(dir)
