@@ -1,0 +1,138 @@
+//! `unibit sweep` and `unibit mixed` through the binary: a local sweep with one job at a time,
+//! the same with `--jobs 2` (child processes), and plan + Slurm-array-style runs + collect
+//! all give the same table; the mixed baseline's records go into a report next to them.
+#![cfg(feature = "train")]
+
+#[path = "../sw/tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn unibit(args: &[&str], slurm_task: Option<usize>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_unibit"));
+    c.args(args).env_remove("SLURM_ARRAY_TASK_ID");
+    if let Some(i) = slurm_task {
+        c.env("SLURM_ARRAY_TASK_ID", i.to_string());
+    }
+    c.output().expect("run unibit")
+}
+
+fn ok(args: &[&str], slurm_task: Option<usize>) -> String {
+    let o = unibit(args, slurm_task);
+    assert!(
+        o.status.success(),
+        "unibit {args:?} failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn local_parallel_and_array_sweeps_give_one_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 96, 32);
+    let spec = |out: &Path| -> Vec<String> {
+        [
+            "--family",
+            "resnet8",
+            "--budgets",
+            "2KiB,3KiB",
+            "--bits",
+            "1,2",
+            "--epochs",
+            "1",
+            "--batch",
+            "32",
+            "--calibration-images",
+            "64",
+            "--golden",
+            "2",
+            "--data-dir",
+            s(&data),
+            "--out",
+            s(out),
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let run = |pre: &[&str], out: &Path, post: &[&str], slurm: Option<usize>| {
+        let mut a: Vec<String> = pre.iter().map(|x| x.to_string()).collect();
+        a.extend(spec(out));
+        a.extend(post.iter().map(|x| x.to_string()));
+        let refs: Vec<&str> = a.iter().map(|x| x.as_str()).collect();
+        ok(&refs, slurm)
+    };
+    let a = tmp.path().join("a");
+    let out = run(&["sweep"], &a, &["--threads", "1", "--quiet"], None);
+    assert!(out.contains("4 of 4 runs"), "{out}");
+    let table = std::fs::read(a.join("results.jsonl")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&table).lines().count(), 4);
+
+    let b = tmp.path().join("b");
+    run(&["sweep"], &b, &["--jobs", "2", "--quiet"], None);
+    assert_eq!(std::fs::read(b.join("results.jsonl")).unwrap(), table);
+    assert!(b.join("runs/resnet8-2KiB-b1-s0/log").is_file());
+
+    let c = tmp.path().join("c");
+    let planned = run(&["sweep", "plan"], &c, &[], None);
+    assert!(planned.contains("4 jobs"), "{planned}");
+    let plan = c.join("plan.json");
+    let o = unibit(&["sweep", "run", "--plan", s(&plan)], None);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--job-index"));
+    for i in 0..4 {
+        ok(
+            &["sweep", "run", "--plan", s(&plan), "--threads", "1"],
+            Some(i),
+        );
+    }
+    let again = ok(
+        &["sweep", "run", "--plan", s(&plan), "--job-index", "2"],
+        None,
+    );
+    assert!(again.contains("already finished"), "{again}");
+    let collected = ok(&["sweep", "collect", "--plan", s(&plan)], None);
+    assert!(collected.contains("4 of 4 runs"), "{collected}");
+    assert_eq!(std::fs::read(c.join("results.jsonl")).unwrap(), table);
+
+    let m = tmp.path().join("m");
+    ok(
+        &[
+            "mixed",
+            "--family",
+            "resnet8",
+            "--width",
+            "0.25",
+            "--budgets",
+            "3KiB",
+            "--epochs",
+            "1",
+            "--batch",
+            "32",
+            "--hessian-samples",
+            "2",
+            "--hessian-images",
+            "64",
+            "--data-dir",
+            s(&data),
+            "--threads",
+            "1",
+            "--quiet",
+            "--out",
+            s(&m),
+        ],
+        None,
+    );
+    let mixed = std::fs::read_to_string(m.join("results.jsonl")).unwrap();
+    assert!(mixed.contains("\"method\":\"mixed-budget\""), "{mixed}");
+    let r = tmp.path().join("report");
+    let rep = ok(&["report", s(&a), s(&m), "--out", s(&r)], None);
+    assert!(rep.contains("5 runs"), "{rep}");
+}
