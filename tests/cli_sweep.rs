@@ -136,3 +136,95 @@ fn local_parallel_and_array_sweeps_give_one_table() {
     let rep = ok(&["report", s(&a), s(&m), "--out", s(&r)], None);
     assert!(rep.contains("5 runs"), "{rep}");
 }
+
+#[test]
+fn a_killed_job_resumes_from_its_checkpoint_and_ends_as_if_never_killed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 2048, 32);
+    let plan_in = |dir: &Path| {
+        ok(
+            &[
+                "sweep",
+                "plan",
+                "--family",
+                "resnet8",
+                "--budgets",
+                "3KiB",
+                "--bits",
+                "2",
+                "--epochs",
+                "2",
+                "--batch",
+                "32",
+                "--calibration-images",
+                "64",
+                "--golden",
+                "0",
+                "--data-dir",
+                s(&data),
+                "--out",
+                s(dir),
+            ],
+            None,
+        );
+        dir.join("plan.json")
+    };
+    let run_args = |plan: &Path| {
+        vec![
+            "sweep".to_string(),
+            "run".into(),
+            "--plan".into(),
+            s(plan).into(),
+            "--job-index".into(),
+            "0".into(),
+            "--threads".into(),
+            "1".into(),
+        ]
+    };
+    // Uninterrupted.
+    let a = tmp.path().join("a");
+    let pa = plan_in(&a);
+    ok(
+        &run_args(&pa).iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+        None,
+    );
+    // Killed (SIGKILL) as soon as the first epoch's checkpoint exists, then run again.
+    let b = tmp.path().join("b");
+    let pb = plan_in(&b);
+    let run_dir = b.join("runs/resnet8-3KiB-b2-s0");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_unibit"))
+        .args(run_args(&pb))
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !run_dir.join("checkpoint.json").exists() {
+        assert!(t0.elapsed().as_secs() < 300, "no checkpoint after 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !run_dir.join("done").exists(),
+        "the job finished before it could be killed"
+    );
+    let resumed = ok(
+        &run_args(&pb).iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+        None,
+    );
+    assert!(resumed.contains("integer"), "{resumed}");
+    let log = std::fs::read_to_string(run_dir.join("log")).unwrap();
+    assert!(
+        log.contains("resuming from the checkpoint after epoch 1"),
+        "{log}"
+    );
+    let metrics = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "{metrics}");
+    assert_eq!(
+        std::fs::read_to_string(run_dir.join("record.json")).unwrap(),
+        std::fs::read_to_string(a.join("runs/resnet8-3KiB-b2-s0/record.json")).unwrap()
+    );
+}
