@@ -103,8 +103,9 @@ fi
 
 # ---------------------------------------------------------------- environment file
 ENVFILE="$CACHE/env.sh"
+# LIBTORCH is not exported here: .cargo/config.toml points cargo at the .libtorch link, and a
+# second spelling of the same path would make cargo rebuild torch-sys.
 cat > "$ENVFILE.tmp" <<EOT
-export LIBTORCH="$LIBTORCH"
 export UNIBIT_EDA_VENV="$VENV"
 export PATH="$VENV/bin:\$PATH"
 EOT

@@ -1,16 +1,18 @@
-//! `unibit demo`: the whole flow, small and end to end, as named steps under one folder.
+//! `unibit demo`: the whole flow, small and end to end, as named steps under one folder —
+//! train at one bitwidth within a budget, export, cost, Verilator cosimulation, synthesis and
+//! place-and-route for the iCEBreaker, and an HTML report. Finished steps are reused.
 
 use super::flow::Flow;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
-use serde_json::json;
-use std::path::PathBuf;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use unibit_core::bundle;
-use unibit_core::cost::{model_cost, EngineConfig};
+use unibit_core::cost::model_cost;
 use unibit_core::dataset::{self, Split};
-use unibit_core::reference;
 use unibit_core::size::{format_bits, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family, FamilyConfig};
+use unibit_report::html::{Page, Table};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -25,6 +27,15 @@ pub struct DemoArgs {
     /// Model-size budget.
     #[arg(long, default_value = "16KiB")]
     pub budget: String,
+    /// Training epochs.
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Train on synthetic weights instead (no training; for hardware-only builds).
+    #[arg(long)]
+    pub synthetic: bool,
+    /// Board to synthesize for (icebreaker, ulx3s-25f, xc7).
+    #[arg(long, default_value = "icebreaker")]
+    pub board: String,
     /// Engine rows × lanes (sized for the iCEBreaker's UP5K).
     #[arg(long, default_value_t = 8)]
     pub rows: usize,
@@ -33,13 +44,28 @@ pub struct DemoArgs {
     /// Golden images to cosimulate.
     #[arg(long, default_value_t = 2)]
     pub images: usize,
+    /// Skip synthesis and place-and-route.
+    #[arg(long)]
+    pub no_synth: bool,
+    /// Threads for training and inference.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
     /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
 
+fn read_json(p: &Path) -> Result<Value> {
+    serde_json::from_str(
+        &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+    )
+    .with_context(|| format!("{}: not valid JSON", p.display()))
+}
+
 pub fn demo(a: DemoArgs) -> Result<()> {
-    let mut flow = Flow::new(&a.out, 4)?;
+    let synthetic = a.synthetic || !cfg!(feature = "train");
+    let steps = 5 + usize::from(!a.no_synth);
+    let mut flow = Flow::new(&a.out, steps)?;
     let budget = parse_bits(&a.budget)?;
     // Channel counts in multiples of the array's rows: no idle rows in any tile.
     let base = FamilyConfig {
@@ -48,106 +74,379 @@ pub fn demo(a: DemoArgs) -> Result<()> {
     };
     let sol = width_for_budget(&base, a.bits, budget)?;
     let data_dir = dataset::data_dir(a.data_dir.as_deref());
-    // Fail early, before any long step, if the dataset is missing.
+    // Fail early, before any long step, if the dataset or the engine configuration is missing.
     dataset::load(&data_dir, Split::Test)?;
+    unibit_hw::configs::engine_params(a.bits.get(), a.rows, a.cols).map_err(anyhow::Error::msg)?;
+    let what = format!(
+        "{} at B = {} within {} → width {:.4}, {}",
+        a.family,
+        a.bits,
+        format_bits(budget),
+        sol.width,
+        format_bits(sol.size.total_bits)
+    );
 
-    let bundle_dir = flow.dir("model").join("bundle");
-    let params = json!({ "family": a.family, "bits": a.bits, "budget": budget, "width": sol.width,
-                          "channel_multiple": base.channel_multiple, "source": "synthetic" });
+    // ---- 1. train
+    let run_dir = flow.dir("train").join("run");
+    let train_params = json!({ "family": a.family, "bits": a.bits, "budget": budget,
+        "channel_multiple": base.channel_multiple, "epochs": a.epochs, "synthetic": synthetic });
     flow.step(
-        "model",
-        &format!(
-            "{} at B = {} within {} → width {:.4} ({}); synthetic weights (trainer not yet wired into the demo)",
-            a.family,
-            a.bits,
-            format_bits(budget),
-            sol.width,
-            format_bits(sol.size.total_bits)
-        ),
-        params,
+        "train",
+        &if synthetic {
+            format!("{what}: synthetic weights (no training)")
+        } else {
+            format!("training {what} for {} epoch(s) on Fashion-MNIST", a.epochs)
+        },
+        train_params,
+        &[if synthetic {
+            "synthetic"
+        } else {
+            "run/config.json"
+        }],
+        |dir| {
+            if synthetic {
+                std::fs::write(dir.join("synthetic"), "no training: synthetic weights\n")?;
+                return Ok(Value::Null);
+            }
+            train(&a, &run_dir, budget, base.channel_multiple)
+        },
+    )?;
+
+    // ---- 2. export
+    let bundle_dir = flow.dir("export").join("bundle");
+    flow.step(
+        "export",
+        "export to an integer bundle (batch norm folded, requantizers, golden vectors, integer accuracy)",
+        json!({ "synthetic": synthetic, "epochs": a.epochs, "bits": a.bits, "budget": budget, "images": a.images }),
         &["bundle/manifest.json"],
         |_| {
-            super::core_cmds::bundle(super::core_cmds::BundleCmd::Example(super::core_cmds::ExampleArgs {
-                family: super::core_cmds::FamilyArgs {
-                    family: a.family,
-                    channel_multiple: base.channel_multiple,
-                },
-                bits: a.bits,
-                width: sol.width,
-                out: bundle_dir.clone(),
-                seed: 1,
-                golden: a.images.max(1),
-                data_dir: a.data_dir.clone(),
-            }))?;
-            Ok(json!({ "width": sol.width, "size_bits": sol.size.total_bits }))
+            if synthetic {
+                super::core_cmds::bundle(super::core_cmds::BundleCmd::Example(super::core_cmds::ExampleArgs {
+                    family: super::core_cmds::FamilyArgs {
+                        family: a.family,
+                        channel_multiple: base.channel_multiple,
+                    },
+                    bits: a.bits,
+                    width: sol.width,
+                    out: bundle_dir.clone(),
+                    seed: 1,
+                    golden: a.images.max(1),
+                    data_dir: a.data_dir.clone(),
+                }))?;
+            } else {
+                export(&a, &run_dir, &bundle_dir)?;
+            }
+            let b = bundle::read_with(&bundle_dir, false)?;
+            Ok(json!({ "accuracy": b.accuracy }))
         },
     )?;
-
     let b = bundle::read(&bundle_dir)?;
-    flow.step(
-        "infer",
-        "integer accuracy of the bundle on the Fashion-MNIST test set (reference executor)",
-        json!({ "bundle": sol.width, "bits": a.bits }),
-        &["accuracy.json"],
-        |dir| {
-            let test = dataset::load(&data_dir, Split::Test)?;
-            let out = reference::run_output(&b.model, test.images.view(), 16)?;
-            let correct = reference::argmax(&out)
-                .iter()
-                .zip(&test.labels)
-                .filter(|(p, l)| **p == **l as usize)
-                .count();
-            let acc = correct as f64 / test.len() as f64;
-            let v = json!({ "integer_accuracy": acc, "images": test.len() });
-            super::write_atomic(
-                &dir.join("accuracy.json"),
-                serde_json::to_string_pretty(&v)?.as_bytes(),
-            )?;
-            eprintln!(
-                "      integer accuracy {:.2}% on {} test images",
-                100.0 * acc,
-                test.len()
-            );
-            Ok(v)
-        },
-    )?;
 
+    // ---- 3. cost
+    let params = unibit_hw::configs::engine_params(a.bits.get(), a.rows, a.cols)
+        .map_err(anyhow::Error::msg)?;
+    let engine = unibit_sim::cosim::engine_config_of(&params)?;
     flow.step(
         "cost",
-        &format!("predicted cycles on a {}×{} array", a.rows, a.cols),
-        json!({ "rows": a.rows, "cols": a.cols, "bits": a.bits, "width": sol.width }),
+        &format!("predicted cycles on the {}×{} engine", a.rows, a.cols),
+        json!({ "rows": a.rows, "cols": a.cols, "bits": a.bits, "width": sol.width, "timing": engine }),
         &["cost.json"],
         |dir| {
-            let c = model_cost(&b.model.graph, &EngineConfig::new(a.rows, a.cols, a.bits)?)?;
-            super::write_atomic(
-                &dir.join("cost.json"),
-                serde_json::to_string_pretty(&c)?.as_bytes(),
-            )?;
+            let c = model_cost(&b.model.graph, &engine)?;
+            super::write_atomic(&dir.join("cost.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
             Ok(json!({ "cycles": c.cycles, "utilization": c.utilization }))
         },
     )?;
 
+    // ---- 4. cosim
+    let cosim_json = flow.dir("cosim").join("cosim.json");
     flow.step(
         "cosim",
-        &format!("cosimulation of {} image(s) on the {}×{} engine, bit-exact check", a.images, a.rows, a.cols),
-        json!({ "rows": a.rows, "cols": a.cols, "images": a.images, "width": sol.width, "bits": a.bits }),
+        &format!(
+            "Verilator cosimulation of {} golden image(s), every layer bit-exact",
+            a.images
+        ),
+        json!({ "rows": a.rows, "cols": a.cols, "images": a.images, "bits": a.bits,
+                "bundle": std::fs::metadata(bundle_dir.join("weights.safetensors"))?.len() }),
         &["cosim.json"],
-        |dir| {
-            let json_path = dir.join("cosim.json");
+        |_| {
             super::cosim::cosim(super::cosim::CosimArgs {
                 bundle: bundle_dir.clone(),
                 rows: a.rows,
                 cols: a.cols,
                 sim: super::cosim::SimKind::Verilator,
-                images: Some(a.images),
-                json: Some(json_path.clone()),
-                vcd: None,
+                images: Some(a.images.min(b.golden.as_ref().map_or(0, |g| g.count()))),
+                json: Some(cosim_json.clone()),
+                vcd: Some(flow_dir(&a.out, "cosim").join("mismatch.vcd")),
             })?;
-            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json_path)?)
-                .with_context(|| format!("reading {}", json_path.display()))?;
+            let v = read_json(&cosim_json)?;
             Ok(json!({ "bit_exact": v["bit_exact"], "cycles_per_image": v["cycles_per_image"] }))
         },
     )?;
-    eprintln!("demo finished: outputs in {}", a.out.display());
+
+    // ---- 5. synth
+    let synth_dir = flow.dir("synth").join("build");
+    if !a.no_synth {
+        flow.step(
+            "synth",
+            &format!(
+                "synthesis, place and route and bitstream for {} (B = {}, {}×{})",
+                a.board, a.bits, a.rows, a.cols
+            ),
+            json!({ "board": a.board, "bits": a.bits, "rows": a.rows, "cols": a.cols }),
+            &["build/report.json"],
+            |_| {
+                let r = unibit_hw::synth::synth(&unibit_hw::synth::SynthOptions {
+                    board: a.board.clone(),
+                    bits: a.bits.get(),
+                    rows: Some(a.rows),
+                    cols: Some(a.cols),
+                    freq_mhz: None,
+                    out: synth_dir.clone(),
+                    yosys_only: false,
+                    seed: 1,
+                })?;
+                unibit_hw::synth::print_table(&r);
+                unibit_hw::synth::check_timing(&r)?;
+                Ok(json!({ "fmax_mhz": r.fmax_mhz, "clock_mhz": r.clock_mhz, "luts": r.resources.luts,
+                           "bitstream": r.bitstream }))
+            },
+        )?;
+    }
+
+    // ---- 6. report
+    let report_dir = flow.dir("report");
+    flow.step(
+        "report",
+        "HTML report (model, accuracy, size, width, cycles, resources, Fmax)",
+        json!({ "at": std::fs::metadata(&cosim_json)?.modified()?.duration_since(std::time::UNIX_EPOCH)?.as_secs() }),
+        &["index.html"],
+        |dir| {
+            let synth = if a.no_synth {
+                None
+            } else {
+                Some(read_json(&synth_dir.join("report.json"))?)
+            };
+            let cosim = read_json(&cosim_json)?;
+            let page = report(&a, &b, budget, &cosim, synth.as_ref())?;
+            page.write_html(&dir.join("index.html"))?;
+            page.write_markdown(&dir.join("report.md"))?;
+            Ok(Value::Null)
+        },
+    )?;
+    println!(
+        "demo finished: report {} (bundle {}, cosim {}{})",
+        report_dir.join("index.html").display(),
+        bundle_dir.display(),
+        cosim_json.display(),
+        if a.no_synth {
+            String::new()
+        } else {
+            format!(", bitstream in {}", synth_dir.display())
+        }
+    );
     Ok(())
+}
+
+fn flow_dir(root: &Path, step: &str) -> PathBuf {
+    root.join(step)
+}
+
+#[cfg(feature = "train")]
+fn train(a: &DemoArgs, run: &Path, budget: u64, channel_multiple: usize) -> Result<Value> {
+    let resume = run.join("config.json").exists();
+    let args = unibit_sw::cli::TrainArgs {
+        family: a.family,
+        bits: Some(a.bits),
+        float: false,
+        width: None,
+        budget: Some(format!("{budget}bit")),
+        channel_multiple,
+        first_last_8bit: false,
+        epochs: a.epochs,
+        batch: 128,
+        lr: 0.1,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        warmup_epochs: 1.0_f64.min(a.epochs as f64 / 2.0),
+        seed: 0,
+        no_augment: false,
+        train_limit: None,
+        data_dir: a.data_dir.clone(),
+        out: run.to_path_buf(),
+        resume,
+        threads: a.threads,
+        device: "cpu".into(),
+        stop_after: None,
+        quiet: false,
+    };
+    unibit_sw::cli::train(args)?;
+    Ok(Value::Null)
+}
+
+#[cfg(not(feature = "train"))]
+fn train(_: &DemoArgs, _: &Path, _: u64, _: usize) -> Result<Value> {
+    bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
+}
+
+#[cfg(feature = "train")]
+fn export(a: &DemoArgs, run: &Path, bundle: &Path) -> Result<()> {
+    unibit_sw::cli::export(unibit_sw::cli::ExportArgs {
+        run: run.to_path_buf(),
+        out: bundle.to_path_buf(),
+        golden: a.images.max(1),
+        calibration_images: 5000,
+        test_limit: None,
+        threads: a.threads,
+        device: "cpu".into(),
+    })
+}
+
+#[cfg(not(feature = "train"))]
+fn export(_: &DemoArgs, _: &Path, _: &Path) -> Result<()> {
+    bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{:.2}%", 100.0 * v))
+}
+
+/// The demo's HTML/Markdown page.
+fn report(
+    a: &DemoArgs,
+    b: &bundle::Bundle,
+    budget: u64,
+    cosim: &Value,
+    synth: Option<&Value>,
+) -> Result<Page> {
+    let man_size = unibit_core::size::model_size(&b.model.graph, |_| b.model.bits)?;
+    let mut p = Page::new(format!("unibit demo — {} at B = {}", a.family, a.bits));
+    p.paragraph(format!(
+        "One weight bitwidth B = {} for every conv and linear layer; width {:.4} chosen by the iso-size solver to fit {}. \
+         The engine is a {}×{} bit-serial array built for B = {}.",
+        a.bits,
+        b.info.width.unwrap_or(0.0),
+        format_bits(budget),
+        a.rows,
+        a.cols,
+        a.bits
+    ));
+    p.heading(2, "Model");
+    let mut t = Table::new([
+        "family", "source", "B", "width", "weights", "size", "budget",
+    ]);
+    t.row([
+        a.family.to_string(),
+        b.info.source.clone(),
+        a.bits.to_string(),
+        format!("{:.4}", b.info.width.unwrap_or(0.0)),
+        man_size.weights.to_string(),
+        format!(
+            "{} ({} weight + {} parameter bits)",
+            format_bits(man_size.total_bits),
+            man_size.weight_bits,
+            man_size.param_bits
+        ),
+        format_bits(budget),
+    ]);
+    p.table(t);
+    p.heading(2, "Accuracy (Fashion-MNIST test set)");
+    let acc = &b.accuracy;
+    let mut t = Table::new([
+        "float (trained)",
+        "fake-quantized",
+        "integer (reference)",
+        "images",
+    ]);
+    t.row([
+        pct(acc.float),
+        pct(acc.fake_quant),
+        pct(acc.integer),
+        acc.images.map_or("—".into(), |n| n.to_string()),
+    ]);
+    p.table(t);
+    if b.info.source == "synthetic" {
+        p.paragraph(
+            "Synthetic weights: accuracies are not meaningful (no training in this build).",
+        );
+    }
+    p.heading(
+        2,
+        "Cosimulation (Verilator, every layer against the golden vectors)",
+    );
+    p.paragraph(format!(
+        "bit-exact: {} — {} image(s), {} cycles per image (cost model: {}).",
+        cosim["bit_exact"],
+        cosim["images"],
+        cosim["cycles_per_image"],
+        cosim["predicted_per_image"]
+    ));
+    let mut t = Table::new(["layer", "where", "tiles", "cycles", "predicted", "match"]);
+    for l in cosim["layers"].as_array().into_iter().flatten() {
+        t.row([
+            l["name"].as_str().unwrap_or("").to_string(),
+            if l["on_engine"] == true {
+                "engine"
+            } else {
+                "host"
+            }
+            .to_string(),
+            l["tiles"].to_string(),
+            l["cycles"].to_string(),
+            l["predicted"].to_string(),
+            if l["matches"] == true { "✓" } else { "✗" }.to_string(),
+        ]);
+    }
+    p.table(t);
+    if let Some(s) = synth {
+        p.heading(
+            2,
+            format!("Synthesis: {}", s["board"].as_str().unwrap_or("")),
+        );
+        let r = &s["resources"];
+        let mut t = Table::new([
+            "device",
+            "LUTs",
+            "FFs",
+            "carries",
+            "BRAMs",
+            "DSPs",
+            "clock",
+            "Fmax",
+            "timing",
+            "peak MAC/s",
+        ]);
+        t.row([
+            s["device"].as_str().unwrap_or("").to_string(),
+            r["luts"].to_string(),
+            r["ffs"].to_string(),
+            r["carries"].to_string(),
+            r["brams"].to_string(),
+            r["dsps"].to_string(),
+            format!("{:.2} MHz", s["clock_mhz"].as_f64().unwrap_or(0.0)),
+            s["fmax_mhz"]
+                .as_f64()
+                .map_or("—".into(), |f| format!("{f:.2} MHz")),
+            match s["timing_met"].as_bool() {
+                Some(true) => "met".into(),
+                Some(false) => "NOT met".into(),
+                None => "—".into(),
+            },
+            format!("{:.3e}", s["peak_macs_per_s"].as_f64().unwrap_or(0.0)),
+        ]);
+        p.table(t);
+        if let Some(bs) = s["bitstream"].as_str() {
+            p.paragraph(format!("Bitstream: {bs}"));
+        }
+        let cycles = cosim["cycles_per_image"].as_f64().unwrap_or(0.0);
+        let clock = s["clock_mhz"].as_f64().unwrap_or(0.0);
+        if cycles > 0.0 && clock > 0.0 {
+            p.paragraph(format!(
+                "At {clock:.2} MHz one image takes {:.2} ms of engine time ({:.0} images/s, compute only).",
+                cycles / (clock * 1e3),
+                clock * 1e6 / cycles
+            ));
+        }
+    }
+    Ok(p)
 }
