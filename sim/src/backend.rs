@@ -24,6 +24,10 @@ pub trait Backend {
     fn run(&mut self, d: &TileDesc) -> Result<u64>;
     /// Read `n` output words from `base`.
     fn read_outputs(&mut self, base: usize, n: usize) -> Result<Vec<i32>>;
+    /// Engine cycles simulated by tile runs so far and the wall time they took, if measured.
+    fn speed(&self) -> Option<(u64, f64)> {
+        None
+    }
 }
 
 impl Backend for EngineModel {

@@ -28,6 +28,9 @@ pub struct VerilatorEngine {
     /// Tiles run so far, and the tile (by that count) to trace into a VCD file, if any.
     runs: u64,
     trace_run: Option<(u64, PathBuf)>,
+    /// Engine cycles simulated by tile runs, and the wall time those runs took.
+    pub tile_cycles: u64,
+    pub tile_seconds: f64,
     pub build_dir: PathBuf,
     /// Seconds spent building (0 when the cached build was reused).
     pub build_seconds: f64,
@@ -273,6 +276,8 @@ impl VerilatorEngine {
             traced: trace,
             runs: 0,
             trace_run: None,
+            tile_cycles: 0,
+            tile_seconds: 0.0,
             build_dir: dir,
             build_seconds,
         })
@@ -371,14 +376,23 @@ impl Backend for VerilatorEngine {
             "R {} {} {} {} {} {} {} {}",
             d.rows, d.chunks, d.vectors, d.w_base, d.a_base, d.o_base, d.p_base, max
         )?;
+        let t0 = std::time::Instant::now();
         let r = self.line()?;
+        self.tile_seconds += t0.elapsed().as_secs_f64();
         if traced {
             self.trace(None)?;
         }
         match r.strip_prefix("C ") {
-            Some(c) => Ok(c.parse().context("cycle count from the harness")?),
+            Some(c) => {
+                let c: u64 = c.parse().context("cycle count from the harness")?;
+                self.tile_cycles += c;
+                Ok(c)
+            }
             None => bail!("tile did not finish within {max} cycles (engine hung)"),
         }
+    }
+    fn speed(&self) -> Option<(u64, f64)> {
+        Some((self.tile_cycles, self.tile_seconds))
     }
     fn read_outputs(&mut self, base: usize, n: usize) -> Result<Vec<i32>> {
         writeln!(self.input, "O {base} {n}")?;

@@ -3,10 +3,10 @@
 
 use ndarray::{s, ArrayView4};
 use unibit_core::bundle::Golden;
-use unibit_core::model::NodeParams;
 use unibit_core::synthetic::{synthetic_images, synthetic_model};
 use unibit_core::{Bits, FamilyConfig, QuantModel};
-use unibit_hw::model::{EngineModel, EngineParams};
+use unibit_hw::model::{EngineModel, EngineParams, TileDesc};
+use unibit_sim::backend::Backend;
 use unibit_sim::cosim::{check_model, run_image, ImageRun};
 
 fn engine(bits: u8, rows: usize, cols: usize) -> EngineModel {
@@ -70,23 +70,91 @@ fn residual_and_depthwise_networks_are_bit_exact() {
     }
 }
 
+/// Flips one bit of one packed weight word on its way into the engine.
+struct FlipOneWeightBit {
+    inner: EngineModel,
+    /// Which `write_weights` call (one per row tile), which word, which bit.
+    call: usize,
+    word: usize,
+    bit: usize,
+    calls: usize,
+}
+
+impl Backend for FlipOneWeightBit {
+    fn name(&self) -> &str {
+        "faulty"
+    }
+    fn params(&self) -> EngineParams {
+        self.inner.params
+    }
+    fn write_weights(&mut self, base: usize, words: &[Vec<u64>]) -> anyhow::Result<()> {
+        let mut words = words.to_vec();
+        if self.calls == self.call {
+            words[self.word][self.bit / 64] ^= 1 << (self.bit % 64);
+        }
+        self.calls += 1;
+        self.inner.write_weights(base, &words)
+    }
+    fn write_acts(&mut self, base: usize, words: &[Vec<i32>]) -> anyhow::Result<()> {
+        self.inner.write_acts(base, words)
+    }
+    fn write_params(&mut self, base: usize, words: &[u64]) -> anyhow::Result<()> {
+        self.inner.write_params(base, words)
+    }
+    fn run(&mut self, d: &TileDesc) -> anyhow::Result<u64> {
+        Backend::run(&mut self.inner, d)
+    }
+    fn read_outputs(&mut self, base: usize, n: usize) -> anyhow::Result<Vec<i32>> {
+        self.inner.read_outputs(base, n)
+    }
+}
+
 #[test]
 fn a_flipped_weight_bit_is_reported_at_its_layer_and_channel() {
-    let (mut m, g) = model("resnet8", 2, 0.5);
-    // Flip bit 1 of the centre tap of output channel 5 of the stem (its input, the image, is
-    // non-zero nearly everywhere, so the fault shows in the first image).
-    let layer = m.graph.index_of("stem").unwrap();
-    let NodeParams::Weighted { codes, .. } = &mut m.params[layer] else {
-        unreachable!()
+    let (m, g) = model("resnet8", 2, 0.5);
+    // The stem (8 channels, 1 input channel, 3×3) runs as two row tiles of 4 on a 4×8 engine:
+    // the second `write_weights` call is its second row tile. Flip, in its first word (the most
+    // significant bit-plane, lane chunk 0), row 1's lane 4 — the centre tap of channel 4 + 1 = 5.
+    // The image is non-zero nearly everywhere, so the fault shows in the first image.
+    let mut be = FlipOneWeightBit {
+        inner: engine(2, 4, 8),
+        call: 1,
+        word: 0,
+        bit: 8 + 4,
+        calls: 0,
     };
-    codes[[5, 0, 1, 1]] ^= 0b10;
-    let mut be = engine(2, 4, 8);
-    let r = run(&m, &g, &mut be, 0);
+    let info = m.validate().unwrap();
+    let golden: Vec<ArrayView4<i32>> = g
+        .outputs
+        .iter()
+        .map(|o| o.slice(s![0..1, .., .., ..]))
+        .collect();
+    let r = run_image(
+        &m,
+        &info,
+        &mut be,
+        0,
+        g.input.slice(s![0..1, .., .., ..]),
+        &golden,
+    )
+    .unwrap();
     let mm = r.mismatch.expect("the fault must be detected");
     assert_eq!(mm.layer, "stem");
     assert_eq!(mm.channel, 5);
     assert_eq!(mm.tile, Some(1), "channel 5 is in the second row tile of 4");
     assert!(mm.first_cycle.is_some());
+    // Without the fault the same run is bit-exact.
+    let mut clean = engine(2, 4, 8);
+    let r = run_image(
+        &m,
+        &info,
+        &mut clean,
+        0,
+        g.input.slice(s![0..1, .., .., ..]),
+        &golden,
+    )
+    .unwrap();
+    assert!(r.mismatch.is_none());
 }
 
 #[test]

@@ -59,6 +59,8 @@ struct Summary<'a> {
     cycles_per_image: u64,
     predicted_per_image: u64,
     seconds: f64,
+    /// Simulated engine cycles per second of wall time while tiles ran (Verilator only).
+    sim_cycles_per_second: Option<f64>,
     layers: &'a [LayerRun],
     mismatch: Option<String>,
 }
@@ -126,6 +128,7 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
     }
     pb.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
+    let speed = be.speed().filter(|(_, s)| *s > 0.0);
     let r = first.unwrap();
     let mut t = Table::new(&[
         "layer",
@@ -166,6 +169,7 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
         cycles_per_image: r.cycles,
         predicted_per_image: predicted,
         seconds: secs,
+        sim_cycles_per_second: speed.map(|(c, s)| c as f64 / s),
         layers: &r.layers,
         mismatch: mismatch.clone(),
     };
@@ -194,6 +198,12 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
                 b.model.bits,
                 json_path.display()
             );
+            if let Some((c, s)) = speed {
+                println!(
+                    "simulator speed: {:.2} M engine cycles/s while tiles ran ({c} cycles in {s:.2} s; the rest is lowering and host I/O)",
+                    c as f64 / s / 1e6
+                );
+            }
             Ok(())
         }
         Some(m) => {

@@ -3,7 +3,7 @@
 //! place-and-route for the iCEBreaker, and an HTML report. Finished steps are reused.
 
 use super::flow::Flow;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -286,7 +286,7 @@ fn train(a: &DemoArgs, run: &Path, budget: u64, channel_multiple: usize) -> Resu
 
 #[cfg(not(feature = "train"))]
 fn train(_: &DemoArgs, _: &Path, _: u64, _: usize) -> Result<Value> {
-    bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
+    anyhow::bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
 }
 
 #[cfg(feature = "train")]
@@ -304,7 +304,7 @@ fn export(a: &DemoArgs, run: &Path, bundle: &Path) -> Result<()> {
 
 #[cfg(not(feature = "train"))]
 fn export(_: &DemoArgs, _: &Path, _: &Path) -> Result<()> {
-    bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
+    anyhow::bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -367,7 +367,7 @@ fn report(
     p.table(t);
     if b.info.source == "synthetic" {
         p.paragraph(
-            "Synthetic weights: accuracies are not meaningful (no training in this build).",
+            "Synthetic weights (--synthetic or a build without training): accuracies are not meaningful.",
         );
     }
     p.heading(
