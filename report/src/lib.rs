@@ -13,6 +13,7 @@ pub mod error;
 pub mod fonts;
 pub mod html;
 pub mod load;
+pub mod model_plots;
 pub mod plots;
 
 pub use analysis::{Comparison, Verdict};

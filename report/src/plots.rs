@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
-type Drawn = std::result::Result<(), String>;
+pub(crate) type Drawn = std::result::Result<(), String>;
 
 /// A figure that can draw itself on any plotters backend.
 pub trait Figure {
@@ -41,7 +41,7 @@ pub fn render(fig: &impl Figure, dir: &Path, stem: &str) -> Result<()> {
     Ok(())
 }
 
-fn e<E: std::fmt::Display>(err: E) -> String {
+pub(crate) fn e<E: std::fmt::Display>(err: E) -> String {
     err.to_string()
 }
 
@@ -62,7 +62,7 @@ pub fn bits_color(bits: u8) -> RGBColor {
 
 const MIXED: RGBColor = RGBColor(40, 40, 40);
 const ZERO_DEG: RGBColor = RGBColor(120, 120, 120);
-const GRID: RGBColor = RGBColor(225, 225, 225);
+pub(crate) const GRID: RGBColor = RGBColor(225, 225, 225);
 
 fn series_color(s: Series) -> RGBColor {
     match s {
@@ -76,7 +76,7 @@ fn kib(bits: f64) -> f64 {
     bits / 8.0 / 1024.0
 }
 
-fn title_font() -> TextStyle<'static> {
+pub(crate) fn title_font() -> TextStyle<'static> {
     (FAMILY, 22).into_font().style(FontStyle::Bold).into()
 }
 

@@ -228,7 +228,8 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                 Some(read_json(&synth_dir.join("report.json"))?)
             };
             let cosim = read_json(&cosim_json)?;
-            let page = report(&a, &b, budget, &cosim, synth.as_ref())?;
+            let mut page = report(&a, &b, budget, &cosim, synth.as_ref())?;
+            figures(&mut page, dir, &a, &run_dir.join("metrics.jsonl"), &cosim)?;
             page.write_html(&dir.join("index.html"))?;
             page.write_markdown(&dir.join("report.md"))?;
             Ok(Value::Null)
@@ -305,6 +306,89 @@ fn export(a: &DemoArgs, run: &Path, bundle: &Path) -> Result<()> {
 #[cfg(not(feature = "train"))]
 fn export(_: &DemoArgs, _: &Path, _: &Path) -> Result<()> {
     anyhow::bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
+}
+
+/// The demo report's figures: the training curve (when there was training) and the engine's
+/// cycles per layer, measured against predicted. Drawn as SVG (embedded) and PNG next to the page.
+fn figures(page: &mut Page, dir: &Path, a: &DemoArgs, metrics: &Path, cosim: &Value) -> Result<()> {
+    use unibit_report::model_plots::{CyclesPerLayer, Epoch, LayerCycles, TrainingCurve};
+    use unibit_report::plots::render;
+    page.heading(2, "Figures");
+    if metrics.exists() {
+        let text = std::fs::read_to_string(metrics)
+            .with_context(|| format!("reading {}", metrics.display()))?;
+        let mut epochs = Vec::new();
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: Value = serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not valid JSON", metrics.display(), i + 1))?;
+            let field = |k: &str| {
+                v[k].as_f64().with_context(|| {
+                    format!(
+                        "{} line {}: field `{k}` missing or not a number",
+                        metrics.display(),
+                        i + 1
+                    )
+                })
+            };
+            epochs.push(Epoch {
+                epoch: field("epoch")? as usize,
+                train_loss: field("train_loss")?,
+                test_acc: field("test_acc")?,
+            });
+        }
+        if !epochs.is_empty() {
+            let title = format!("{} at B = {}: training on Fashion-MNIST", a.family, a.bits);
+            render(
+                &TrainingCurve {
+                    title,
+                    epochs: &epochs,
+                },
+                dir,
+                "training",
+            )?;
+            page.figure_file(
+                &dir.join("training.svg"),
+                "training.png",
+                "Test accuracy of the quantization-aware model after each epoch, and the mean training loss.",
+            )?;
+        }
+    }
+    let layers: Vec<LayerCycles> = cosim["layers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|l| l["on_engine"] == true)
+        .map(|l| LayerCycles {
+            name: l["name"].as_str().unwrap_or("").to_string(),
+            measured: l["cycles"].as_u64().unwrap_or(0),
+            predicted: l["predicted"].as_u64().unwrap_or(0),
+        })
+        .collect();
+    if !layers.is_empty() {
+        let title = format!(
+            "Cycles per layer on the {}×{} engine (B = {})",
+            a.rows, a.cols, a.bits
+        );
+        render(
+            &CyclesPerLayer {
+                title,
+                bits: a.bits.get(),
+                layers: &layers,
+            },
+            dir,
+            "cycles",
+        )?;
+        page.figure_file(
+            &dir.join("cycles.svg"),
+            "cycles.png",
+            "Engine cycles per image for each conv/linear layer in Verilator cosimulation; the black tick is the cost model's prediction.",
+        )?;
+    }
+    Ok(())
 }
 
 fn pct(v: Option<f64>) -> String {
