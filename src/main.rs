@@ -2,6 +2,8 @@
 //! library function; errors travel up to one clear message and a non-zero exit code.
 
 mod cli;
+#[cfg(test)]
+mod doc_check;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
