@@ -3,6 +3,7 @@
 //! reference executor and the engine cost model. No torch, no HDL.
 
 pub mod arith;
+pub mod atomic;
 pub mod bundle;
 pub mod cost;
 pub mod dataset;

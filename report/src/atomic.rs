@@ -16,22 +16,15 @@ fn unique() -> String {
     )
 }
 
-/// Write `bytes` to `path` via a temporary file in the same directory and a rename.
+/// Write `bytes` to `path` atomically (unibit-core's helper), with this crate's error type.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_sibling(path);
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
+    unibit_core::atomic::write_atomic(path, bytes).map_err(|e| match e {
+        unibit_core::Error::Io { path, source } => Error::io(path, source),
+        other => Error::Path {
+            path: path.to_path_buf(),
+            msg: other.to_string(),
+        },
     })
-}
-
-fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", unique()))
 }
 
 /// A hidden directory inside `out` where a report is written before it is published.

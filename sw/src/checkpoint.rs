@@ -40,20 +40,13 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Write `bytes` to `path` atomically (temporary sibling, then rename).
+/// Write `bytes` to `path` atomically (unibit-core's helper).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = tmp_path(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("{}: cannot rename into place", path.display()))
+    Ok(unibit_core::atomic::write_atomic(path, bytes)?)
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    unibit_core::atomic::temp_sibling(path)
 }
 
 /// Save `tensors` as the checkpoint after `epoch` epochs in `dir`.
