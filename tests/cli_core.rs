@@ -1,35 +1,23 @@
 //! End-to-end tests of the core subcommands through the `unibit` binary (small configurations).
 
+mod cli;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+/// No dataset: tests that need one say so.
+const ENV: &[(&str, &str)] = &[("UNIBIT_DATA_DIR", "/nonexistent-unibit-test-data")];
 
 fn unibit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_unibit"))
-        .args(args)
-        .env("UNIBIT_DATA_DIR", "/nonexistent-unibit-test-data")
-        .output()
-        .expect("run unibit")
+    cli::run(args, ENV)
 }
 
 fn ok(args: &[&str]) -> String {
-    let o = unibit(args);
-    assert!(
-        o.status.success(),
-        "unibit {args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    cli::ok_with(args, ENV)
 }
 
 fn fails(args: &[&str], needle: &str) {
-    let o = unibit(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "unibit {args:?} should fail");
-    assert!(
-        err.contains(needle),
-        "unibit {args:?}: error {err:?} lacks {needle:?}"
-    );
-    assert!(!err.contains("panicked"), "unibit {args:?} panicked: {err}");
+    cli::fails_with(args, ENV, needle)
 }
 
 #[test]

@@ -6,30 +6,25 @@
 #[path = "../sw/tests/common/mod.rs"]
 mod common;
 
+mod cli;
+
+use cli::s;
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// Run with the Slurm array task index set (or not).
 fn unibit(args: &[&str], slurm_task: Option<usize>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_unibit"));
-    c.args(args).env_remove("SLURM_ARRAY_TASK_ID");
-    if let Some(i) = slurm_task {
-        c.env("SLURM_ARRAY_TASK_ID", i.to_string());
+    match slurm_task {
+        Some(i) => cli::run(args, &[("SLURM_ARRAY_TASK_ID", &i.to_string())]),
+        None => cli::run(args, &[]),
     }
-    c.output().expect("run unibit")
 }
 
 fn ok(args: &[&str], slurm_task: Option<usize>) -> String {
-    let o = unibit(args, slurm_task);
-    assert!(
-        o.status.success(),
-        "unibit {args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    match slurm_task {
+        Some(i) => cli::ok_with(args, &[("SLURM_ARRAY_TASK_ID", &i.to_string())]),
+        None => cli::ok_with(args, &[]),
+    }
 }
 
 #[test]

@@ -6,39 +6,19 @@
 #[path = "../sw/tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli;
 
-fn unibit(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_unibit"))
-        .args(args)
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .expect("run unibit")
-}
+use cli::s;
+use std::path::Path;
+
+const ENV: &[(&str, &str)] = &[("OMP_NUM_THREADS", "1")];
 
 fn ok(args: &[&str]) -> String {
-    let o = unibit(args);
-    assert!(
-        o.status.success(),
-        "unibit {args:?} failed:\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    cli::ok_with(args, ENV)
 }
 
-fn fails(args: &[&str], expect: &str) {
-    let o = unibit(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!o.status.success(), "unibit {args:?} should fail");
-    assert!(
-        err.contains(expect),
-        "unibit {args:?}: expected {expect:?} in\n{err}"
-    );
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+fn fails(args: &[&str], needle: &str) {
+    cli::fails_with(args, ENV, needle)
 }
 
 #[test]
