@@ -3,7 +3,7 @@
 
 use crate::export::{self, ExportOptions};
 use crate::net::QuantSpec;
-use crate::train::{self, parse_device, RunOptions, TrainConfig};
+use crate::train::{self, parse_device, RunOptions, TrainConfig, TrainSettings};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -34,30 +34,10 @@ pub struct TrainArgs {
     /// Keep the first and last layers at 8 bits (studies; such runs cannot be exported).
     #[arg(long)]
     pub first_last_8bit: bool,
-    #[arg(long, default_value_t = 30)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    /// Peak learning rate (after warm-up; cosine decay to 0).
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f64,
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f64,
-    #[arg(long, default_value_t = 5e-4)]
-    pub weight_decay: f64,
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup_epochs: f64,
+    #[command(flatten)]
+    pub train: TrainSettings,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Disable augmentation (padding + random crop, horizontal flips).
-    #[arg(long)]
-    pub no_augment: bool,
-    /// Use only the first N training images.
-    #[arg(long)]
-    pub train_limit: Option<usize>,
-    /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
     /// Run directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -108,27 +88,8 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     };
     let model = FamilyConfig { width, ..base };
     model.validate()?;
-    Ok(TrainConfig {
-        model,
-        quant,
-        layer_bits: None,
-        budget: a.budget.clone(),
-        budget_bits,
-        channel_plan: vec![],
-        size_bits: None,
-        weight_bits: None,
-        param_bits: None,
-        epochs: a.epochs,
-        batch: a.batch,
-        lr: a.lr,
-        momentum: a.momentum,
-        weight_decay: a.weight_decay,
-        warmup_epochs: a.warmup_epochs,
-        seed: a.seed,
-        augment: !a.no_augment,
-        train_limit: a.train_limit,
-        data_dir: unibit_core::dataset::data_dir(a.data_dir.as_deref()),
-    })
+    let budget = a.budget.clone().zip(budget_bits);
+    Ok(a.train.config(model, quant, a.seed, budget))
 }
 
 fn set_threads(n: usize) -> Result<()> {

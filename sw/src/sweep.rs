@@ -48,65 +48,7 @@ pub const REFERENCE_COLS: usize = 8;
 /// `engine` of uniform records: the reference array at the run's own B.
 pub const REFERENCE_ENGINE: &str = "8x8";
 
-/// Training hyper-parameters shared by every run of a sweep (and by `unibit mixed`).
-#[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainSettings {
-    #[arg(long, default_value_t = 30)]
-    pub epochs: usize,
-    #[arg(long, default_value_t = 128)]
-    pub batch: usize,
-    /// Peak learning rate (after warm-up; cosine decay to 0).
-    #[arg(long, default_value_t = 0.1)]
-    pub lr: f64,
-    #[arg(long, default_value_t = 0.9)]
-    pub momentum: f64,
-    #[arg(long, default_value_t = 5e-4)]
-    pub weight_decay: f64,
-    #[arg(long, default_value_t = 1.0)]
-    pub warmup_epochs: f64,
-    /// Disable augmentation (padding + random crop, horizontal flips).
-    #[arg(long)]
-    pub no_augment: bool,
-    /// Use only the first N training images.
-    #[arg(long)]
-    pub train_limit: Option<usize>,
-    /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
-    #[arg(long)]
-    pub data_dir: Option<PathBuf>,
-}
-
-impl TrainSettings {
-    /// A run's configuration: `model` at one bitwidth (`quant`) or float.
-    pub fn config(
-        &self,
-        model: FamilyConfig,
-        quant: Option<QuantSpec>,
-        seed: u64,
-        budget: Option<(String, u64)>,
-    ) -> TrainConfig {
-        TrainConfig {
-            model,
-            quant,
-            layer_bits: None,
-            budget: budget.as_ref().map(|b| b.0.clone()),
-            budget_bits: budget.map(|b| b.1),
-            channel_plan: vec![],
-            size_bits: None,
-            weight_bits: None,
-            param_bits: None,
-            epochs: self.epochs,
-            batch: self.batch,
-            lr: self.lr,
-            momentum: self.momentum,
-            weight_decay: self.weight_decay,
-            warmup_epochs: self.warmup_epochs,
-            seed,
-            augment: !self.no_augment,
-            train_limit: self.train_limit,
-            data_dir: unibit_core::dataset::data_dir(self.data_dir.as_deref()),
-        }
-    }
-}
+pub use crate::train::TrainSettings;
 
 /// How each run is exported and measured.
 #[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
