@@ -80,6 +80,27 @@ fn find_tool(name: &str) -> Result<PathBuf> {
     bail!("{name} not found (PATH and $UNIBIT_EDA_VENV/bin): run `make setup` to install the FPGA tools")
 }
 
+/// The last non-empty line of a growing log (its final 4 KiB), for a progress message.
+fn last_line(path: &Path) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+        .chars()
+        .take(100)
+        .collect()
+}
+
 fn run_logged(
     dir: &Path,
     tool: &str,
@@ -104,23 +125,40 @@ fn run_logged(
         tool,
         quoted.join(" ")
     ));
-    let out = Command::new(&exe)
+    // The tool writes straight into its log (stdout and stderr), so a long place-and-route can be
+    // followed with `tail -f`; meanwhile a spinner shows the elapsed time and its latest line.
+    let log_path = dir.join(log);
+    let file = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    let mut child = Command::new(&exe)
         .current_dir(dir)
         .args(args)
-        .output()
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .spawn()
         .with_context(|| format!("running {}", exe.display()))?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let spinner = indicatif::ProgressBar::new_spinner().with_style(
+        indicatif::ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}")
+            .expect("valid template"),
     );
-    std::fs::write(dir.join(log), &text)?;
-    if !out.status.success() {
+    spinner.set_prefix(tool.to_string());
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        spinner.set_message(last_line(&log_path));
+        spinner.tick();
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    spinner.finish_and_clear();
+    let text = std::fs::read_to_string(&log_path)
+        .with_context(|| format!("reading {}", log_path.display()))?;
+    if !status.success() {
         let tail: Vec<&str> = text.lines().rev().take(15).collect();
         bail!(
             "{tool} failed (exit {}); see {}:\n{}",
-            out.status.code().unwrap_or(-1),
-            dir.join(log).display(),
+            status.code().unwrap_or(-1),
+            log_path.display(),
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
     }
