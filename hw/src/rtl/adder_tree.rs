@@ -29,6 +29,12 @@ pub struct TreeNode<const ST: usize> {
     leaf: Constant<bool>,
     sign9: Constant<Bits<9>>,
     idle: Constant<Bits<ST>>,
+    /// 2^(ST−1) − 1: a child sums at most C/2 lanes of at most 511, which is below 2^(ST−1),
+    /// so its top bit is always 0. Masking it says so to yosys, which otherwise keeps a
+    /// constant-0 register, merges the two children's copies into one net and builds a carry
+    /// LUT with that net on two inputs — the case nextpnr's router can loop on for ever
+    /// (YosysHQ/nextpnr#1341).
+    low: Constant<Bits<ST>>,
 }
 
 impl<const ST: usize> TreeNode<ST> {
@@ -46,6 +52,7 @@ impl<const ST: usize> TreeNode<ST> {
             leaf: Constant::new(leaf),
             sign9: Constant::new(bits(0x100)),
             idle: Constant::new(bits(0x100)),
+            low: Constant::new(bits((1u64 << (ST - 1)) - 1)),
         }
     }
 }
@@ -60,7 +67,7 @@ impl<const ST: usize> Logic for TreeNode<ST> {
                 self.v.next = self.idle.val();
             }
         } else {
-            self.v.next = self.a.val() + self.b.val();
+            self.v.next = (self.a.val() & self.low.val()) + (self.b.val() & self.low.val());
         }
         self.pipe.clock.next = self.clock.val();
         self.pipe.d.next = self.v.val();
