@@ -28,13 +28,13 @@ pub struct TreeNode<const ST: usize> {
     registered: Constant<bool>,
     leaf: Constant<bool>,
     sign9: Constant<Bits<9>>,
-    idle: Constant<Bits<ST>>,
-    /// 2^(ST−1) − 1: a child sums at most C/2 lanes of at most 511, which is below 2^(ST−1),
-    /// so its top bit is always 0. Masking it says so to yosys, which otherwise keeps a
-    /// constant-0 register, merges the two children's copies into one net and builds a carry
-    /// LUT with that net on two inputs — the case nextpnr's router can loop on for ever
-    /// (YosysHQ/nextpnr#1341).
-    low: Constant<Bits<ST>>,
+    /// Leaves: the idle value 0x100 (a gated-off lane). Inner nodes: the mask 2^(ST−1) − 1 —
+    /// a child sums at most C/2 lanes of at most 511, below 2^(ST−1), so its top bit is always
+    /// 0. Masking it says so to yosys, which otherwise keeps a constant-0 register, merges the
+    /// two children's copies into one net and builds a carry LUT with that net on two inputs —
+    /// the case nextpnr's router can loop on for ever (YosysHQ/nextpnr#1341). One constant
+    /// serves both because every field of these large rust-hdl structs costs stack.
+    k: Constant<Bits<ST>>,
 }
 
 impl<const ST: usize> TreeNode<ST> {
@@ -51,8 +51,7 @@ impl<const ST: usize> TreeNode<ST> {
             registered: Constant::new(registered),
             leaf: Constant::new(leaf),
             sign9: Constant::new(bits(0x100)),
-            idle: Constant::new(bits(0x100)),
-            low: Constant::new(bits((1u64 << (ST - 1)) - 1)),
+            k: Constant::new(bits(if leaf { 0x100 } else { (1u64 << (ST - 1)) - 1 })),
         }
     }
 }
@@ -64,10 +63,10 @@ impl<const ST: usize> Logic for TreeNode<ST> {
             if self.gate.val() {
                 self.v.next = bit_cast::<ST, 9>(self.lane.val() ^ self.sign9.val());
             } else {
-                self.v.next = self.idle.val();
+                self.v.next = self.k.val();
             }
         } else {
-            self.v.next = (self.a.val() & self.low.val()) + (self.b.val() & self.low.val());
+            self.v.next = (self.a.val() & self.k.val()) + (self.b.val() & self.k.val());
         }
         self.pipe.clock.next = self.clock.val();
         self.pipe.d.next = self.v.val();
