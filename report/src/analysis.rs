@@ -357,15 +357,24 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
             over(&margins)
         )
     } else {
-        let accs: Vec<String> = std::iter::once(with_spread(best, &best_acc))
-            .chain(tied.iter().map(|(c, a)| with_spread(c, a)))
+        let trailing: Vec<String> = tied
+            .iter()
+            .zip(&tie_margins)
+            .map(|((c, a), m)| {
+                format!(
+                    "{} at {} trails by {}",
+                    c.label,
+                    with_spread(c, a),
+                    pp(m.pp).trim_start_matches('+')
+                )
+            })
             .collect();
         let mut t = format!(
-            "At {budget}, {} tie within the seed spread: {}, {} ahead by {}.",
+            "At {budget}, {} tie within the seed spread: {} has the best mean, {}; {}.",
             join_and(&leaders),
-            accs.join(" vs "),
             best.label,
-            join_and(&tie_margins.iter().map(|m| pp(m.pp)).collect::<Vec<_>>())
+            with_spread(best, &best_acc),
+            join_and(&trailing)
         );
         if !margins.is_empty() {
             t.push_str(&format!(" {} is {}.", best.label, over(&margins)));
