@@ -21,6 +21,10 @@ fn doc_files() -> Vec<PathBuf> {
         .collect();
     docs.sort();
     files.extend(docs);
+    let results = root.join("docs/results/README.md");
+    if results.exists() {
+        files.push(results);
+    }
     files
 }
 
