@@ -321,7 +321,8 @@ impl VersusSize<'_> {
                 .unwrap_or_default();
             let label = format!("{}{note}", s.label());
             let line: Vec<(f64, f64)> = p.iter().map(|(_, x, st)| (*x, st.mean)).collect();
-            let bars = p.iter().map(|(_, x, st)| {
+            // Seed spread only where there is one (a bar of one seed would hide the marker).
+            let bars = p.iter().filter(|(_, _, st)| st.n > 1).map(|(_, x, st)| {
                 ErrorBar::new_vertical(*x, st.min, st.mean, st.max, color.stroke_width(2), 10)
             });
             chart.draw_series(bars).map_err(e)?;
