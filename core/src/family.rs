@@ -34,7 +34,7 @@ impl std::str::FromStr for Family {
                     .ok_or_else(bad)?
                     .parse()
                     .map_err(|_| bad())?;
-                if depth < 8 || (depth - 2) % 6 != 0 {
+                if depth < 8 || !(depth - 2).is_multiple_of(6) {
                     return Err(Error::invalid(
                         "family",
                         "resnet depth 6n+2 ≥ 8 (8, 14, 20, 32, …)",

@@ -168,7 +168,7 @@ pub fn parse_bits(s: &str) -> Result<u64> {
         _ => return Err(bad()),
     };
     let bits = v * mult;
-    if !bits.is_finite() || bits < 1.0 || bits > 1e15 {
+    if !bits.is_finite() || !(1.0..=1e15).contains(&bits) {
         return Err(bad());
     }
     Ok(bits.round() as u64)

@@ -211,7 +211,7 @@ fn run_watched(
         spinner.tick();
         std::thread::sleep(std::time::Duration::from_millis(250));
         polls += 1;
-        if watch_router && polls % 20 == 0 {
+        if watch_router && polls.is_multiple_of(20) {
             let text = std::fs::read_to_string(&log_path).unwrap_or_default();
             if let Some(remaining) = router_stalled(&text, STALL_LINES) {
                 let _ = child.kill();

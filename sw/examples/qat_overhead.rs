@@ -39,7 +39,7 @@ fn main() {
     let tw = best(5, &|| {
         let mut s = Tensor::zeros([], (Kind::Float, Device::Cpu));
         for &i in &w {
-            s = s + net.effective_weight(i).unwrap().sum(Kind::Float);
+            s += net.effective_weight(i).unwrap().sum(Kind::Float);
         }
         s.backward();
     });
@@ -64,7 +64,7 @@ fn main() {
         let mut s = Tensor::zeros([], (Kind::Float, Device::Cpu));
         for (x, k) in &xs {
             let sc = quant::observed_scale(x, *k);
-            s = s + quant::fake_quant_act(x, sc, *k).sum(Kind::Float);
+            s += quant::fake_quant_act(x, sc, *k).sum(Kind::Float);
         }
         s.backward();
     });
@@ -72,7 +72,7 @@ fn main() {
         let mut s = Tensor::zeros([], (Kind::Float, Device::Cpu));
         for (x, k) in &xs {
             if *k == ActKind::U8 {
-                s = s + x.relu().sum(Kind::Float);
+                s += x.relu().sum(Kind::Float);
             }
         }
         s.backward();
@@ -80,7 +80,7 @@ fn main() {
     let ts = best(5, &|| {
         let mut s = Tensor::zeros([], (Kind::Float, Device::Cpu));
         for (x, _) in &xs {
-            s = s + x.sum(Kind::Float);
+            s += x.sum(Kind::Float);
         }
         s.backward();
     });
