@@ -231,6 +231,15 @@ fn pct(a: f64) -> String {
 }
 
 /// A difference in percentage points, with enough digits that a non-zero one never reads 0.0.
+/// `label` with its first letter upper-case, to start a sentence ("Mixed precision is …").
+fn capitalized(label: &str) -> String {
+    let mut c = label.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 pub fn pp(d: f64) -> String {
     if d.abs() < 0.1 && d != 0.0 {
         format!("{d:+.2} pp")
@@ -377,7 +386,7 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
             join_and(&trailing)
         );
         if !margins.is_empty() {
-            t.push_str(&format!(" {} is {}.", best.label, over(&margins)));
+            t.push_str(&format!(" {} is {}.", capitalized(&best.label), over(&margins)));
         }
         t
     };
