@@ -386,7 +386,11 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
             join_and(&trailing)
         );
         if !margins.is_empty() {
-            t.push_str(&format!(" {} is {}.", capitalized(&best.label), over(&margins)));
+            t.push_str(&format!(
+                " {} is {}.",
+                capitalized(&best.label),
+                over(&margins)
+            ));
         }
         t
     };
