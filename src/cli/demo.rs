@@ -229,7 +229,7 @@ pub fn demo(a: DemoArgs) -> Result<()> {
             };
             let cosim = read_json(&cosim_json)?;
             let mut page = report(&a, &b, budget, &cosim, synth.as_ref())?;
-            figures(&mut page, dir, &a, &run_dir.join("metrics.jsonl"), &cosim)?;
+            figures(&mut page, dir, &a, &run_dir, &cosim)?;
             page.write_html(&dir.join("index.html"))?;
             page.write_markdown(&dir.join("report.md"))?;
             Ok(Value::Null)
@@ -305,6 +305,27 @@ fn export(a: &DemoArgs, run: &Path, bundle: &Path) -> Result<()> {
     })
 }
 
+/// The training curve of the demo's run (nothing when it was not trained).
+#[cfg(feature = "train")]
+fn training_epochs(run: &Path) -> Result<Vec<unibit_report::model_plots::Epoch>> {
+    if !run.join(unibit_sw::train::METRICS_JSONL).exists() {
+        return Ok(vec![]);
+    }
+    Ok(unibit_sw::train::read_metrics(run)?
+        .into_iter()
+        .map(|m| unibit_report::model_plots::Epoch {
+            epoch: m.epoch,
+            train_loss: m.train_loss,
+            test_acc: m.test_acc,
+        })
+        .collect())
+}
+
+#[cfg(not(feature = "train"))]
+fn training_epochs(_: &Path) -> Result<Vec<unibit_report::model_plots::Epoch>> {
+    Ok(vec![])
+}
+
 #[cfg(not(feature = "train"))]
 fn export(_: &DemoArgs, _: &Path, _: &Path) -> Result<()> {
     anyhow::bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
@@ -312,52 +333,26 @@ fn export(_: &DemoArgs, _: &Path, _: &Path) -> Result<()> {
 
 /// The demo report's figures: the training curve (when there was training) and the engine's
 /// cycles per layer, measured against predicted. Drawn as SVG (embedded) and PNG next to the page.
-fn figures(page: &mut Page, dir: &Path, a: &DemoArgs, metrics: &Path, cosim: &Value) -> Result<()> {
-    use unibit_report::model_plots::{CyclesPerLayer, Epoch, LayerCycles, TrainingCurve};
+fn figures(page: &mut Page, dir: &Path, a: &DemoArgs, run: &Path, cosim: &Value) -> Result<()> {
+    use unibit_report::model_plots::{CyclesPerLayer, LayerCycles, TrainingCurve};
     use unibit_report::plots::render;
     page.heading(2, "Figures");
-    if metrics.exists() {
-        let text = std::fs::read_to_string(metrics)
-            .with_context(|| format!("reading {}", metrics.display()))?;
-        let mut epochs = Vec::new();
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let v: Value = serde_json::from_str(line)
-                .with_context(|| format!("{} line {}: not valid JSON", metrics.display(), i + 1))?;
-            let field = |k: &str| {
-                v[k].as_f64().with_context(|| {
-                    format!(
-                        "{} line {}: field `{k}` missing or not a number",
-                        metrics.display(),
-                        i + 1
-                    )
-                })
-            };
-            epochs.push(Epoch {
-                epoch: field("epoch")? as usize,
-                train_loss: field("train_loss")?,
-                test_acc: field("test_acc")?,
-            });
-        }
-        if !epochs.is_empty() {
-            let title = format!("{} at B = {}: training on Fashion-MNIST", a.family, a.bits);
-            render(
-                &TrainingCurve {
-                    title,
-                    epochs: &epochs,
-                },
-                dir,
-                "training",
-            )?;
-            page.figure_file(
-                &dir.join("training.svg"),
-                "training.png",
-                "Test accuracy of the quantization-aware model after each epoch, and the mean training loss.",
-            )?;
-        }
+    let epochs = training_epochs(run)?;
+    if !epochs.is_empty() {
+        let title = format!("{} at B = {}: training on Fashion-MNIST", a.family, a.bits);
+        render(
+            &TrainingCurve {
+                title,
+                epochs: &epochs,
+            },
+            dir,
+            "training",
+        )?;
+        page.figure_file(
+            &dir.join("training.svg"),
+            "training.png",
+            "Test accuracy of the quantization-aware model after each epoch, and the mean training loss.",
+        )?;
     }
     let layers: Vec<LayerCycles> = cosim["layers"]
         .as_array()

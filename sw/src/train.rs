@@ -447,6 +447,22 @@ pub fn run_training(
     Ok(done)
 }
 
+/// Every epoch's metrics of the run in `dir`, in order; errors name the file and line.
+pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>> {
+    let path = dir.join(METRICS_JSONL);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| {
+                format!("{} line {}: not an epoch's metrics", path.display(), i + 1)
+            })
+        })
+        .collect()
+}
+
 fn append_metrics(dir: &Path, m: &EpochMetrics) -> Result<()> {
     let path = dir.join(METRICS_JSONL);
     let mut f = std::fs::OpenOptions::new()
