@@ -80,18 +80,23 @@ fn find_tool(name: &str) -> Result<PathBuf> {
     bail!("{name} not found (PATH and $UNIBIT_EDA_VENV/bin): run `make setup` to install the FPGA tools")
 }
 
-/// The last non-empty line of a growing log (its final 4 KiB), for a progress message.
-fn last_line(path: &Path) -> String {
+/// The last `bytes` of a growing log (empty if it cannot be read yet): enough for the latest
+/// line and for the router's recent progress rows, without re-reading the whole log.
+fn log_tail(path: &Path, bytes: u64) -> String {
     use std::io::{Read, Seek, SeekFrom};
     let Ok(mut f) = std::fs::File::open(path) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(4096)));
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes)));
     let mut buf = Vec::new();
     let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf)
-        .lines()
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The last non-empty line of `text`, shortened for a progress message.
+fn last_line(text: &str) -> String {
+    text.lines()
         .rev()
         .map(str::trim)
         .find(|l| !l.is_empty())
@@ -207,13 +212,13 @@ fn run_watched(
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        spinner.set_message(last_line(&log_path));
+        let tail = log_tail(&log_path, 16 * 1024);
+        spinner.set_message(last_line(&tail));
         spinner.tick();
         std::thread::sleep(std::time::Duration::from_millis(250));
         polls += 1;
         if watch_router && polls.is_multiple_of(20) {
-            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if let Some(remaining) = router_stalled(&text, STALL_LINES) {
+            if let Some(remaining) = router_stalled(&tail, STALL_LINES) {
                 let _ = child.kill();
                 let _ = child.wait();
                 spinner.finish_and_clear();
