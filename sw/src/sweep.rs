@@ -367,11 +367,45 @@ pub fn train_or_resume(run: &Path, cfg: &TrainConfig, opts: &RunOptions) -> Resu
     Ok(())
 }
 
+/// The lock file in a run directory: held (an OS file lock, released when its process exits
+/// however it exits) by the process training the job, so two sweeps or `sweep run`s started on
+/// the same directory never train one job twice into the same checkpoint.
+pub const LOCK: &str = ".lock";
+
+/// An exclusive hold on one run directory; dropping it releases the lock.
+#[derive(Debug)]
+pub struct RunLock(#[allow(dead_code)] std::fs::File);
+
+/// Lock `run` for this process, or `None` when another process holds it.
+pub fn try_lock_run(run: &Path) -> Result<Option<RunLock>> {
+    let p = run.join(LOCK);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .with_context(|| format!("{}: cannot open", p.display()))?;
+    match f.try_lock() {
+        Ok(()) => Ok(Some(RunLock(f))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("{}: cannot lock", p.display()))
+        }
+    }
+}
+
+/// Whether another process is training the job in `run` right now.
+pub fn is_busy(run: &Path) -> bool {
+    run.is_dir() && matches!(try_lock_run(run), Ok(None))
+}
+
 /// What running one job did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobOutcome {
     /// Already finished: nothing done.
     Skipped,
+    /// Another process holds the job's lock (it is training it): nothing done.
+    Busy,
     Finished(Box<RunRecord>),
 }
 
@@ -393,9 +427,16 @@ pub fn run_job(
     if is_finished(&run) {
         return Ok(JobOutcome::Skipped);
     }
+    let Some(_lock) = try_lock_run(&run_dir_created(&run)?)? else {
+        return Ok(JobOutcome::Busy);
+    };
+    // Another process may have finished it between the check above and taking the lock.
+    if is_finished(&run) {
+        return Ok(JobOutcome::Skipped);
+    }
     let cfg = plan.train_config(job);
     log_line(
-        &run_dir_created(&run)?,
+        &run,
         &format!(
             "job {index} {}: {} at width {} (B = {}, budget {}, seed {})",
             job.id, job.family, job.width, job.bits, job.budget, job.seed
@@ -525,6 +566,21 @@ fn say(bar: &ProgressBar, msg: String) {
     }
 }
 
+/// The one line a finished job gets in the sweep's output.
+fn finished_line(id: &str, r: &RunRecord) -> String {
+    format!(
+        "{id}: integer {:.2}% at {} (width {})",
+        100.0 * r.int_acc.unwrap_or(0.0),
+        format_bits(r.size_bits),
+        r.width
+    )
+}
+
+/// What a sweep says about a job another process is training.
+fn busy_line(id: &str) -> String {
+    format!("{id}: being trained by another process — skipped (collect it when that finishes)")
+}
+
 /// How a local sweep runs its jobs.
 pub struct LocalOptions {
     /// Jobs at once. 1: in this process; more: child processes of `exe`.
@@ -572,17 +628,9 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
                 );
             }
             match run_job(plan, sweep, i, o.device, lines) {
-                Ok(JobOutcome::Finished(r)) => say(
-                    &bar,
-                    format!(
-                        "{}: integer {:.2}% at {} (width {})",
-                        job.id,
-                        100.0 * r.int_acc.unwrap_or(0.0),
-                        format_bits(r.size_bits),
-                        r.width
-                    ),
-                ),
+                Ok(JobOutcome::Finished(r)) => say(&bar, finished_line(&job.id, &r)),
                 Ok(JobOutcome::Skipped) => {}
+                Ok(JobOutcome::Busy) => say(&bar, busy_line(&job.id)),
                 Err(e) => {
                     let run = sweep.join(&job.run_dir);
                     log_line(&run, &format!("error: {e:#}"));
@@ -603,6 +651,11 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
         loop {
             while running.len() < o.jobs {
                 let Some(i) = queue.next() else { break };
+                if is_busy(&sweep.join(&plan.jobs[i].run_dir)) {
+                    say(&bar, busy_line(&plan.jobs[i].id));
+                    bar.inc(1);
+                    continue;
+                }
                 let run = run_dir_created(&sweep.join(&plan.jobs[i].run_dir))?;
                 let log = std::fs::OpenOptions::new()
                     .create(true)
@@ -624,6 +677,17 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
                     .stderr(log)
                     .spawn()
                     .with_context(|| format!("cannot start {}", exe.display()))?;
+                if bar.is_hidden() && o.progress {
+                    say(
+                        &bar,
+                        format!(
+                            "{}: starting (job {i} of {}), log {}",
+                            plan.jobs[i].id,
+                            plan.jobs.len(),
+                            run.join(LOG).display()
+                        ),
+                    );
+                }
                 running.push((i, child));
             }
             if running.is_empty() {
@@ -643,7 +707,12 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
                     let (i, _) = running.remove(k);
                     let job = &plan.jobs[i];
                     if status.success() {
-                        say(&bar, format!("{}: done", job.id));
+                        // A child that found the job locked by a third process exits 0 too.
+                        let line = match read_record(&sweep.join(&job.run_dir)) {
+                            Ok(r) => finished_line(&job.id, &r),
+                            Err(_) => busy_line(&job.id),
+                        };
+                        say(&bar, line);
                     } else {
                         let log = sweep.join(&job.run_dir).join(LOG);
                         say(
@@ -806,6 +875,7 @@ pub fn sweep(cmd: SweepCmd) -> Result<()> {
             let device = train::parse_device(&a.device)?;
             match run_job(&p, &sweep_dir(&a.plan), i, device, true)? {
                 JobOutcome::Skipped => println!("job {i} ({}): already finished", p.jobs[i].id),
+                JobOutcome::Busy => println!("job {i}: {}", busy_line(&p.jobs[i].id)),
                 JobOutcome::Finished(r) => println!(
                     "job {i} ({}): integer {:.2}% · fake-quant {:.2}% · size {}",
                     p.jobs[i].id,

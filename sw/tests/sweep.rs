@@ -227,6 +227,42 @@ fn killed_jobs_resume_from_their_checkpoint() {
 }
 
 #[test]
+fn a_job_another_process_is_training_is_left_to_it() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 64, 32);
+    let mut s = spec(&data, 1);
+    s.budgets = vec!["2KiB".into()];
+    s.bits = vec![Bits::new(2).unwrap()];
+    let dir = tmp.path().join("s");
+    let p = sweep::plan(&s, &dir).unwrap();
+    let run = dir.join(&p.jobs[0].run_dir);
+    std::fs::create_dir_all(&run).unwrap();
+
+    // The lock is an OS lock on an open file: a second holder is refused while the first lives.
+    let held = sweep::try_lock_run(&run)
+        .unwrap()
+        .expect("a free run locks");
+    assert!(sweep::try_lock_run(&run).unwrap().is_none());
+    assert!(sweep::is_busy(&run));
+    assert_eq!(
+        sweep::run_job(&p, &dir, 0, Device::Cpu, false).unwrap(),
+        JobOutcome::Busy
+    );
+    sweep::run_all(&p, &dir, &local(1)).unwrap();
+    let c = sweep::collect(&p, &dir).unwrap();
+    assert_eq!(c.missing, vec![p.jobs[0].id.clone()]);
+    assert!(!run.join("checkpoint.json").exists(), "nothing trained");
+
+    // Released (its process ended): the next sweep trains it.
+    drop(held);
+    assert!(!sweep::is_busy(&run));
+    sweep::run_all(&p, &dir, &local(1)).unwrap();
+    assert!(sweep::collect(&p, &dir).unwrap().missing.is_empty());
+}
+
+#[test]
 fn job_index_comes_from_the_flag_or_slurm() {
     assert_eq!(sweep::job_index(Some(3), Some("7")).unwrap(), 3);
     assert_eq!(sweep::job_index(None, Some("7")).unwrap(), 7);
