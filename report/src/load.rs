@@ -125,6 +125,30 @@ fn validate(r: &RunRecord) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Keep only the last record of each `key`, with a warning per dropped one.
+fn drop_repeats<K: std::hash::Hash + Eq>(loaded: &mut Loaded, key: impl Fn(&Sourced) -> K) {
+    let mut last: HashMap<K, usize> = HashMap::new();
+    for (i, s) in loaded.records.iter().enumerate() {
+        if let Some(prev) = last.insert(key(s), i) {
+            let p = &loaded.records[prev];
+            loaded.warnings.push(format!(
+                "{}:{} repeats the run of {}:{} ({}); kept the later line",
+                s.source.display(),
+                s.line,
+                p.source.display(),
+                p.line,
+                s.record.run_dir
+            ));
+        }
+    }
+    let keep: std::collections::HashSet<usize> = last.into_values().collect();
+    let mut i = 0;
+    loaded.records.retain(|_| {
+        i += 1;
+        keep.contains(&(i - 1))
+    });
+}
+
 /// Read every input (sweep directories or results files), in order, dropping repeated runs.
 pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
     let mut loaded = Loaded::default();
@@ -145,38 +169,28 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
         loaded.records.extend(read_file(&file)?);
         loaded.files.push(file);
     }
-    // A run is identified by what it trained and where it lives; a later line replaces an earlier.
-    let key = |r: &RunRecord| {
+    // A run is identified by what it trained (recipe included) and where it lives — its run
+    // directory, resolved against its results file's directory, since two studies may both have
+    // a `budget-64KiB` — and a later line replaces an earlier (a job re-run into the same file).
+    // A byte-identical record from another file (a copy of the results) is the same run too.
+    let key = |s: &Sourced| {
+        let r = &s.record;
+        let dir = s.source.parent().unwrap_or(Path::new("")).join(&r.run_dir);
         (
             r.family.to_string(),
             format!("{:?}", r.method),
             r.bits,
             r.budget_bits,
             r.seed,
-            r.run_dir.clone(),
+            r.epochs,
+            r.width.to_bits(),
+            dir,
             r.layer_bits.clone(),
         )
     };
-    let mut last: HashMap<_, usize> = HashMap::new();
-    for (i, s) in loaded.records.iter().enumerate() {
-        if let Some(prev) = last.insert(key(&s.record), i) {
-            let p = &loaded.records[prev];
-            loaded.warnings.push(format!(
-                "{}:{} repeats the run of {}:{} ({}); kept the later line",
-                s.source.display(),
-                s.line,
-                p.source.display(),
-                p.line,
-                s.record.run_dir
-            ));
-        }
-    }
-    let keep: std::collections::HashSet<usize> = last.into_values().collect();
-    let mut i = 0;
-    loaded.records.retain(|_| {
-        i += 1;
-        keep.contains(&(i - 1))
-    });
+    let content = |s: &Sourced| serde_json::to_string(&s.record).unwrap_or_default();
+    drop_repeats(&mut loaded, content);
+    drop_repeats(&mut loaded, key);
     if loaded.records.is_empty() {
         return Err(Error::Path {
             path: loaded.files[0].clone(),

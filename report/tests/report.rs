@@ -290,3 +290,30 @@ fn repeated_runs_are_counted_once() {
     );
     assert!(s.verdicts[0].contains("91.0%"), "{:?}", s.verdicts);
 }
+
+#[test]
+fn runs_of_different_studies_are_kept_and_copies_counted_once() {
+    let d = tempfile::tempdir().unwrap();
+    // Two mixed-precision studies both name their run `budget-64KiB`, with other recipes.
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let mut ra = record(64, Method::MixedBudget, None, 0, 0.88);
+    ra.run_dir = "budget-64KiB".into();
+    let mut rb = ra.clone();
+    rb.epochs = 4;
+    rb.int_acc = Some(0.90);
+    append(&a.join("results.jsonl"), &ra).unwrap();
+    append(&b.join("results.jsonl"), &rb).unwrap();
+    // A copy of study a's results elsewhere holds the same record again.
+    let copy = d.path().join("copy.jsonl");
+    std::fs::copy(a.join("results.jsonl"), &copy).unwrap();
+    let s = unibit_report::sweep_report(&[a, b, copy], &d.path().join("out")).unwrap();
+    assert_eq!(s.records, 2, "{:?}", s.warnings);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(
+        s.warnings[0].contains("copy.jsonl:1 repeats"),
+        "{:?}",
+        s.warnings
+    );
+}
