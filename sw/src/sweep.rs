@@ -566,6 +566,15 @@ fn say(bar: &ProgressBar, msg: String) {
     }
 }
 
+/// The line a sweep says when job `i` starts.
+fn starting_line(plan: &Plan, i: usize) -> String {
+    format!(
+        "{}: starting (job {i} of {})",
+        plan.jobs[i].id,
+        plan.jobs.len()
+    )
+}
+
 /// The one line a finished job gets in the sweep's output.
 fn finished_line(id: &str, r: &RunRecord) -> String {
     format!(
@@ -622,10 +631,7 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
             // Without a terminal the bar is hidden: say what runs, and let training log epochs.
             let lines = o.progress && bar.is_hidden();
             if lines {
-                say(
-                    &bar,
-                    format!("{}: starting (job {i} of {})", job.id, plan.jobs.len()),
-                );
+                say(&bar, starting_line(plan, i));
             }
             match run_job(plan, sweep, i, o.device, lines) {
                 Ok(JobOutcome::Finished(r)) => say(&bar, finished_line(&job.id, &r)),
@@ -678,14 +684,10 @@ pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
                     .spawn()
                     .with_context(|| format!("cannot start {}", exe.display()))?;
                 if bar.is_hidden() && o.progress {
+                    let log = run.join(LOG);
                     say(
                         &bar,
-                        format!(
-                            "{}: starting (job {i} of {}), log {}",
-                            plan.jobs[i].id,
-                            plan.jobs.len(),
-                            run.join(LOG).display()
-                        ),
+                        format!("{}, log {}", starting_line(plan, i), log.display()),
                     );
                 }
                 running.push((i, child));
