@@ -30,7 +30,7 @@ use std::time::Duration;
 use tch::Device;
 use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
-use unibit_core::results::{self, Method, RunRecord};
+use unibit_core::results::{Method, RunRecord};
 use unibit_core::size::{format_bits, model_size, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
 
@@ -536,14 +536,12 @@ pub fn collect(plan: &Plan, sweep: &Path) -> Result<Collected> {
         records.push(read_record(&run)?);
     }
     let path = sweep.join(RESULTS_JSONL);
-    let tmp = sweep.join(format!(".{RESULTS_JSONL}.tmp-{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    std::fs::write(&tmp, b"").with_context(|| format!("{}: cannot write", tmp.display()))?;
+    let mut text = String::new();
     for r in &records {
-        results::append(&tmp, r)?;
+        text.push_str(&serde_json::to_string(r)?);
+        text.push('\n');
     }
-    std::fs::rename(&tmp, &path)
-        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    write_atomic(&path, text.as_bytes())?;
     Ok(Collected {
         path,
         records,
