@@ -88,6 +88,12 @@ impl TrainConfig {
     }
 }
 
+/// Held while drawing from libtorch's process-wide generator (model initialization).
+fn torch_rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A model with its variables and optimizer state.
 pub struct Model {
     pub vs: nn::VarStore,
@@ -96,7 +102,24 @@ pub struct Model {
 }
 
 impl Model {
+    /// A model initialized from libtorch's generator as it stands (for weights that are
+    /// overwritten next: a checkpoint, a reference run). Use [`Model::seeded`] for training.
     pub fn new(cfg: &TrainConfig, device: Device) -> Result<Model> {
+        let _guard = torch_rng_lock();
+        Model::build(cfg, device)
+    }
+
+    /// A freshly initialized model whose weights depend on `seed` only. libtorch's generator is
+    /// process-wide, so seeding and drawing happen under one lock that every model construction
+    /// takes: another model built in the same process (parallel tests, a library user's
+    /// threads) cannot interleave its draws and change these weights.
+    pub fn seeded(cfg: &TrainConfig, device: Device, seed: u64) -> Result<Model> {
+        let _guard = torch_rng_lock();
+        tch::manual_seed(seed as i64);
+        Model::build(cfg, device)
+    }
+
+    fn build(cfg: &TrainConfig, device: Device) -> Result<Model> {
         let graph = cfg.model.build()?;
         let vs = nn::VarStore::new(device);
         let net = Net::with_layer_bits(&vs.root(), &graph, cfg.quant, cfg.layer_bits.as_deref())?;
@@ -316,8 +339,7 @@ pub fn run_training(
     }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the run directory", dir.display()))?;
-    tch::manual_seed(cfg.seed as i64);
-    let model = Model::new(&cfg, opts.device)?;
+    let model = Model::seeded(&cfg, opts.device, cfg.seed)?;
     let mut opt = Sgd::new(&model, cfg.momentum, cfg.weight_decay);
     let (mut epoch, mut step) = (0usize, 0usize);
     if resume {

@@ -118,7 +118,6 @@ fn network_traces_through_the_quantized_forward_are_finite_and_mostly_positive()
     // The real use: double backward through fake-quantized convs, batch norm (evaluation mode),
     // ReLU, pooling and cross-entropy of a small trained network.
     tch::set_num_threads(1);
-    tch::manual_seed(3);
     use unibit_core::family::FamilyConfig;
     use unibit_core::{Bits, Family};
     use unibit_sw::data::{self, Augment};
@@ -149,7 +148,7 @@ fn network_traces_through_the_quantized_forward_are_finite_and_mostly_positive()
         train_limit: None,
         data_dir: "/nonexistent".into(),
     };
-    let m = Model::new(&cfg, Device::Cpu).unwrap();
+    let m = Model::seeded(&cfg, Device::Cpu, 3).unwrap();
     let mut opt = Sgd::new(&m, 0.9, 5e-4);
     let d = data::synthetic(128, 2);
     for b in data::train_batches(&d, 32, 0, 0, Augment::NONE, Device::Cpu) {

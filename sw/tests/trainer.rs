@@ -43,9 +43,8 @@ fn setup() {
 #[test]
 fn tiny_model_loss_falls() {
     setup();
-    tch::manual_seed(1);
     let cfg = config("resnet8", 0.5, Some(2), 1);
-    let m = Model::new(&cfg, Device::Cpu).unwrap();
+    let m = Model::seeded(&cfg, Device::Cpu, 1).unwrap();
     let mut opt = Sgd::new(&m, 0.9, 5e-4);
     let d = data::synthetic(256, 3);
     let probe = data::eval_batches(&d, 256, Device::Cpu).next().unwrap();
@@ -69,9 +68,8 @@ fn tiny_model_loss_falls() {
 
 /// Train briefly, give some batch-norm channels negative γ (the code-negation path), calibrate.
 fn trained(family: &str, width: f64, bits: u8) -> (Model, unibit_core::dataset::Dataset) {
-    tch::manual_seed(11);
     let cfg = config(family, width, Some(bits), 1);
-    let m = Model::new(&cfg, Device::Cpu).unwrap();
+    let m = Model::seeded(&cfg, Device::Cpu, 11).unwrap();
     let mut opt = Sgd::new(&m, 0.9, 5e-4);
     let d = data::synthetic(192, 5);
     for b in data::train_batches(&d, 32, 0, 0, Augment::FASHION, Device::Cpu) {
@@ -354,4 +352,56 @@ fn user_errors_are_one_line_messages() {
     );
     assert!(e.contains("config.json"), "{e}");
     let _ = Kind::Float;
+}
+
+#[test]
+fn initialization_depends_on_the_seed_only_even_with_models_built_concurrently() {
+    // libtorch's generator is process-wide; other threads building models at the same time (as
+    // parallel tests and in-process sweeps do) must not change a seeded model's weights.
+    setup();
+    let cfg = config("resnet8", 0.25, Some(2), 1);
+    let reference = Model::seeded(&cfg, Device::Cpu, 5).unwrap();
+    let other_seed = Model::seeded(&cfg, Device::Cpu, 6).unwrap();
+    assert!(!variables_equal(&reference, &other_seed));
+    let same: Vec<bool> = std::thread::scope(|s| {
+        let noise: Vec<_> = (0..2)
+            .map(|k| {
+                let cfg = cfg.clone();
+                s.spawn(move || {
+                    for i in 0..20 {
+                        if (i + k) % 2 == 0 {
+                            Model::new(&cfg, Device::Cpu).unwrap();
+                        } else {
+                            Model::seeded(&cfg, Device::Cpu, 100 + i).unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        let checks: Vec<_> = (0..2)
+            .map(|_| {
+                let cfg = cfg.clone();
+                s.spawn(move || {
+                    (0..20)
+                        .map(|_| Model::seeded(&cfg, Device::Cpu, 5).unwrap().variables())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        noise.into_iter().for_each(|h| h.join().unwrap());
+        let want = reference.variables();
+        checks
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap().iter().all(|vars| {
+                    vars.len() == want.len() && vars.iter().all(|(k, t)| want[k].equal(t))
+                })
+            })
+            .collect()
+    });
+    assert_eq!(
+        same,
+        vec![true, true],
+        "seeded weights changed under concurrency"
+    );
 }
