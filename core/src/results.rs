@@ -61,6 +61,16 @@ pub fn append(path: &Path, rec: &RunRecord) -> Result<()> {
     f.write_all(line.as_bytes()).map_err(|e| Error::io(path, e))
 }
 
+/// Replace a JSON-lines file with `records` atomically (a table that is rebuilt, not appended).
+pub fn write(path: &Path, records: &[RunRecord]) -> Result<()> {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).map_err(|e| Error::Other(e.to_string()))?);
+        text.push('\n');
+    }
+    crate::atomic::write_atomic(path, text.as_bytes())
+}
+
 /// Read a JSON-lines file of records; errors name the file and line.
 pub fn read(path: &Path) -> Result<Vec<RunRecord>> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -79,7 +89,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn append_and_read() {
+    fn append_write_and_read() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("r.jsonl");
         let r = RunRecord {
@@ -104,7 +114,12 @@ mod tests {
         };
         append(&p, &r).unwrap();
         append(&p, &r).unwrap();
-        assert_eq!(read(&p).unwrap(), vec![r.clone(), r]);
+        assert_eq!(read(&p).unwrap(), vec![r.clone(), r.clone()]);
+        // `write` replaces the table.
+        let mut other = r.clone();
+        other.seed = 1;
+        write(&p, std::slice::from_ref(&other)).unwrap();
+        assert_eq!(read(&p).unwrap(), vec![other]);
         std::fs::write(&p, "{}\n").unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("line 1"));
     }

@@ -599,17 +599,7 @@ pub fn run(spec: &MixedSpec, out: &Path, opts: &RunOptions) -> Result<MixedOutco
 
     // The study's table.
     let path = out.join(sweep::RESULTS_JSONL);
-    let tmp = out.join(format!(
-        ".{}.tmp-{}",
-        sweep::RESULTS_JSONL,
-        std::process::id()
-    ));
-    std::fs::write(&tmp, b"").with_context(|| format!("{}: cannot write", tmp.display()))?;
-    for r in &records {
-        results::append(&tmp, r)?;
-    }
-    std::fs::rename(&tmp, &path)
-        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    results::write(&path, &records)?;
     Ok(MixedOutcome {
         reference_accuracy,
         sensitivities,

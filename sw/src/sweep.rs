@@ -30,7 +30,7 @@ use std::time::Duration;
 use tch::Device;
 use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
-use unibit_core::results::{Method, RunRecord};
+use unibit_core::results::{self, Method, RunRecord};
 use unibit_core::size::{format_bits, model_size, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
 
@@ -536,12 +536,7 @@ pub fn collect(plan: &Plan, sweep: &Path) -> Result<Collected> {
         records.push(read_record(&run)?);
     }
     let path = sweep.join(RESULTS_JSONL);
-    let mut text = String::new();
-    for r in &records {
-        text.push_str(&serde_json::to_string(r)?);
-        text.push('\n');
-    }
-    write_atomic(&path, text.as_bytes())?;
+    results::write(&path, &records)?;
     Ok(Collected {
         path,
         records,
