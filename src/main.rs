@@ -84,7 +84,17 @@ fn main() -> ExitCode {
         Command::Bench(c) => cli::core_cmds::bench(c),
         Command::Hw(a) => unibit_hw::cli::run(a),
         #[cfg(feature = "train")]
-        Command::Train(a) => unibit_sw::cli::train(a),
+        Command::Train(a) => {
+            let run = a.out.clone();
+            unibit_sw::cli::train(a).map(|()| {
+                // The run is saved; a curve that cannot be drawn is only a warning.
+                match cli::curve::draw_run(&run) {
+                    Ok(Some(svg)) => eprintln!("training curve: {}", svg.display()),
+                    Ok(None) => {}
+                    Err(e) => eprintln!("warning: no training curve for {}: {e:#}", run.display()),
+                }
+            })
+        }
         #[cfg(feature = "train")]
         Command::Export(a) => unibit_sw::cli::export(a),
         #[cfg(feature = "train")]

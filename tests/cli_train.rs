@@ -63,8 +63,22 @@ fn size_train_resume_export_verify_infer_cost_cosim() {
     train(&["--stop-after", "1"]);
     let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
     assert_eq!(lines(&run.join("metrics.jsonl")), 1);
+    let curve = || std::fs::read_to_string(run.join("training.svg")).unwrap();
+    assert!(curve().contains("1 of 2 epochs"), "{}", curve());
     train(&["--resume"]);
     assert_eq!(lines(&run.join("metrics.jsonl")), 2);
+    // The curve is redrawn with every epoch so far, as SVG and PNG, with no staging left over.
+    assert!(
+        curve().contains("resnet8") && curve().contains("B = 2: 2 of 2 epochs"),
+        "{}",
+        curve()
+    );
+    assert!(std::fs::metadata(run.join("training.png")).unwrap().len() > 1000);
+    assert!(!std::fs::read_dir(&run).unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".staging")));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert!(

@@ -305,27 +305,6 @@ fn export(a: &DemoArgs, run: &Path, bundle: &Path) -> Result<()> {
     })
 }
 
-/// The training curve of the demo's run (nothing when it was not trained).
-#[cfg(feature = "train")]
-fn training_epochs(run: &Path) -> Result<Vec<unibit_report::model_plots::Epoch>> {
-    if !run.join(unibit_sw::train::METRICS_JSONL).exists() {
-        return Ok(vec![]);
-    }
-    Ok(unibit_sw::train::read_metrics(run)?
-        .into_iter()
-        .map(|m| unibit_report::model_plots::Epoch {
-            epoch: m.epoch,
-            train_loss: m.train_loss,
-            test_acc: m.test_acc,
-        })
-        .collect())
-}
-
-#[cfg(not(feature = "train"))]
-fn training_epochs(_: &Path) -> Result<Vec<unibit_report::model_plots::Epoch>> {
-    Ok(vec![])
-}
-
 #[cfg(not(feature = "train"))]
 fn export(_: &DemoArgs, _: &Path, _: &Path) -> Result<()> {
     anyhow::bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
@@ -337,7 +316,7 @@ fn figures(page: &mut Page, dir: &Path, a: &DemoArgs, run: &Path, cosim: &Value)
     use unibit_report::model_plots::{CyclesPerLayer, LayerCycles, TrainingCurve};
     use unibit_report::plots::render;
     page.heading(2, "Figures");
-    let epochs = training_epochs(run)?;
+    let epochs = super::curve::training_epochs(run)?;
     if !epochs.is_empty() {
         let title = format!("{} at B = {}: training on Fashion-MNIST", a.family, a.bits);
         render(

@@ -2,6 +2,7 @@
 
 pub mod core_cmds;
 pub mod cosim;
+pub mod curve;
 pub mod table;
 
 /// Write a file atomically (unibit-core's helper: a temporary sibling, then rename).
