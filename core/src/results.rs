@@ -51,8 +51,7 @@ pub struct RunRecord {
 
 /// Append one record to a JSON-lines file (one write call, so concurrent appenders don't tear).
 pub fn append(path: &Path, rec: &RunRecord) -> Result<()> {
-    let mut line = serde_json::to_string(rec).map_err(|e| Error::Other(e.to_string()))?;
-    line.push('\n');
+    let line = to_line(rec)?;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -63,12 +62,15 @@ pub fn append(path: &Path, rec: &RunRecord) -> Result<()> {
 
 /// Replace a JSON-lines file with `records` atomically (a table that is rebuilt, not appended).
 pub fn write(path: &Path, records: &[RunRecord]) -> Result<()> {
-    let mut text = String::new();
-    for r in records {
-        text.push_str(&serde_json::to_string(r).map_err(|e| Error::Other(e.to_string()))?);
-        text.push('\n');
-    }
+    let text = records.iter().map(to_line).collect::<Result<String>>()?;
     crate::atomic::write_atomic(path, text.as_bytes())
+}
+
+/// One record as a JSON line (with its newline).
+fn to_line(rec: &RunRecord) -> Result<String> {
+    let mut line = serde_json::to_string(rec).map_err(|e| Error::Other(e.to_string()))?;
+    line.push('\n');
+    Ok(line)
 }
 
 /// Read a JSON-lines file of records; errors name the file and line.
