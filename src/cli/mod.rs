@@ -11,3 +11,4 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
 }
 pub mod demo;
 pub mod flow;
+pub mod progress;
