@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # unibit fresh-machine setup (Debian 12). Idempotent: a re-run with everything present takes seconds.
-#   1. apt packages: compilers, open FPGA tools, simulators, the Fashion-MNIST dataset
+#   1. apt packages: compilers, open FPGA tools, simulators, the Fashion-MNIST dataset, Slurm
 #   2. a CPU-only libtorch folder for tch 0.26, assembled from three pinned PyPI wheels (checksums verified)
 #   3. a Python venv with the pinned yowasp tools (ECP5 synthesis, place and route, packing)
 # Everything downloaded lives in a machine-wide cache ($UNIBIT_CACHE, default ~/.cache/unibit), so
@@ -18,8 +18,9 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$CACHE"
 
 # ---------------------------------------------------------------- 1. apt
+# slurm-wlm + munge: a single-node cluster for tests/slurm.rs (scripts/slurm-cluster.sh starts it).
 APT_PACKAGES=(build-essential pkg-config unzip python3-venv yosys fpga-icestorm
-              verilator iverilog dataset-fashion-mnist fonts-dejavu-core)
+              verilator iverilog dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
