@@ -18,9 +18,11 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$CACHE"
 
 # ---------------------------------------------------------------- 1. apt
-# slurm-wlm + munge: a single-node cluster for tests/slurm.rs (scripts/slurm-cluster.sh starts it).
+# slurm-wlm + munge: a single-node cluster for tests/slurm.rs (scripts/slurm-cluster.sh starts it);
+# libudev-dev: serialport finds boards by USB VID:PID (`unibit board … --port auto`).
 APT_PACKAGES=(build-essential pkg-config unzip python3-venv yosys fpga-icestorm
-              verilator iverilog dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge)
+              verilator iverilog dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge
+              libudev-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,19 @@
+//! unibit-board — talking to a board that runs the unibit engine, real or virtual.
+//!
+//! * [`frame`]: protocol v2 frames (sync byte, length, body, CRC-16) and the byte-stream decoder
+//!   with its resync rule; the same rules the board's RTL follows.
+//! * [`protocol`]: the commands (`info`, memory write/read, run) and replies, and their bytes.
+//! * [`link`]: the host end — one command at a time, every reply awaited with a timeout, retried
+//!   after corruption or silence; errors name the port.
+//! * [`device`]: the device end in software (the protocol's reference: a board's behaviour on
+//!   the wire, over any [`device::Backend`]).
+//! * [`port`]: opening a serial port by path, or `auto` by USB VID:PID.
+
+pub mod device;
+pub mod error;
+pub mod frame;
+pub mod link;
+pub mod port;
+pub mod protocol;
+
+pub use error::{Error, Result};
