@@ -17,6 +17,9 @@ pub struct UartRx {
     shreg: DFF<Bits<8>>,
     out: DFF<Bits<8>>,
     vld: DFF<Bit>,
+    /// The line has been seen idle (high) since the last start bit: registers power up low,
+    /// and a line that is low at configuration or after a frame is not a start bit.
+    armed: DFF<Bit>,
     last: Constant<Bits<16>>,
     half: Constant<Bits<16>>,
 }
@@ -37,8 +40,9 @@ impl UartRx {
             shreg: Default::default(),
             out: Default::default(),
             vld: Default::default(),
+            armed: Default::default(),
             last: Constant::new(bits(clocks_per_bit as u64 - 1)),
-            half: Constant::new(bits(clocks_per_bit as u64 / 2)),
+            half: Constant::new(bits(clocks_per_bit as u64 / 2 - 1)),
         }
     }
 }
@@ -46,7 +50,7 @@ impl UartRx {
 impl Logic for UartRx {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, sync1, sync2, state, ctr, bitn, shreg, out, vld);
+        dff_setup!(self, clock, sync1, sync2, state, ctr, bitn, shreg, out, vld, armed);
         self.sync1.d.next = self.rx.val();
         self.sync2.d.next = self.sync1.q.val();
         self.vld.d.next = false;
@@ -54,7 +58,11 @@ impl Logic for UartRx {
         match self.state.q.val().index() {
             0 => {
                 self.ctr.d.next = bits::<16>(0);
-                if !self.sync2.q.val() {
+                if self.sync2.q.val() {
+                    self.armed.d.next = true;
+                }
+                if !self.sync2.q.val() && self.armed.q.val() {
+                    self.armed.d.next = false;
                     self.state.d.next = bits::<2>(1);
                 }
             }
@@ -185,6 +193,54 @@ mod tests {
             self.tx.data.next = self.data.val();
             self.tx.start.next = self.start.val();
             self.rx.rx.next = self.tx.tx.val();
+        }
+    }
+
+    /// The line level at clock `t` for `bytes` sent from clock `t0` by a transmitter whose bit
+    /// lasts `period` receiver clocks (8N1, one idle bit between bytes).
+    fn line_at(bytes: &[u8], t0: f64, period: f64, t: f64) -> bool {
+        let bit = ((t - t0) / period).floor();
+        if bit < 0.0 {
+            return true;
+        }
+        let (byte, k) = ((bit as usize) / 11, (bit as usize) % 11);
+        match (bytes.get(byte), k) {
+            (None, _) => true,
+            (Some(_), 0) => false,
+            (Some(b), 1..=8) => (b >> (k - 1)) & 1 == 1,
+            _ => true,
+        }
+    }
+
+    /// Bytes a receiver at `clocks_per_bit` decodes from a sender whose bit lasts `period`
+    /// receiver clocks, starting at a fractional phase.
+    fn receive(clocks_per_bit: u16, period: f64, phase: f64, sent: &[u8]) -> Vec<u8> {
+        let mut rx = UartRx::new(clocks_per_bit);
+        rx.connect_all();
+        let mut got = vec![];
+        let cycles = ((sent.len() + 2) as f64 * 11.0 * period) as usize;
+        for t in 0..cycles {
+            rx.rx.next = line_at(sent, 3.0 + phase, period, t as f64);
+            tick(&mut rx, |u| &mut u.clock);
+            if rx.valid.val() {
+                got.push(rx.data.val().to_u64() as u8);
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn eight_clocks_per_bit_tolerates_two_percent_clock_mismatch() {
+        // 3 Mbaud at 24 MHz is 8 clocks per bit. A sender 2% fast or slow, at any phase.
+        let sent: Vec<u8> = vec![0x00, 0xFF, 0x55, 0xAA, 0x01, 0x80, 0xA5, 0x5A, 0x7E, 0x81];
+        for period in [8.0 * 0.98, 8.0, 8.0 * 1.02] {
+            for phase in [0.0, 0.25, 0.5, 0.75] {
+                assert_eq!(
+                    receive(8, period, phase, &sent),
+                    sent,
+                    "sender bit = {period} clocks, phase {phase}"
+                );
+            }
         }
     }
 
