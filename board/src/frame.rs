@@ -20,8 +20,8 @@ use crc::{Crc, CRC_16_IBM_3740};
 pub const SYNC_HOST: u8 = 0xA5;
 /// First byte of a frame from the device.
 pub const SYNC_DEVICE: u8 = 0x5A;
-/// Largest body: a 1,024-byte data block plus its command header.
-pub const MAX_BODY: usize = 1024 + 8;
+/// Largest body (the RTL's body buffer is 1,024 bytes: two iCE40 EBRs).
+pub const MAX_BODY: usize = 1024;
 /// Smallest body: sequence number and opcode (or status).
 pub const MIN_BODY: usize = 2;
 

@@ -11,9 +11,9 @@
 //! | op | command | args | reply data |
 //! |---|---|---|---|
 //! | 0x01 | INFO | — | [`Info`] |
-//! | 0x02 | WRITE | mem u8, addr u32, bytes 1..=1024 | — |
-//! | 0x03 | READ | mem u8, addr u32, len u16 (1..=1024) | `len` bytes |
-//! | 0x04 | RUN | the input image, 1..=1024 bytes | cycles u64, then i32 logits |
+//! | 0x02 | WRITE | mem u8, addr u32, bytes 1..=1016 | — |
+//! | 0x03 | READ | mem u8, addr u32, len u16 (1..=1016) | `len` bytes |
+//! | 0x04 | RUN | the input image, 1..=1016 bytes | cycles u64, then i32 logits (≤ 253) |
 //! | 0x05 | COMMIT | model id, 8 bytes (0 = none) | — |
 //!
 //! Addresses are byte addresses within memory `mem` (the memories and their sizes are listed by
@@ -25,8 +25,8 @@ use serde::Serialize;
 
 /// Protocol version this crate speaks.
 pub const VERSION: u8 = 2;
-/// Most data bytes in one WRITE, READ or RUN.
-pub const MAX_DATA: usize = 1024;
+/// Most data bytes in one WRITE, READ or RUN: MAX_BODY less room for the command header.
+pub const MAX_DATA: usize = crate::frame::MAX_BODY - 8;
 
 pub const OP_INFO: u8 = 0x01;
 pub const OP_WRITE: u8 = 0x02;

@@ -2,6 +2,7 @@
 pub mod adder_tree;
 pub mod controller;
 pub mod engine;
+pub mod frame;
 pub mod host;
 pub mod pe;
 pub mod requant;
