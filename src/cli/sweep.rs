@@ -236,7 +236,9 @@ fn run_local(cmd: SweepCmd) -> Result<()> {
     let spec = cmd.spec.spec()?;
     let o = LocalOptions {
         jobs: cmd.jobs,
-        threads: cmd.threads.unwrap_or_else(|| sweep::threads_per_job(cmd.jobs)),
+        threads: cmd
+            .threads
+            .unwrap_or_else(|| sweep::threads_per_job(cmd.jobs)),
         exe: None,
         device: device(&cmd.device)?,
         progress: !cmd.quiet,

@@ -2,7 +2,7 @@
 //! one library call each, and the lines they print.
 
 use super::progress::Bars;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
@@ -66,9 +66,22 @@ pub fn threads(n: usize) -> Result<()> {
     Ok(unibit_sw::set_threads(n)?)
 }
 
+/// A library error about one setting, told as the flag that gave it.
+pub fn flag_error(flag: &str, e: unibit_sw::Error) -> anyhow::Error {
+    match e {
+        unibit_sw::Error::Invalid {
+            file: None,
+            expected,
+            found,
+            ..
+        } => anyhow::anyhow!("{flag}: expected {expected}, found {found}"),
+        e => anyhow::Error::new(e).context(flag.to_string()),
+    }
+}
+
 /// `--device cpu|cuda|cuda:N`.
 pub fn device(s: &str) -> Result<Device> {
-    train::parse_device(s).context("--device")
+    train::parse_device(s).map_err(|e| flag_error("--device", e))
 }
 
 /// Bars for a training, or nothing at all with `--quiet` (no epoch lines either).

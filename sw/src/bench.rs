@@ -2,9 +2,9 @@
 //! alternating rounds so that changes in machine load affect both alike.
 
 use crate::data;
+use crate::error::Result;
 use crate::net::{Net, QuantSpec};
 use crate::train::{train_step, Model, Sgd};
-use crate::error::Result;
 use std::time::Instant;
 use tch::{nn, Device};
 use unibit_core::family::FamilyConfig;

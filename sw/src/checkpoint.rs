@@ -66,7 +66,11 @@ pub fn save(
         fnv1a64: None,
     };
     let previous = read_info(dir).ok();
-    write_json(&dir.join(CHECKPOINT_JSON), "a checkpoint description", &info)?;
+    write_json(
+        &dir.join(CHECKPOINT_JSON),
+        "a checkpoint description",
+        &info,
+    )?;
     if let Some(p) = previous {
         if p.tensors != name {
             let _ = std::fs::remove_file(dir.join(p.tensors));
@@ -126,10 +130,7 @@ pub fn load(dir: &Path) -> Result<(CheckpointInfo, BTreeMap<String, Tensor>)> {
             &path,
             "size",
             format!("{} bytes (from {CHECKPOINT_JSON})", info.bytes),
-            format!(
-                "{} — the checkpoint is truncated or corrupted",
-                bytes.len()
-            ),
+            format!("{} — the checkpoint is truncated or corrupted", bytes.len()),
         ));
     }
     if let Some(want) = &info.sha256 {
@@ -144,7 +145,10 @@ pub fn load(dir: &Path) -> Result<(CheckpointInfo, BTreeMap<String, Tensor>)> {
         }
     }
     let tensors = Tensor::read_safetensors(&path).map_err(|e| {
-        Error::torch(format!("{}: not a valid safetensors file", path.display()), e)
+        Error::torch(
+            format!("{}: not a valid safetensors file", path.display()),
+            e,
+        )
     })?;
     Ok((info, tensors.into_iter().collect()))
 }

@@ -18,6 +18,10 @@ pub enum Error {
         expected: String,
         found: String,
     },
+    /// A directory holding something other than what was asked for (another sweep's plan,
+    /// another job's run): the first field that differs.
+    #[error("{0}")]
+    Differs(Box<Difference>),
     /// A file or directory that could not be read, written, created, removed or locked.
     #[error("{}: {action}", .path.display())]
     Io {
@@ -56,7 +60,11 @@ pub enum Error {
     Unrepresentable { node: String, what: String },
     /// Training produced a non-finite loss.
     #[error("training diverged at epoch {epoch} step {step}: loss {loss}")]
-    Diverged { epoch: usize, step: usize, loss: f64 },
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f64,
+    },
     /// A new run was asked for where one exists.
     #[error("{}: a run already exists here; resume it, or train into another directory", .0.display())]
     RunExists(PathBuf),
@@ -66,6 +74,34 @@ pub enum Error {
     /// What was being done when an error happened.
     #[error(transparent)]
     Context(Box<Context>),
+}
+
+/// The first field in which a file differs from what was asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Difference {
+    pub file: PathBuf,
+    /// What the difference means ("a different sweep is planned here").
+    pub what: &'static str,
+    pub field: String,
+    pub expected: String,
+    pub found: String,
+    /// What to do about it.
+    pub hint: &'static str,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} ({}: expected {}, found {}); {}",
+            self.file.display(),
+            self.what,
+            self.field,
+            self.expected,
+            self.found,
+            self.hint
+        )
+    }
 }
 
 /// Why a run cannot be exported to a one-bitwidth bundle.

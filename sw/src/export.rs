@@ -382,9 +382,7 @@ fn requantized_channels(
         if unit == 0.0 || !unit.is_finite() {
             return Err(Error::Unrepresentable {
                 node: at.to_string(),
-                what: format!(
-                    "channel {k} has a zero batch-norm scale (γ = 0); cannot requantize"
-                ),
+                what: format!("channel {k} has a zero batch-norm scale (γ = 0); cannot requantize"),
             });
         }
         let m = unit / s_y;

@@ -539,8 +539,13 @@ impl Study<'_> {
         }
         let (cfg, model, _) = load_run(&self.ref_dir, self.opts.device)?;
         let data = train::load_split(&cfg, Split::Train)?;
-        let layers =
-            layer_sensitivities(&model, &data, &spec.choices, &spec.hessian, self.opts.device)?;
+        let layers = layer_sensitivities(
+            &model,
+            &data,
+            &spec.choices,
+            &spec.hessian,
+            self.opts.device,
+        )?;
         let file = SensitivityFile {
             choices: spec.choices.clone(),
             hessian: spec.hessian.clone(),
@@ -640,8 +645,14 @@ impl Study<'_> {
         let size_bits = a.weight_bits + self.params_size;
         let rel = format!("{ZERO_DIR}/size-{size_bits}");
         let cfg = self.spec.config(Some(a.layer_bits.clone()), None);
-        let acc = finetune(&self.out.join(&rel), &self.ref_dir, &cfg, self.opts, self.progress)
-            .with_context(|| format!("zero-degradation probe {rel}"))?;
+        let acc = finetune(
+            &self.out.join(&rel),
+            &self.ref_dir,
+            &cfg,
+            self.opts,
+            self.progress,
+        )
+        .with_context(|| format!("zero-degradation probe {rel}"))?;
         Ok(Probe {
             size_bits,
             layer_bits: a.layer_bits.clone(),

@@ -16,7 +16,7 @@
 //! as Slurm array tasks (`sweep run` reads `SLURM_ARRAY_TASK_ID`); `collect` merges.
 
 use crate::checkpoint::{self, CHECKPOINT_JSON};
-use crate::error::{chain, read_json, write_json, Error, Result, ResultExt};
+use crate::error::{chain, read_json, write_json, Difference, Error, Result, ResultExt};
 use crate::export::{self, ExportOptions};
 use crate::net::QuantSpec;
 use crate::train::{self, RunOptions, TrainConfig, CONFIG_JSON};
@@ -187,11 +187,7 @@ impl Plan {
 
     /// Read and check a plan file.
     pub fn read(path: &Path) -> Result<Plan> {
-        let plan: Plan = read_json(
-            path,
-            "cannot read the sweep plan",
-            "not a valid sweep plan",
-        )?;
+        let plan: Plan = read_json(path, "cannot read the sweep plan", "not a valid sweep plan")?;
         if plan.format != PLAN_FORMAT || plan.version != PLAN_VERSION {
             return Err(Error::invalid_in(
                 path,
@@ -282,13 +278,15 @@ pub fn plan(spec: &SweepSpec, sweep: &Path) -> Result<Plan> {
     }
     let (field, planned, found) = first_difference("a sweep plan", &old, &plan)?
         .map(|(k, a, b)| (k, a.to_string(), b.to_string()))
-        .unwrap_or_else(|| ("plan".into(), "this sweep".into(), "another".into()));
-    Err(Error::invalid_in(
-        &path,
+        .unwrap_or_default();
+    Err(Error::Differs(Box::new(Difference {
+        file: path,
+        what: "a different sweep is planned here",
         field,
-        format!("{planned} (as planned)"),
-        format!("{found} — a different sweep is planned here; plan into another directory, or delete this one"),
-    ))
+        expected: format!("{planned} (as planned)"),
+        found,
+        hint: "plan it into another directory, or delete this one",
+    })))
 }
 
 /// Whether a job's run directory holds a finished run (its `done` marker and record).
@@ -298,7 +296,11 @@ pub fn is_finished(run: &Path) -> bool {
 
 /// A finished run's record.
 pub fn read_record(run: &Path) -> Result<RunRecord> {
-    read_json(&run.join(RECORD_JSON), "cannot read", "not a valid run record")
+    read_json(
+        &run.join(RECORD_JSON),
+        "cannot read",
+        "not a valid run record",
+    )
 }
 
 /// Write a run's record, then its `done` marker (both atomically).
@@ -344,13 +346,15 @@ pub fn check_existing(run: &Path, cfg: &TrainConfig) -> Result<()> {
     }
     let (field, wanted, found) = first_difference("a training configuration", &old, &new)?
         .map(|(k, a, b)| (k, b.to_string(), a.to_string()))
-        .unwrap_or_else(|| ("config".into(), "this job's run".into(), "another".into()));
-    Err(Error::invalid_in(
-        &run.join(CONFIG_JSON),
+        .unwrap_or_default();
+    Err(Error::Differs(Box::new(Difference {
+        file: run.join(CONFIG_JSON),
+        what: "the run here is not this job's",
         field,
-        format!("{wanted} (the plan's)"),
-        format!("{found} — the run here is not this job's; remove the directory to retrain it"),
-    ))
+        expected: format!("{wanted} (the plan's)"),
+        found,
+        hint: "remove the directory to retrain it",
+    })))
 }
 
 /// Train `cfg` in `run`: new, resumed from its checkpoint, or nothing if already trained. A run
@@ -475,7 +479,8 @@ pub fn run_job(
     };
     train_or_resume(&run, &plan.train_config(job), &opts, progress)
         .with_context(|| format!("job {index} ({})", job.id))?;
-    let r = export_job(plan, &run, device).with_context(|| format!("job {index} ({}): export", job.id))?;
+    let r = export_job(plan, &run, device)
+        .with_context(|| format!("job {index} ({}): export", job.id))?;
     let rec = job_record(job, &run, &r)?;
     write_record(&run, &rec)?;
     log_line(&run, &done_line(&r, &rec));
@@ -907,7 +912,8 @@ impl<'a> Children<'a> {
                     job.id,
                     log.display()
                 ));
-                ran.failed.push(format!("{} (see {})", job.id, log.display()));
+                ran.failed
+                    .push(format!("{} (see {})", job.id, log.display()));
             }
             self.progress.advance(1);
             self.running.remove(k);

@@ -311,9 +311,8 @@ pub fn train(
     let cfg = if resume {
         read_config(dir)?
     } else {
-        let cfg = cfg.ok_or_else(|| {
-            Error::invalid("training configuration", "one for a new run", "none")
-        })?;
+        let cfg = cfg
+            .ok_or_else(|| Error::invalid("training configuration", "one for a new run", "none"))?;
         if dir.join(CONFIG_JSON).exists() {
             return Err(Error::RunExists(dir.to_path_buf()));
         }
@@ -400,11 +399,7 @@ fn check_settings(cfg: &TrainConfig, train_set: &Dataset) -> Result<()> {
         ));
     }
     if train_set.is_empty() {
-        return Err(Error::invalid(
-            "training set",
-            "at least one image",
-            "none",
-        ));
+        return Err(Error::invalid("training set", "at least one image", "none"));
     }
     Ok(())
 }
@@ -465,10 +460,17 @@ impl<'a> Session<'a> {
         progress.begin(&label, Some(per_epoch as u64));
         let t0 = Instant::now();
         let mut tally = Tally::default();
-        let batches = data::train_batches(train_set, cfg.batch, cfg.seed, self.epoch, augment, device);
+        let batches =
+            data::train_batches(train_set, cfg.batch, cfg.seed, self.epoch, augment, device);
         for (k, b) in batches.enumerate() {
             tally.lr = cfg.lr_at(self.step, per_epoch);
-            let (loss, c) = train_step(&self.model.net, &mut self.opt, &b.images, &b.labels, tally.lr);
+            let (loss, c) = train_step(
+                &self.model.net,
+                &mut self.opt,
+                &b.images,
+                &b.labels,
+                tally.lr,
+            );
             if !loss.is_finite() {
                 progress.end();
                 return Err(Error::Diverged {

@@ -7,12 +7,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::Device;
 use unibit_core::family::FamilyConfig;
+use unibit_core::progress::Silent;
 use unibit_core::results::{self, Method};
 use unibit_core::size::model_size;
 use unibit_core::{Bits, Family};
 use unibit_sw::mixed::{self, best_within, pareto_front, smallest_passing, thin_by_size};
 use unibit_sw::sweep::TrainSettings;
-use unibit_core::progress::Silent;
 use unibit_sw::train::{self, RunOptions};
 
 fn bits(v: &[u8]) -> Vec<Bits> {
@@ -282,6 +282,9 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
     let mut small = spec.clone();
     small.budgets = vec!["100bit".into()];
     small.zero_degradation = false;
-    let e = format!("{:#}", mixed::run(&small, &out, &opts, &Silent).unwrap_err());
+    let e = format!(
+        "{:#}",
+        mixed::run(&small, &out, &opts, &Silent).unwrap_err()
+    );
     assert!(e.contains("100bit") && e.contains("at least"), "{e}");
 }

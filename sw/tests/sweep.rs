@@ -6,13 +6,13 @@ use std::path::Path;
 use tch::Device;
 use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::family::FamilyConfig;
+use unibit_core::progress::Silent;
 use unibit_core::results::{self, Method};
 use unibit_core::size::{model_size, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
 use unibit_sw::sweep::{
     self, ExportSettings, JobOutcome, LocalOptions, Plan, SweepSpec, TrainSettings,
 };
-use unibit_core::progress::Silent;
 use unibit_sw::train::{self, RunOptions};
 
 fn spec(data_dir: &Path, epochs: usize) -> SweepSpec {
@@ -173,7 +173,14 @@ fn killed_jobs_resume_from_their_checkpoint() {
         device: Device::Cpu,
         stop_after: Some(n),
     };
-    train::train(&run, Some(pb.train_config(&pb.jobs[0])), false, &stop(1), &Silent).unwrap();
+    train::train(
+        &run,
+        Some(pb.train_config(&pb.jobs[0])),
+        false,
+        &stop(1),
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(unibit_sw::checkpoint::read_info(&run).unwrap().epoch, 1);
     assert!(!sweep::is_finished(&run));
     let out = sweep::run_job(&pb, &b, 0, Device::Cpu, &Silent).unwrap();

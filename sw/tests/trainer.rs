@@ -3,11 +3,11 @@
 use std::path::Path;
 use tch::{Device, Kind};
 use unibit_core::family::FamilyConfig;
+use unibit_core::progress::Silent;
 use unibit_core::{Bits, Family};
 use unibit_sw::data::{self, Augment};
 use unibit_sw::export::{calibrate, compare_with_reference, snap_to_integer_grid, to_quant_model};
 use unibit_sw::net::{Mode, QuantSpec};
-use unibit_core::progress::Silent;
 use unibit_sw::train::{self, train_step, Model, RunOptions, Sgd, TrainConfig};
 
 fn config(family: &str, width: f64, bits: Option<u8>, epochs: usize) -> TrainConfig {
@@ -186,7 +186,8 @@ fn resume_continues_from_the_saved_epoch() {
     };
     // Interrupted after one epoch, then resumed.
     let a = tmp.path().join("a");
-    let first = train::run_training(&a, cfg.clone(), false, &d, &test, &opts(Some(1)), &Silent).unwrap();
+    let first =
+        train::run_training(&a, cfg.clone(), false, &d, &test, &opts(Some(1)), &Silent).unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(unibit_sw::checkpoint::read_info(&a).unwrap().epoch, 1);
     let second = train::run_training(
