@@ -265,7 +265,7 @@ pub fn parse_device(s: &str) -> Result<Device> {
     if d != Device::Cpu && !tch::Cuda::is_available() {
         return Err(Error::invalid(
             "device",
-            "cpu: this libtorch has no CUDA support (the CPU libtorch folder from scripts/setup.sh; point LIBTORCH at a CUDA build for GPUs)",
+            "cpu (this libtorch has no CUDA support; for GPUs, point LIBTORCH at a CUDA build instead of the CPU folder from scripts/setup.sh)",
             s,
         ));
     }
