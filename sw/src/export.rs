@@ -500,15 +500,7 @@ pub fn compare_with_reference(
                     got.len(),
                 ));
             }
-            let mut mismatches = 0;
-            let mut max_abs_diff = 0;
-            for (a, b) in got.iter().zip(want) {
-                let d = (a - *b as i64).abs();
-                if d != 0 {
-                    mismatches += 1;
-                    max_abs_diff = max_abs_diff.max(d);
-                }
-            }
+            let (mismatches, max_abs_diff) = differences(&got, want);
             res.push(NodeAgreement {
                 node: node.name.clone(),
                 elements: got.len(),
@@ -519,6 +511,15 @@ pub fn compare_with_reference(
         Ok(())
     })?;
     Ok(res)
+}
+
+/// Elements that differ, and the largest |difference|.
+fn differences(got: &[i64], want: &[i32]) -> (usize, i64) {
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - *b as i64).abs())
+        .filter(|&d| d != 0)
+        .fold((0, 0), |(n, m), d| (n + 1, m.max(d)))
 }
 
 /// Options of `unibit export`.
