@@ -48,21 +48,21 @@ enum Command {
     Hw(unibit_hw::cli::HwArgs),
     /// Train a ConvNet with one weight bitwidth B for every layer (QAT), at a width or a size budget.
     #[cfg(feature = "train")]
-    Train(unibit_sw::cli::TrainArgs),
+    Train(cli::train::TrainArgs),
     /// Export a trained run to an integer bundle (calibrate, fold batch norm, check accuracy).
     #[cfg(feature = "train")]
-    Export(unibit_sw::cli::ExportArgs),
+    Export(cli::train::ExportArgs),
     /// Training throughput of one network unquantized vs quantized (same process).
     #[cfg(feature = "train")]
-    BenchTrain(unibit_sw::cli::BenchTrainArgs),
+    BenchTrain(cli::train::BenchTrainArgs),
     /// Iso-size sweep: one training per (budget, bitwidth, seed), widths from the solver,
     /// results in SWEEP/results.jsonl; `sweep plan|run|collect` for clusters (Slurm arrays).
     #[cfg(feature = "train")]
-    Sweep(unibit_sw::sweep::SweepCmd),
+    Sweep(cli::sweep::SweepCmd),
     /// Mixed-precision baseline: Hessian-trace bit allocation at budgets, or the smallest size
     /// with no accuracy loss against the 8-bit model.
     #[cfg(feature = "train")]
-    Mixed(unibit_sw::mixed::MixedArgs),
+    Mixed(cli::mixed::MixedArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
         #[cfg(feature = "train")]
         Command::Train(a) => {
             let run = a.out.clone();
-            unibit_sw::cli::train(a).map(|()| {
+            cli::train::train(a).map(|()| {
                 // The run is saved; a curve that cannot be drawn is only a warning.
                 match cli::curve::draw_run(&run) {
                     Ok(Some(svg)) => eprintln!("training curve: {}", svg.display()),
@@ -96,13 +96,13 @@ fn main() -> ExitCode {
             })
         }
         #[cfg(feature = "train")]
-        Command::Export(a) => unibit_sw::cli::export(a),
+        Command::Export(a) => cli::train::export(a),
         #[cfg(feature = "train")]
-        Command::BenchTrain(a) => unibit_sw::cli::bench_train(a),
+        Command::BenchTrain(a) => cli::train::bench_train(a),
         #[cfg(feature = "train")]
-        Command::Sweep(c) => unibit_sw::sweep::sweep(c),
+        Command::Sweep(c) => cli::sweep::sweep(c),
         #[cfg(feature = "train")]
-        Command::Mixed(a) => unibit_sw::mixed::mixed(a),
+        Command::Mixed(a) => cli::mixed::mixed(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

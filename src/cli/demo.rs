@@ -256,7 +256,7 @@ fn flow_dir(root: &Path, step: &str) -> PathBuf {
 #[cfg(feature = "train")]
 fn train(a: &DemoArgs, run: &Path, budget: u64, channel_multiple: usize) -> Result<Value> {
     let resume = run.join("config.json").exists();
-    let args = unibit_sw::cli::TrainArgs {
+    let args = super::train::TrainArgs {
         family: a.family,
         bits: Some(a.bits),
         float: false,
@@ -264,7 +264,7 @@ fn train(a: &DemoArgs, run: &Path, budget: u64, channel_multiple: usize) -> Resu
         budget: Some(format!("{budget}bit")),
         channel_multiple,
         first_last_8bit: false,
-        train: unibit_sw::train::TrainSettings {
+        train: super::train::TrainSettingsArgs {
             epochs: a.epochs,
             batch: 128,
             lr: 0.1,
@@ -283,7 +283,7 @@ fn train(a: &DemoArgs, run: &Path, budget: u64, channel_multiple: usize) -> Resu
         stop_after: None,
         quiet: false,
     };
-    unibit_sw::cli::train(args)?;
+    super::train::train(args)?;
     Ok(Value::Null)
 }
 
@@ -294,7 +294,7 @@ fn train(_: &DemoArgs, _: &Path, _: u64, _: usize) -> Result<Value> {
 
 #[cfg(feature = "train")]
 fn export(a: &DemoArgs, run: &Path, bundle: &Path) -> Result<()> {
-    unibit_sw::cli::export(unibit_sw::cli::ExportArgs {
+    super::train::export(super::train::ExportArgs {
         run: run.to_path_buf(),
         out: bundle.to_path_buf(),
         golden: a.images.max(1),

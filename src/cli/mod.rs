@@ -11,4 +11,10 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
 }
 pub mod demo;
 pub mod flow;
+#[cfg(feature = "train")]
+pub mod mixed;
 pub mod progress;
+#[cfg(feature = "train")]
+pub mod sweep;
+#[cfg(feature = "train")]
+pub mod train;

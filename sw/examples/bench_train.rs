@@ -5,7 +5,7 @@ fn main() {
     if std::env::var_os("NO_TUNE").is_none() {
         unibit_sw::tune_allocator();
     }
-    tch::set_num_threads(arg(1, 2) as i32);
+    unibit_sw::set_threads(arg(1, 2)).unwrap();
     let bits = unibit_core::Bits::new(arg(4, 2) as u8).unwrap();
     let r = unibit_sw::bench::train_throughput(
         "resnet20".parse().unwrap(),

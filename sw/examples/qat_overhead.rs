@@ -18,7 +18,7 @@ fn best(n: usize, f: &dyn Fn()) -> f64 {
         .fold(f64::MAX, f64::min)
 }
 fn main() {
-    tch::set_num_threads(2);
+    unibit_sw::set_threads(2).unwrap();
     let g = FamilyConfig::fashion_mnist("resnet20".parse().unwrap(), 1.0)
         .build()
         .unwrap();

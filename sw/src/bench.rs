@@ -2,14 +2,16 @@
 //! alternating rounds so that changes in machine load affect both alike.
 
 use crate::data;
+use crate::error::Result;
 use crate::net::{Net, QuantSpec};
-use crate::train::{train_step, Model, Sgd, TrainConfig};
-use anyhow::Result;
+use crate::train::{train_step, Model, Sgd};
 use std::time::Instant;
 use tch::{nn, Device};
 use unibit_core::family::FamilyConfig;
 use unibit_core::{Bits, Family};
 
+/// Training throughput of the same network unquantized and quantized, images per second.
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Throughput {
     pub float_images_per_s: f64,
     pub quant_images_per_s: f64,
@@ -47,7 +49,6 @@ pub fn train_throughput(
         )?,
     ];
     let mut opts: Vec<Sgd> = models.iter().map(|m| Sgd::new(m, 0.9, 5e-4)).collect();
-    let _ = TrainConfig::lr_at; // schedule is irrelevant to throughput
     for (k, m) in models.iter().enumerate() {
         for b in batches.iter().take(2) {
             train_step(&m.net, &mut opts[k], &b.images, &b.labels, 0.01); // warm-up

@@ -1,18 +1,24 @@
 //! Checkpoints: one safetensors file of tensors (model variables under `model/`, optimizer
 //! momentum under `opt/`) per epoch, and `checkpoint.json` naming the current one with its size
-//! and FNV-1a checksum. Both are written atomically (temporary file + rename); the JSON is
-//! renamed last, so a crash leaves the previous checkpoint intact. Loading verifies the
-//! checksum, every name and every shape, and names the file and field at fault.
+//! and SHA-256. Both are written atomically (temporary file + rename); the JSON is renamed last,
+//! so a crash leaves the previous checkpoint intact. Loading verifies the checksum, every name
+//! and every shape, and names the file and field at fault.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{read_json, write_json, Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::Tensor;
+use unibit_core::hash::sha256_hex;
 
 pub const CHECKPOINT_JSON: &str = "checkpoint.json";
 pub const FORMAT: &str = "unibit-checkpoint";
-pub const VERSION: u32 = 1;
+/// Version 2: SHA-256 checksum (`sha256`). Version 1 (FNV-1a, `fnv1a64`) is still read; its
+/// files are checked by size only.
+pub const VERSION: u32 = 2;
+/// Name prefixes of the model's variables and of the optimizer's buffers in a checkpoint.
+pub const MODEL_PREFIX: &str = "model/";
+pub const OPT_PREFIX: &str = "opt/";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,27 +32,12 @@ pub struct CheckpointInfo {
     /// Tensor file, relative to the run directory.
     pub tensors: String,
     pub bytes: u64,
-    /// FNV-1a 64 of the tensor file, hex.
-    pub fnv1a64: String,
-}
-
-/// FNV-1a 64-bit hash.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-/// Write `bytes` to `path` atomically (unibit-core's helper).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    Ok(unibit_core::atomic::write_atomic(path, bytes)?)
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    unibit_core::atomic::temp_sibling(path)
+    /// SHA-256 of the tensor file, hex (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// FNV-1a 64 of the tensor file, hex (version 1 files; not verified any more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fnv1a64: Option<String>,
 }
 
 /// Save `tensors` as the checkpoint after `epoch` epochs in `dir`.
@@ -58,14 +49,12 @@ pub fn save(
 ) -> Result<()> {
     let name = format!("ckpt-epoch-{epoch:04}.safetensors");
     let path = dir.join(&name);
-    let tmp = tmp_path(&path);
+    let tmp = unibit_core::atomic::temp_sibling(&path);
     let list: Vec<(&str, &Tensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     Tensor::write_safetensors(&list, &tmp)
-        .with_context(|| format!("{}: cannot write", tmp.display()))?;
-    let bytes =
-        std::fs::read(&tmp).with_context(|| format!("{}: cannot read back", tmp.display()))?;
-    std::fs::rename(&tmp, &path)
-        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
+        .map_err(|e| Error::torch(format!("{}: cannot write", tmp.display()), e))?;
+    let bytes = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, "cannot read back", e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, "cannot rename into place", e))?;
     let info = CheckpointInfo {
         format: FORMAT.into(),
         version: VERSION,
@@ -73,12 +62,14 @@ pub fn save(
         step,
         tensors: name.clone(),
         bytes: bytes.len() as u64,
-        fnv1a64: format!("{:016x}", fnv1a64(&bytes)),
+        sha256: Some(sha256_hex(&bytes)),
+        fnv1a64: None,
     };
     let previous = read_info(dir).ok();
-    write_atomic(
+    write_json(
         &dir.join(CHECKPOINT_JSON),
-        serde_json::to_string_pretty(&info)?.as_bytes(),
+        "a checkpoint description",
+        &info,
     )?;
     if let Some(p) = previous {
         if p.tensors != name {
@@ -91,34 +82,39 @@ pub fn save(
 /// Read and check `checkpoint.json`.
 pub fn read_info(dir: &Path) -> Result<CheckpointInfo> {
     let path = dir.join(CHECKPOINT_JSON);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{}: cannot read (no checkpoint in this run?)",
-            path.display()
-        )
-    })?;
-    let info: CheckpointInfo = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a valid checkpoint description", path.display()))?;
+    let info: CheckpointInfo = read_json(
+        &path,
+        "cannot read (no checkpoint in this run?)",
+        "not a valid checkpoint description",
+    )?;
     if info.format != FORMAT {
-        bail!(
-            "{}: format: expected {FORMAT:?}, found {:?}",
-            path.display(),
-            info.format
-        );
+        return Err(Error::invalid_in(
+            &path,
+            "format",
+            format!("{FORMAT:?}"),
+            format!("{:?}", info.format),
+        ));
     }
-    if info.version != VERSION {
-        bail!(
-            "{}: version: expected {VERSION}, found {}",
-            path.display(),
-            info.version
-        );
+    let checksum_ok = match info.version {
+        VERSION => info.sha256.is_some(),
+        1 => info.fnv1a64.is_some(),
+        _ => false,
+    };
+    if !checksum_ok {
+        return Err(Error::invalid_in(
+            &path,
+            "version",
+            format!("{VERSION} with sha256 (or 1 with fnv1a64)"),
+            info.version,
+        ));
     }
     if info.tensors.contains('/') || info.tensors.contains("..") {
-        bail!(
-            "{}: tensors: expected a file name in the run directory, found {:?}",
-            path.display(),
-            info.tensors
-        );
+        return Err(Error::invalid_in(
+            &path,
+            "tensors",
+            "a file name in the run directory",
+            format!("{:?}", info.tensors),
+        ));
     }
     Ok(info)
 }
@@ -127,30 +123,38 @@ pub fn read_info(dir: &Path) -> Result<CheckpointInfo> {
 pub fn load(dir: &Path) -> Result<(CheckpointInfo, BTreeMap<String, Tensor>)> {
     let info = read_info(dir)?;
     let path = dir.join(&info.tensors);
-    let bytes = std::fs::read(&path)
-        .with_context(|| format!("{}: cannot read checkpoint tensors", path.display()))?;
+    let bytes =
+        std::fs::read(&path).map_err(|e| Error::io(&path, "cannot read checkpoint tensors", e))?;
     if bytes.len() as u64 != info.bytes {
-        bail!(
-            "{}: size: expected {} bytes (from {CHECKPOINT_JSON}), found {} — the checkpoint is truncated or corrupted",
-            path.display(),
-            info.bytes,
-            bytes.len()
-        );
+        return Err(Error::invalid_in(
+            &path,
+            "size",
+            format!("{} bytes (from {CHECKPOINT_JSON})", info.bytes),
+            format!("{} — the checkpoint is truncated or corrupted", bytes.len()),
+        ));
     }
-    let sum = format!("{:016x}", fnv1a64(&bytes));
-    if sum != info.fnv1a64 {
-        bail!(
-            "{}: fnv1a64: expected {} (from {CHECKPOINT_JSON}), found {sum} — the checkpoint is corrupted",
-            path.display(),
-            info.fnv1a64
-        );
+    if let Some(want) = &info.sha256 {
+        let sum = sha256_hex(&bytes);
+        if &sum != want {
+            return Err(Error::invalid_in(
+                &path,
+                "sha256",
+                format!("{want} (from {CHECKPOINT_JSON})"),
+                format!("{sum} — the checkpoint is corrupted"),
+            ));
+        }
     }
-    let tensors = Tensor::read_safetensors(&path)
-        .with_context(|| format!("{}: not a valid safetensors file", path.display()))?;
+    let tensors = Tensor::read_safetensors(&path).map_err(|e| {
+        Error::torch(
+            format!("{}: not a valid safetensors file", path.display()),
+            e,
+        )
+    })?;
     Ok((info, tensors.into_iter().collect()))
 }
 
-/// Copy `src` tensors into `dst` variables (same names, same shapes), in place.
+/// Copy `src` tensors named `prefix` + name into the `dst` variables of the same names and
+/// shapes, in place; `file` names the checkpoint in errors.
 pub fn restore(
     file: &Path,
     prefix: &str,
@@ -160,31 +164,33 @@ pub fn restore(
     for (name, var) in dst {
         let key = format!("{prefix}{name}");
         let Some(t) = src.get(&key) else {
-            bail!(
-                "{}: {key}: expected a tensor of shape {:?}, found none",
-                file.display(),
-                var.size()
-            );
+            return Err(Error::invalid_in(
+                file,
+                key,
+                format!("a tensor of shape {:?}", var.size()),
+                "none",
+            ));
         };
         if t.size() != var.size() {
-            bail!(
-                "{}: {key}: expected shape {:?}, found {:?}",
-                file.display(),
-                var.size(),
-                t.size()
-            );
+            return Err(Error::invalid_in(
+                file,
+                key,
+                format!("shape {:?}", var.size()),
+                format!("{:?}", t.size()),
+            ));
         }
         tch::no_grad(|| var.shallow_clone().copy_(t));
     }
-    let extra: Vec<&String> = src
+    let extra = src
         .keys()
-        .filter(|k| k.starts_with(prefix) && !dst.contains_key(&k[prefix.len()..]))
-        .collect();
-    if let Some(k) = extra.first() {
-        bail!(
-            "{}: {k}: expected no such tensor (it is not in this model)",
-            file.display()
-        );
+        .find(|k| k.starts_with(prefix) && !dst.contains_key(&k[prefix.len()..]));
+    if let Some(k) = extra {
+        return Err(Error::invalid_in(
+            file,
+            k.clone(),
+            "no such tensor (it is not in this model)",
+            "one",
+        ));
     }
     Ok(())
 }

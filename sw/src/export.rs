@@ -13,20 +13,20 @@
 //! output `acc + round(b/(s_x·s_w))` (one weight scale for all its channels, so argmax is kept).
 
 use crate::data;
+use crate::error::{Error, NotExportable, Result};
 use crate::net::{Mode, Net, INPUT_SCALE};
 use crate::quant;
 use crate::train::{self, load_run, TrainConfig};
-use anyhow::{bail, Context, Result};
 use ndarray::{Array4, Axis};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 use unibit_core::arith::{negate_code, MAX_BIAS_MAGNITUDE, MAX_SHIFT, MULTIPLIER_BITS};
 use unibit_core::bundle::{self, Accuracy, Bundle, Golden, ModelInfo};
 use unibit_core::dataset::{Dataset, Split};
-use unibit_core::graph::Op;
+use unibit_core::graph::{Node, Op};
 use unibit_core::model::{NodeParams, NodeScales, QuantModel};
 use unibit_core::reference;
-use unibit_core::{ActKind, Requant};
+use unibit_core::{ActKind, Bits, Requant};
 
 fn to_vec(t: &Tensor) -> Vec<f64> {
     Vec::<f64>::try_from(
@@ -35,6 +35,50 @@ fn to_vec(t: &Tensor) -> Vec<f64> {
             .flatten(0, -1),
     )
     .expect("float tensor")
+}
+
+/// Overwrite a parameter tensor with `values` (same length, its own kind).
+fn copy_into(t: &Tensor, values: &[f64]) {
+    tch::no_grad(|| {
+        t.shallow_clone()
+            .copy_(&Tensor::from_slice(values).to_kind(t.kind()))
+    });
+}
+
+/// How errors name a node.
+fn node_at(node: &Node) -> String {
+    format!("node \"{}\"", node.name)
+}
+
+/// The real scale of a node's input `k`.
+fn input_scale(net: &Net, node: &Node, k: usize) -> Result<f64> {
+    net.input_scale_of(&node.inputs[k]).ok_or_else(|| {
+        Error::invalid(
+            format!("{}: input {k} scale", node_at(node)),
+            "a calibrated scale",
+            "none",
+        )
+    })
+}
+
+fn requant_from_real(m: f64, at: &str, channel: Option<usize>) -> Result<Requant> {
+    Requant::from_real(m).map_err(|e| Error::Unrepresentable {
+        node: at.to_string(),
+        what: match channel {
+            Some(k) => format!("channel {k}: {e}"),
+            None => e,
+        },
+    })
+}
+
+/// Per-channel weight scales of a conv/linear node (one scale broadcast to every channel).
+fn channel_scales(s_w: &Tensor, out: usize) -> Vec<f64> {
+    let s = to_vec(s_w);
+    if s.len() == 1 {
+        vec![s[0]; out]
+    } else {
+        s
+    }
 }
 
 /// Calibrate the activation scales of `net` on `images` (evaluation-mode batch norm; each
@@ -60,84 +104,94 @@ pub fn calibrate(net: &Net, images: &Dataset, batch: usize, device: Device) {
 pub fn snap_to_integer_grid(net: &Net) -> Result<()> {
     let Some(spec) = net.quant else { return Ok(()) };
     for (i, node) in net.graph.nodes.iter().enumerate() {
-        let s_y = net.output_scale(i);
-        match (&node.op, s_y) {
-            (Op::Add, Some(s_y)) => {
-                let s_a = net.input_scale_of(&node.inputs[0]).context("input scale")?;
-                let s_b = net.input_scale_of(&node.inputs[1]).context("input scale")?;
-                let (ma, mb, shift) = add_multipliers(s_a / s_y, s_b / s_y)?;
-                let p = 2f64.powi(shift as i32);
-                net.set_coefficients(i, [ma as f64 / p * s_y / s_a, mb as f64 / p * s_y / s_b]);
-                continue;
-            }
-            (Op::AvgPool { .. } | Op::GlobalAvgPool, Some(s_y)) => {
-                let s_x = net.input_scale_of(&node.inputs[0]).context("input scale")?;
-                let n = pool_count(net, i);
-                let rq = Requant::from_real(s_x / (n * s_y)).map_err(anyhow::Error::msg)?;
-                net.set_coefficients(i, [rq.real() * n * s_y / s_x, 1.0]);
-                continue;
-            }
-            _ => {}
-        }
-        if !node.op.has_weights() {
-            continue;
-        }
-        let at = format!("node \"{}\"", node.name);
-        let bits = net.bits_of(i).unwrap_or(spec.bits);
-        let s_x = net.input_scale_of(&node.inputs[0]).context("input scale")?;
-        let w = net.latent_weight(i).unwrap();
-        let mut s_w = to_vec(&quant::weight_scale(&w, bits, net.per_channel(i)));
-        let out = w.size()[0] as usize;
-        if s_w.len() == 1 {
-            s_w = vec![s_w[0]; out];
-        }
-        match (net.batch_norm(i), net.output_scale(i)) {
-            (Some((mean, var, gamma_t, beta_t, eps)), Some(s_y)) => {
-                let (mean, var) = (to_vec(&mean), to_vec(&var));
-                let (mut gamma, mut beta) = (to_vec(&gamma_t), to_vec(&beta_t));
-                for k in 0..out {
-                    let sigma = (var[k] + eps).sqrt();
-                    let m = gamma[k] * s_x * s_w[k] / (sigma * s_y);
-                    if m == 0.0 || !m.is_finite() {
-                        continue; // to_quant_model reports it
-                    }
-                    let rq = Requant::from_real(m.abs())
-                        .map_err(|e| anyhow::anyhow!("{at}: channel {k}: {e}"))?;
-                    gamma[k] *= rq.real() / m.abs();
-                    let unit = gamma[k] * s_x * s_w[k] / sigma;
-                    let shift = gamma[k] * mean[k] / sigma;
-                    beta[k] = ((beta[k] - shift) / unit).round() * unit + shift;
-                }
-                tch::no_grad(|| {
-                    gamma_t
-                        .shallow_clone()
-                        .copy_(&Tensor::from_slice(&gamma).to_kind(gamma_t.kind()))
-                });
-                tch::no_grad(|| {
-                    beta_t
-                        .shallow_clone()
-                        .copy_(&Tensor::from_slice(&beta).to_kind(beta_t.kind()))
-                });
-            }
-            (None, _) => {
-                if let Some(b_t) = net.linear_bias(i) {
-                    if net.info[i].kind == ActKind::I32 {
-                        let b: Vec<f64> = to_vec(&b_t)
-                            .iter()
-                            .zip(&s_w)
-                            .map(|(b, s)| (b / (s_x * s)).round() * s_x * s)
-                            .collect();
-                        tch::no_grad(|| {
-                            b_t.shallow_clone()
-                                .copy_(&Tensor::from_slice(&b).to_kind(b_t.kind()))
-                        });
-                    }
-                }
+        match (&node.op, net.output_scale(i)) {
+            (Op::Add, Some(s_y)) => snap_add(net, i, s_y)?,
+            (Op::AvgPool { .. } | Op::GlobalAvgPool, Some(s_y)) => snap_pool(net, i, s_y)?,
+            _ if node.op.has_weights() => {
+                snap_weighted(net, i, net.bits_of(i).unwrap_or(spec.bits))?
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// An add's coefficients become its integer multipliers' real values.
+fn snap_add(net: &Net, i: usize, s_y: f64) -> Result<()> {
+    let node = &net.graph.nodes[i];
+    let (s_a, s_b) = (input_scale(net, node, 0)?, input_scale(net, node, 1)?);
+    let (ma, mb, shift) =
+        add_multipliers(s_a / s_y, s_b / s_y).map_err(|e| e.context(node_at(node)))?;
+    let p = 2f64.powi(shift as i32);
+    net.set_coefficients(i, [ma as f64 / p * s_y / s_a, mb as f64 / p * s_y / s_b]);
+    Ok(())
+}
+
+/// An average pool's coefficient becomes its requantizer's real value.
+fn snap_pool(net: &Net, i: usize, s_y: f64) -> Result<()> {
+    let node = &net.graph.nodes[i];
+    let s_x = input_scale(net, node, 0)?;
+    let n = pool_count(net, i);
+    let rq = requant_from_real(s_x / (n * s_y), &node_at(node), None)?;
+    net.set_coefficients(i, [rq.real() * n * s_y / s_x, 1.0]);
+    Ok(())
+}
+
+/// A conv/linear node: its batch norm (or the raw output's bias) onto the integer grid.
+fn snap_weighted(net: &Net, i: usize, bits: Bits) -> Result<()> {
+    let node = &net.graph.nodes[i];
+    let s_x = input_scale(net, node, 0)?;
+    let w = net.latent_weight(i).unwrap();
+    let out = w.size()[0] as usize;
+    let s_w = channel_scales(&quant::weight_scale(&w, bits, net.per_channel(i)), out);
+    match (net.batch_norm(i), net.output_scale(i)) {
+        (Some(bn), Some(s_y)) => snap_batch_norm(bn, s_x, &s_w, s_y, &node_at(node)),
+        (None, _) if net.info[i].kind == ActKind::I32 => {
+            if let Some(b_t) = net.linear_bias(i) {
+                snap_output_bias(&b_t, s_x, &s_w);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// γ scaled so each channel's requantizer scale is exactly `M/2^S`; β shifted so the folded
+/// bias is a whole number of accumulator units.
+fn snap_batch_norm(
+    (mean, var, gamma_t, beta_t, eps): (Tensor, Tensor, Tensor, Tensor, f64),
+    s_x: f64,
+    s_w: &[f64],
+    s_y: f64,
+    at: &str,
+) -> Result<()> {
+    let (mean, var) = (to_vec(&mean), to_vec(&var));
+    let (mut gamma, mut beta) = (to_vec(&gamma_t), to_vec(&beta_t));
+    for k in 0..s_w.len() {
+        let sigma = (var[k] + eps).sqrt();
+        let m = gamma[k] * s_x * s_w[k] / (sigma * s_y);
+        if m == 0.0 || !m.is_finite() {
+            continue; // to_quant_model reports it
+        }
+        let rq = requant_from_real(m.abs(), at, Some(k))?;
+        gamma[k] *= rq.real() / m.abs();
+        let unit = gamma[k] * s_x * s_w[k] / sigma;
+        let shift = gamma[k] * mean[k] / sigma;
+        beta[k] = ((beta[k] - shift) / unit).round() * unit + shift;
+    }
+    copy_into(&gamma_t, &gamma);
+    copy_into(&beta_t, &beta);
+    Ok(())
+}
+
+/// The raw output's bias rounded to whole accumulator units `s_x·s_w`.
+fn snap_output_bias(b_t: &Tensor, s_x: f64, s_w: &[f64]) {
+    let b: Vec<f64> = to_vec(b_t)
+        .iter()
+        .zip(s_w)
+        .map(|(b, s)| (b / (s_x * s)).round() * s_x * s)
+        .collect();
+    copy_into(b_t, &b);
 }
 
 /// Shared-shift multipliers for a residual add: the largest `S ≤ 47` with both
@@ -146,7 +200,10 @@ pub fn add_multipliers(ra: f64, rb: f64) -> Result<(u32, u32, u32)> {
     let top = (1u64 << MULTIPLIER_BITS) as f64;
     let big = ra.max(rb);
     if !(big.is_finite() && ra >= 0.0 && rb >= 0.0) || big.round() >= top {
-        bail!("add scales {ra}, {rb} do not fit a {MULTIPLIER_BITS}-bit multiplier");
+        return Err(Error::Unrepresentable {
+            node: "residual add".into(),
+            what: format!("scales {ra}, {rb} do not fit a {MULTIPLIER_BITS}-bit multiplier"),
+        });
     }
     let mut s = 0u32;
     while s < MAX_SHIFT && (big * 2f64.powi(s as i32 + 1)).round() < top {
@@ -156,160 +213,35 @@ pub fn add_multipliers(ra: f64, rb: f64) -> Result<(u32, u32, u32)> {
     Ok(((ra * p).round() as u32, (rb * p).round() as u32, s))
 }
 
-/// The integer model of a (calibrated) quantized network, per the contract.
-pub fn to_quant_model(net: &Net) -> Result<QuantModel> {
+/// The one weight bitwidth of an exportable network, or why it is not exportable.
+pub fn exportable_bits(net: &Net) -> Result<Bits> {
     let Some(spec) = net.quant else {
-        bail!("a float (unquantized) run cannot be exported: train with --bits");
+        return Err(Error::NotExportable(NotExportable::Float));
     };
     if net.is_mixed() {
-        bail!(
-            "this run has per-layer weight bitwidths (mixed precision, layer_bits in config.json): it is not a one-bitwidth model and cannot be exported to a one-bitwidth array"
-        );
+        return Err(Error::NotExportable(NotExportable::Mixed));
     }
     if !net.is_exportable() {
-        bail!(
-            "this run keeps the first and last layers at 8 bits (--first-last-8bit): it is not a one-bitwidth model and cannot be exported to a B = {} array",
-            spec.bits
-        );
+        return Err(Error::NotExportable(NotExportable::FirstLast8Bit {
+            bits: spec.bits,
+        }));
     }
-    let bits = spec.bits;
-    let g = &net.graph;
-    let mut params = Vec::with_capacity(g.nodes.len());
-    let mut scales = Vec::with_capacity(g.nodes.len());
-    for (i, node) in g.nodes.iter().enumerate() {
-        let at = format!("node \"{}\"", node.name);
-        let kind = net.info[i].kind;
-        let s_x = net.input_scale_of(&node.inputs[0]).context("input scale")?;
-        let s_y = net.output_scale(i);
-        if kind != ActKind::I32 && !matches!(s_y, Some(s) if s > 0.0 && s.is_finite()) {
-            bail!("{at}: activation scale is not calibrated ({s_y:?})");
-        }
-        let (p, sc) = match node.op {
-            Op::Conv2d { .. } | Op::Linear { .. } => {
-                let w = net.latent_weight(i).unwrap();
-                let per_channel = net.per_channel(i);
-                let s_w_t = quant::weight_scale(&w, bits, per_channel);
-                let codes_t = quant::codes_for(&w.detach(), &s_w_t, bits);
-                let shape = w.size();
-                let out = shape[0] as usize;
-                let mut s_w = to_vec(&s_w_t);
-                if s_w.len() == 1 {
-                    s_w = vec![s_w[0]; out];
-                }
-                let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-                let codes_f = to_vec(&codes_t);
-                let mut codes = Array4::from_shape_vec(
-                    (dims[0], dims[1], dims[2], dims[3]),
-                    codes_f.iter().map(|&c| c as u8).collect(),
-                )
-                .expect("weight shape");
-                // Per channel: y = a_c · (conv) + c_c in real units.
-                let (a, c): (Vec<f64>, Vec<f64>) = match net.batch_norm(i) {
-                    Some((mean, var, gamma, beta, eps)) => {
-                        let (mean, var, gamma, beta) =
-                            (to_vec(&mean), to_vec(&var), to_vec(&gamma), to_vec(&beta));
-                        (0..out)
-                            .map(|k| {
-                                let sigma = (var[k] + eps).sqrt();
-                                (gamma[k] / sigma, beta[k] - gamma[k] * mean[k] / sigma)
-                            })
-                            .unzip()
-                    }
-                    None => {
-                        let b = to_vec(&net.linear_bias(i).context("linear bias")?);
-                        (vec![1.0; out], b)
-                    }
-                };
-                let mut bias = Vec::with_capacity(out);
-                let mut requant = Vec::new();
-                let mut weight_scale = Vec::with_capacity(out);
-                if kind == ActKind::I32 {
-                    if a.iter().any(|&v| v != 1.0) {
-                        bail!("{at}: a raw I32 output layer with batch norm is not supported");
-                    }
-                    for k in 0..out {
-                        bias.push(checked_bias(c[k] / (s_x * s_w[k]), &at, k)?);
-                        weight_scale.push(s_w[k]);
-                    }
-                } else {
-                    let s_y = s_y.unwrap();
-                    for k in 0..out {
-                        let unit = a[k] * s_x * s_w[k]; // real value of one accumulator unit
-                        if unit == 0.0 || !unit.is_finite() {
-                            bail!("{at}: channel {k} has a zero batch-norm scale (γ = 0); cannot requantize");
-                        }
-                        let m = unit / s_y;
-                        let b = checked_bias(c[k] / unit, &at, k)?;
-                        let rq = Requant::from_real(m.abs())
-                            .map_err(|e| anyhow::anyhow!("{at}: channel {k}: {e}"))?;
-                        if m < 0.0 {
-                            codes
-                                .index_axis_mut(Axis(0), k)
-                                .mapv_inplace(|u| negate_code(u, bits));
-                            bias.push(-b);
-                            weight_scale.push(-s_w[k]);
-                        } else {
-                            bias.push(b);
-                            weight_scale.push(s_w[k]);
-                        }
-                        requant.push(rq);
-                    }
-                }
-                let output = match kind {
-                    ActKind::I32 => s_x * s_w[0],
-                    _ => s_y.unwrap(),
-                };
-                (
-                    NodeParams::Weighted {
-                        codes,
-                        bias,
-                        requant,
-                    },
-                    NodeScales {
-                        output,
-                        weight: weight_scale,
-                    },
-                )
-            }
-            Op::Add => {
-                let s_b = net.input_scale_of(&node.inputs[1]).context("input scale")?;
-                let s_y = s_y.unwrap();
-                let (ma, mb, shift) =
-                    add_multipliers(s_x / s_y, s_b / s_y).with_context(|| at.clone())?;
-                (
-                    NodeParams::Add { ma, mb, shift },
-                    NodeScales {
-                        output: s_y,
-                        weight: vec![],
-                    },
-                )
-            }
-            Op::AvgPool { .. } | Op::GlobalAvgPool => {
-                let n = pool_count(net, i);
-                let s_y = s_y.unwrap();
-                let requant = Requant::from_real(s_x / (n * s_y))
-                    .map_err(|e| anyhow::anyhow!("{at}: {e}"))?;
-                (
-                    NodeParams::Pool { requant },
-                    NodeScales {
-                        output: s_y,
-                        weight: vec![],
-                    },
-                )
-            }
-            Op::MaxPool { .. } | Op::Flatten => (
-                NodeParams::None,
-                NodeScales {
-                    output: s_x,
-                    weight: vec![],
-                },
-            ),
-        };
+    Ok(spec.bits)
+}
+
+/// The integer model of a (calibrated) quantized network, per the contract.
+pub fn to_quant_model(net: &Net) -> Result<QuantModel> {
+    let bits = exportable_bits(net)?;
+    let n = net.graph.nodes.len();
+    let mut params = Vec::with_capacity(n);
+    let mut scales = Vec::with_capacity(n);
+    for i in 0..n {
+        let (p, sc) = node_params(net, i, bits)?;
         params.push(p);
         scales.push(sc);
     }
     let model = QuantModel {
-        graph: g.clone(),
+        graph: net.graph.clone(),
         bits,
         input_scale: INPUT_SCALE,
         params,
@@ -317,6 +249,157 @@ pub fn to_quant_model(net: &Net) -> Result<QuantModel> {
     };
     model.validate()?;
     Ok(model)
+}
+
+/// Integer parameters and real scales of node `i`.
+fn node_params(net: &Net, i: usize, bits: Bits) -> Result<(NodeParams, NodeScales)> {
+    let node = &net.graph.nodes[i];
+    let at = node_at(node);
+    let s_x = input_scale(net, node, 0)?;
+    let s_y = net.output_scale(i);
+    let calibrated = matches!(s_y, Some(s) if s > 0.0 && s.is_finite());
+    if net.info[i].kind != ActKind::I32 && !calibrated {
+        return Err(Error::invalid(
+            format!("{at}: activation scale"),
+            "a calibrated scale > 0",
+            format!("{s_y:?}"),
+        ));
+    }
+    let no_weights = |output| NodeScales {
+        output,
+        weight: vec![],
+    };
+    match node.op {
+        Op::Conv2d { .. } | Op::Linear { .. } => weighted_params(net, i, bits, s_x, s_y, &at),
+        Op::Add => {
+            let s_b = input_scale(net, node, 1)?;
+            let s_y = s_y.unwrap();
+            let (ma, mb, shift) =
+                add_multipliers(s_x / s_y, s_b / s_y).map_err(|e| e.context(at))?;
+            Ok((NodeParams::Add { ma, mb, shift }, no_weights(s_y)))
+        }
+        Op::AvgPool { .. } | Op::GlobalAvgPool => {
+            let s_y = s_y.unwrap();
+            let requant = requant_from_real(s_x / (pool_count(net, i) * s_y), &at, None)?;
+            Ok((NodeParams::Pool { requant }, no_weights(s_y)))
+        }
+        Op::MaxPool { .. } | Op::Flatten => Ok((NodeParams::None, no_weights(s_x))),
+    }
+}
+
+/// Codes, bias and requantizers of a conv/linear node: batch norm folded in, channels with a
+/// negative scale negated.
+fn weighted_params(
+    net: &Net,
+    i: usize,
+    bits: Bits,
+    s_x: f64,
+    s_y: Option<f64>,
+    at: &str,
+) -> Result<(NodeParams, NodeScales)> {
+    let w = net.latent_weight(i).unwrap();
+    let s_w_t = quant::weight_scale(&w, bits, net.per_channel(i));
+    let dims: Vec<usize> = w.size().iter().map(|&d| d as usize).collect();
+    let s_w = channel_scales(&s_w_t, dims[0]);
+    let codes_f = to_vec(&quant::codes_for(&w.detach(), &s_w_t, bits));
+    let mut codes = Array4::from_shape_vec(
+        (dims[0], dims[1], dims[2], dims[3]),
+        codes_f.iter().map(|&c| c as u8).collect(),
+    )
+    .expect("weight shape");
+    let (a, c) = channel_affine(net, i, dims[0], at)?;
+    let (bias, requant, weight, output) = match s_y {
+        Some(s_y) if net.info[i].kind != ActKind::I32 => {
+            let ch = requantized_channels(&mut codes, &a, &c, &s_w, s_x, s_y, bits, at)?;
+            (ch.0, ch.1, ch.2, s_y)
+        }
+        _ => {
+            let bias = raw_output_bias(&a, &c, &s_w, s_x, at)?;
+            (bias, vec![], s_w.clone(), s_x * s_w[0])
+        }
+    };
+    Ok((
+        NodeParams::Weighted {
+            codes,
+            bias,
+            requant,
+        },
+        NodeScales { output, weight },
+    ))
+}
+
+/// Per channel `y = a_c · (conv) + c_c` in real units: the batch norm, or the linear bias.
+fn channel_affine(net: &Net, i: usize, out: usize, at: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+    match net.batch_norm(i) {
+        Some((mean, var, gamma, beta, eps)) => {
+            let (mean, var, gamma, beta) =
+                (to_vec(&mean), to_vec(&var), to_vec(&gamma), to_vec(&beta));
+            Ok((0..out)
+                .map(|k| {
+                    let sigma = (var[k] + eps).sqrt();
+                    (gamma[k] / sigma, beta[k] - gamma[k] * mean[k] / sigma)
+                })
+                .unzip())
+        }
+        None => {
+            let b = net.linear_bias(i).ok_or_else(|| {
+                Error::invalid(format!("{at}: linear bias"), "a bias tensor", "none")
+            })?;
+            Ok((vec![1.0; out], to_vec(&b)))
+        }
+    }
+}
+
+/// The raw I32 output layer: bias in accumulator units, one weight scale per channel.
+fn raw_output_bias(a: &[f64], c: &[f64], s_w: &[f64], s_x: f64, at: &str) -> Result<Vec<i32>> {
+    if a.iter().any(|&v| v != 1.0) {
+        return Err(Error::Unrepresentable {
+            node: at.to_string(),
+            what: "a raw I32 output layer with batch norm is not supported".into(),
+        });
+    }
+    (0..s_w.len())
+        .map(|k| checked_bias(c[k] / (s_x * s_w[k]), at, k))
+        .collect()
+}
+
+/// Requantized channels: bias, requantizer and signed weight scale per channel; a channel whose
+/// real scale is negative gets negated codes and bias.
+#[allow(clippy::too_many_arguments)]
+fn requantized_channels(
+    codes: &mut Array4<u8>,
+    a: &[f64],
+    c: &[f64],
+    s_w: &[f64],
+    s_x: f64,
+    s_y: f64,
+    bits: Bits,
+    at: &str,
+) -> Result<(Vec<i32>, Vec<Requant>, Vec<f64>)> {
+    let (mut bias, mut requant, mut weight) = (vec![], vec![], vec![]);
+    for k in 0..s_w.len() {
+        let unit = a[k] * s_x * s_w[k]; // real value of one accumulator unit
+        if unit == 0.0 || !unit.is_finite() {
+            return Err(Error::Unrepresentable {
+                node: at.to_string(),
+                what: format!("channel {k} has a zero batch-norm scale (γ = 0); cannot requantize"),
+            });
+        }
+        let m = unit / s_y;
+        let b = checked_bias(c[k] / unit, at, k)?;
+        requant.push(requant_from_real(m.abs(), at, Some(k))?);
+        if m < 0.0 {
+            codes
+                .index_axis_mut(Axis(0), k)
+                .mapv_inplace(|u| negate_code(u, bits));
+            bias.push(-b);
+            weight.push(-s_w[k]);
+        } else {
+            bias.push(b);
+            weight.push(s_w[k]);
+        }
+    }
+    Ok((bias, requant, weight))
 }
 
 /// Number of values an average-pool node sums.
@@ -337,7 +420,10 @@ fn pool_count(net: &Net, i: usize) -> f64 {
 fn checked_bias(v: f64, at: &str, k: usize) -> Result<i32> {
     let r = v.round();
     if !r.is_finite() || r.abs() >= MAX_BIAS_MAGNITUDE as f64 {
-        bail!("{at}: channel {k}: bias {v:.3e} accumulator units does not fit |bias| < 2^30");
+        return Err(Error::Unrepresentable {
+            node: at.to_string(),
+            what: format!("channel {k}: bias {v:.3e} accumulator units does not fit |bias| < 2^30"),
+        });
     }
     Ok(r as i32)
 }
@@ -408,22 +494,13 @@ pub fn compare_with_reference(
             let want = outs[i].as_standard_layout();
             let want = want.as_slice().unwrap();
             if got.len() != want.len() {
-                bail!(
-                    "node \"{}\": tch output has {} elements, reference {}",
-                    node.name,
+                return Err(Error::invalid(
+                    format!("{}: tch output", node_at(node)),
+                    format!("{} elements (the reference's)", want.len()),
                     got.len(),
-                    want.len()
-                );
+                ));
             }
-            let mut mismatches = 0;
-            let mut max_abs_diff = 0;
-            for (a, b) in got.iter().zip(want) {
-                let d = (a - *b as i64).abs();
-                if d != 0 {
-                    mismatches += 1;
-                    max_abs_diff = max_abs_diff.max(d);
-                }
-            }
+            let (mismatches, max_abs_diff) = differences(&got, want);
             res.push(NodeAgreement {
                 node: node.name.clone(),
                 elements: got.len(),
@@ -434,6 +511,15 @@ pub fn compare_with_reference(
         Ok(())
     })?;
     Ok(res)
+}
+
+/// Elements that differ, and the largest |difference|.
+fn differences(got: &[i64], want: &[i32]) -> (usize, i64) {
+    got.iter()
+        .zip(want)
+        .map(|(a, b)| (a - *b as i64).abs())
+        .filter(|&d| d != 0)
+        .fold((0, 0), |(n, m), d| (n + 1, m.max(d)))
 }
 
 /// Options of `unibit export`.
@@ -457,19 +543,11 @@ pub struct ExportReport {
     pub size_bits: u64,
 }
 
-/// `unibit export RUN --out BUNDLE`.
+/// Export the run in `run` to a bundle in `out`: calibrate, snap to the integer grid, fold
+/// batch norm, measure the three accuracies on the test set, write golden vectors.
 pub fn export(run: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
     let (cfg, model, ckpt) = load_run(run, opts.device)?;
-    if model.net.quant.is_none() {
-        bail!(
-            "{}: a float (unquantized) run cannot be exported: train with --bits B",
-            run.display()
-        );
-    }
-    if !model.net.is_exportable() {
-        let _ =
-            to_quant_model(&model.net).map_err(|e| anyhow::anyhow!("{}: {e}", run.display()))?;
-    }
+    exportable_bits(&model.net).map_err(|e| e.context(run.display().to_string()))?;
     let train_set = train::load_split(&cfg, Split::Train)?;
     let mut test_set = unibit_core::dataset::load(&cfg.data_dir, Split::Test)?;
     if let Some(n) = opts.test_limit {
@@ -486,16 +564,7 @@ pub fn export(run: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportRepo
     let (_, fq_acc) = train::evaluate(&model.net, &test_set, opts.device);
     let qm = to_quant_model(&model.net)?;
     let int_acc = integer_accuracy(&qm, &test_set)?;
-    let golden = if opts.golden > 0 {
-        let g = test_set.take(opts.golden);
-        Some(Golden::compute(
-            &qm,
-            g.images.view(),
-            Some(g.labels.clone()),
-        )?)
-    } else {
-        None
-    };
+    let golden = golden(&qm, &test_set, opts.golden)?;
     let size = unibit_core::size::model_size(&qm.graph, |_| qm.bits)?;
     let b = Bundle {
         model: qm,
@@ -524,6 +593,19 @@ pub fn export(run: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportRepo
         test_images: test_set.len(),
         size_bits: size.total_bits,
     })
+}
+
+/// Golden vectors of the first `n` test images (none for `n = 0`).
+fn golden(qm: &QuantModel, test_set: &Dataset, n: usize) -> Result<Option<Golden>> {
+    if n == 0 {
+        return Ok(None);
+    }
+    let g = test_set.take(n);
+    Ok(Some(Golden::compute(
+        qm,
+        g.images.view(),
+        Some(g.labels.clone()),
+    )?))
 }
 
 fn details(

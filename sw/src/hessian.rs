@@ -8,7 +8,7 @@
 //! `2 Σ_{i≠j} H_ij²` over the group's rows (so a diagonal block is estimated exactly); the
 //! estimate reports its standard error over the samples drawn.
 
-use anyhow::{bail, Context, Result};
+use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -88,13 +88,18 @@ fn sample_loss(
     acc: &mut Samples,
 ) -> Result<()> {
     if loss.numel() != 1 {
-        bail!(
-            "Hutchinson: the loss must be a scalar, found shape {:?}",
-            loss.size()
-        );
+        return Err(Error::invalid(
+            "Hutchinson loss",
+            "a scalar",
+            format!("shape {:?}", loss.size()),
+        ));
     }
-    let grads = Tensor::f_run_backward(&[loss], params, true, true)
-        .context("Hutchinson: gradient of the loss (every parameter must be used by the loss)")?;
+    let grads = Tensor::f_run_backward(&[loss], params, true, true).map_err(|e| {
+        Error::torch(
+            "Hutchinson: gradient of the loss (every parameter must be used by the loss)",
+            e,
+        )
+    })?;
     for _ in 0..samples {
         let vs: Vec<Tensor> = params.iter().map(|p| rademacher_like(p, rng)).collect();
         let mut gv = Tensor::zeros([], (loss.kind(), loss.device()));
@@ -107,14 +112,18 @@ fn sample_loss(
             continue;
         }
         let hv = Tensor::f_run_backward(&[&gv], params, true, false)
-            .context("Hutchinson: Hessian-vector product (double backward)")?;
+            .map_err(|e| Error::torch("Hutchinson: Hessian-vector product (double backward)", e))?;
         let xs: Vec<f64> = hv
             .iter()
             .zip(&vs)
             .map(|(h, v)| (h * v).sum(Kind::Double).double_value(&[]))
             .collect();
         if xs.iter().any(|x| !x.is_finite()) {
-            bail!("Hutchinson: a non-finite Hessian-vector product ({xs:?})");
+            return Err(Error::invalid(
+                "Hutchinson: Hessian-vector product",
+                "finite values",
+                format!("{xs:?}"),
+            ));
         }
         acc.push(&xs);
     }
@@ -132,14 +141,19 @@ pub fn hutchinson_traces(
     seed: u64,
 ) -> Result<Vec<TraceEstimate>> {
     if params.is_empty() || batches == 0 || samples == 0 {
-        bail!(
-            "Hutchinson: expected parameters, batches and samples ≥ 1, found {}, {batches} and {samples}",
-            params.len()
-        );
+        return Err(Error::invalid(
+            "Hutchinson: parameters, batches and samples",
+            "≥ 1",
+            format!("{}, {batches} and {samples}", params.len()),
+        ));
     }
     for (k, p) in params.iter().enumerate() {
         if !p.requires_grad() {
-            bail!("Hutchinson: parameter group {k} does not require gradients");
+            return Err(Error::invalid(
+                format!("Hutchinson: parameter group {k}"),
+                "a tensor that requires gradients",
+                "one that does not require gradients",
+            ));
         }
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

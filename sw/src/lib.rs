@@ -4,8 +4,8 @@
 
 pub mod bench;
 pub mod checkpoint;
-pub mod cli;
 pub mod data;
+pub mod error;
 pub mod export;
 pub mod hessian;
 pub mod mixed;
@@ -13,6 +13,19 @@ pub mod net;
 pub mod quant;
 pub mod sweep;
 pub mod train;
+
+pub use error::{Error, Result};
+pub use tch::Device;
+
+/// Set libtorch's intra-op thread count (process-wide). The one place the trainer, sweeps,
+/// mixed-precision studies and benchmarks set it.
+pub fn set_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::invalid("intra-op threads", "≥ 1", 0));
+    }
+    tch::set_num_threads(n as i32);
+    Ok(())
+}
 
 /// Keep freed tensor memory in the heap instead of returning it to the OS after every op.
 /// glibc's defaults mmap large blocks and trim the heap top eagerly, so each activation tensor

@@ -27,24 +27,22 @@
 //! their records carry the fake-quantized test accuracy of the tch model (`int_acc` = null),
 //! and cycles predicted for the reference array at the largest layer bitwidth.
 
-use crate::checkpoint::{self, write_atomic, CHECKPOINT_JSON};
 use crate::data;
+use crate::error::{write_json, Error, Result, ResultExt};
 use crate::hessian::{self, TraceEstimate};
 use crate::net::{var_name, Mode, QuantSpec};
 use crate::quant;
 use crate::sweep::{self, TrainSettings, RECORD_JSON, REFERENCE_COLS, REFERENCE_ROWS};
 use crate::train::{self, load_run, Model, RunOptions, Sgd, TrainConfig, CONFIG_JSON};
-use anyhow::{bail, Context, Result};
-use clap::Args;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 use unibit_core::dataset::{Dataset, Split};
-use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
+use unibit_core::family::FamilyConfig;
+use unibit_core::progress::Progress;
 use unibit_core::results::{self, Method, RunRecord};
 use unibit_core::size::{format_bits, model_size, parse_bits};
-use unibit_core::{Bits, Family};
+use unibit_core::Bits;
 
 /// How the Hessian traces are estimated.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,7 +103,7 @@ pub fn layer_sensitivities(
         let name = format!("{}.weight", var_name(&node.name));
         let p = vars
             .get(&name)
-            .with_context(|| format!("variable {name}: expected in the model, found none"))?;
+            .ok_or_else(|| Error::invalid(format!("variable {name}"), "in the model", "none"))?;
         nodes.push(i);
         params.push(p.shallow_clone());
     }
@@ -250,56 +248,51 @@ pub fn smallest_passing(
 
 /// Last epoch's test accuracy of a run (from its metrics.jsonl).
 pub fn final_accuracy(run: &Path) -> Result<f64> {
-    let p = run.join(train::METRICS_JSONL);
-    let text =
-        std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-    let last = text
-        .lines()
-        .rfind(|l| !l.trim().is_empty())
-        .with_context(|| format!("{}: no epochs recorded", p.display()))?;
-    let m: train::EpochMetrics = serde_json::from_str(last)
-        .with_context(|| format!("{}: last line is not an epoch's metrics", p.display()))?;
-    Ok(m.test_acc)
+    let last = train::read_metrics(run)?.pop().ok_or_else(|| {
+        Error::invalid_in(
+            &run.join(train::METRICS_JSONL),
+            "epochs",
+            "at least one recorded epoch",
+            "none",
+        )
+    })?;
+    Ok(last.test_acc)
 }
 
 /// Fine-tune `cfg` (per-layer bits) in `run`, starting from the weights of `from` (a trained
 /// run of the same network); resumable like any run. Returns the final test accuracy.
-pub fn finetune(run: &Path, from: &Path, cfg: &TrainConfig, opts: &RunOptions) -> Result<f64> {
-    std::fs::create_dir_all(run).with_context(|| format!("{}: cannot create", run.display()))?;
-    if run.join(CONFIG_JSON).exists() && run.join(CHECKPOINT_JSON).exists() {
+pub fn finetune(
+    run: &Path,
+    from: &Path,
+    cfg: &TrainConfig,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<f64> {
+    std::fs::create_dir_all(run).map_err(|e| Error::io(run, "cannot create", e))?;
+    if run.join(CONFIG_JSON).exists() && run.join(crate::checkpoint::CHECKPOINT_JSON).exists() {
         sweep::check_existing(run, cfg)?;
     } else {
-        // Start: the reference's weights as an epoch-0 checkpoint (optimizer buffers zero),
-        // then config.json (last, so a run killed here starts again).
-        let _ = std::fs::remove_file(run.join(CONFIG_JSON));
-        let _ = std::fs::remove_file(run.join(train::METRICS_JSONL));
-        let mut cfg = cfg.clone();
-        let model = Model::new(&cfg, opts.device)?;
-        cfg.describe(&model.graph, &model.net)?;
-        let (info, tensors) = checkpoint::load(from)?;
-        checkpoint::restore(
-            &from.join(&info.tensors),
-            "model/",
-            &tensors,
-            &model.variables(),
-        )?;
-        let opt = Sgd::new(&model, cfg.momentum, cfg.weight_decay);
-        let mut t: BTreeMap<String, Tensor> = model
-            .variables()
-            .into_iter()
-            .map(|(k, v)| (format!("model/{k}"), v))
-            .collect();
-        for (k, v) in &opt.buffers {
-            t.insert(format!("opt/{k}"), v.shallow_clone());
-        }
-        checkpoint::save(run, 0, 0, &t)?;
-        write_atomic(
-            &run.join(CONFIG_JSON),
-            serde_json::to_string_pretty(&cfg)?.as_bytes(),
-        )?;
+        start_finetune(run, from, cfg, opts.device)?;
     }
-    train::train(run, None, true, opts)?;
+    let r = train::train(run, None, true, opts, progress)?;
+    if r.already_trained() {
+        progress.line(&sweep::already_trained_line(&r));
+    }
     final_accuracy(run)
+}
+
+/// The start of a fine-tuning run: the weights of `from` as an epoch-0 checkpoint (optimizer
+/// buffers zero), then config.json (last, so a run killed here starts again).
+fn start_finetune(run: &Path, from: &Path, cfg: &TrainConfig, device: Device) -> Result<()> {
+    let _ = std::fs::remove_file(run.join(CONFIG_JSON));
+    let _ = std::fs::remove_file(run.join(train::METRICS_JSONL));
+    let mut cfg = cfg.clone();
+    let model = Model::new(&cfg, device)?;
+    cfg.describe(&model.graph, &model.net)?;
+    train::restore_checkpoint(from, &model, None)?;
+    let opt = Sgd::new(&model, cfg.momentum, cfg.weight_decay);
+    train::save_checkpoint(run, 0, 0, &model, &opt)?;
+    write_json(&run.join(CONFIG_JSON), "a training configuration", &cfg)
 }
 
 /// What a mixed-precision study does.
@@ -369,6 +362,31 @@ pub fn mixed_engine(max: Bits) -> String {
 }
 
 impl MixedSpec {
+    /// Check the settings a study needs before anything is trained.
+    pub fn validate(&self) -> Result<()> {
+        if self.choices.is_empty() {
+            return Err(Error::invalid("choices", "at least one bitwidth", "none"));
+        }
+        if self.budgets.is_empty() && !self.zero_degradation {
+            return Err(Error::invalid(
+                "budgets",
+                "at least one budget, or the zero-degradation search",
+                "neither",
+            ));
+        }
+        if self.finetune_epochs == 0 {
+            return Err(Error::invalid("finetune_epochs", "≥ 1", 0));
+        }
+        if !(self.size_resolution.is_finite() && self.size_resolution >= 0.0) {
+            return Err(Error::invalid(
+                "size_resolution",
+                "a fraction ≥ 0",
+                self.size_resolution,
+            ));
+        }
+        Ok(())
+    }
+
     fn config(&self, layer_bits: Option<Vec<Bits>>, budget: Option<(String, u64)>) -> TrainConfig {
         let bits = layer_bits
             .as_deref()
@@ -436,170 +454,56 @@ fn per_node_bits(graph: &unibit_core::graph::Graph, layer_bits: &[Bits]) -> Vec<
     out
 }
 
-fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<()> {
-    write_atomic(path, serde_json::to_string_pretty(v)?.as_bytes())
-}
-
 /// Run the study in `out`: reference, sensitivities, front, then the budget runs and the
 /// zero-degradation search; writes `OUT/results.jsonl` (records of this study, in order).
 /// Every step is resumable: finished runs are reused, killed ones resume from checkpoints.
-pub fn run(spec: &MixedSpec, out: &Path, opts: &RunOptions) -> Result<MixedOutcome> {
-    if spec.choices.is_empty() {
-        bail!("--choices: expected at least one bitwidth");
-    }
-    if spec.budgets.is_empty() && !spec.zero_degradation {
-        bail!("give --budgets SIZES and/or --zero-degradation");
-    }
-    if spec.finetune_epochs == 0 {
-        bail!("--finetune-epochs: expected ≥ 1, found 0");
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+/// Training reports through `progress`.
+pub fn run(
+    spec: &MixedSpec,
+    out: &Path,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<MixedOutcome> {
+    spec.validate()?;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create", e))?;
     let graph = spec.model.build()?;
-    let params_size = model_size(&graph, |_| Bits::new(1).unwrap())?.param_bits;
-
-    // 1. The 8-bit reference.
-    let ref_dir = out.join(REF_DIR);
-    let ref_cfg = spec.config(None, None);
-    sweep::train_or_resume(&ref_dir, &ref_cfg, opts).context("the 8-bit reference")?;
-    let reference_accuracy = final_accuracy(&ref_dir)?;
-
-    // 2. Sensitivities (cached).
-    let sens_path = out.join(SENSITIVITY_JSON);
-    let cached: Option<SensitivityFile> = std::fs::read_to_string(&sens_path)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .filter(|s: &SensitivityFile| s.choices == spec.choices && s.hessian == spec.hessian);
-    let sensitivities = match cached {
-        Some(s) => s.layers,
-        None => {
-            let (cfg, model, _) = load_run(&ref_dir, opts.device)?;
-            let data = train::load_split(&cfg, Split::Train)?;
-            let layers =
-                layer_sensitivities(&model, &data, &spec.choices, &spec.hessian, opts.device)?;
-            write_json(
-                &sens_path,
-                &SensitivityFile {
-                    choices: spec.choices.clone(),
-                    hessian: spec.hessian.clone(),
-                    layers: layers.clone(),
-                },
-            )?;
-            layers
-        }
+    let study = Study {
+        spec,
+        out,
+        ref_dir: out.join(REF_DIR),
+        params_size: model_size(&graph, |_| Bits::new(1).unwrap())?.param_bits,
+        opts,
+        progress,
     };
-
-    // 3. The front.
+    // 1. The 8-bit reference.
+    sweep::train_or_resume(&study.ref_dir, &spec.config(None, None), opts, progress)
+        .context("the 8-bit reference")?;
+    let reference_accuracy = final_accuracy(&study.ref_dir)?;
+    // 2. Sensitivities (cached), 3. the front.
+    let sensitivities = study.sensitivities()?;
     let costs: Vec<(u64, Vec<(Bits, f64)>)> = sensitivities
         .iter()
         .map(|l| (l.weights, l.omegas()))
         .collect();
     let front = pareto_front(&costs, spec.max_front);
-    write_json(&out.join(FRONT_JSON), &front)?;
-
-    let mut records = vec![];
+    write_json(&out.join(FRONT_JSON), "a Pareto front", &front)?;
     // 4. Budgets.
-    for budget in &spec.budgets {
-        let budget_bits = parse_bits(budget).with_context(|| format!("--budgets: {budget:?}"))?;
-        let cap = budget_bits.saturating_sub(params_size);
-        let a = best_within(&front, cap).with_context(|| {
-            format!(
-                "--budgets {budget}: expected at least {} ({} bits: every layer at {} bits) for {} at width {}, found {budget_bits} bits",
-                format_bits(front[0].weight_bits + params_size),
-                front[0].weight_bits + params_size,
-                spec.choices.iter().min().unwrap(),
-                spec.model.family,
-                spec.model.width
-            )
-        })?;
-        let rel = format!("budget-{}", budget.trim());
-        let run = out.join(&rel);
-        let rec = if sweep::is_finished(&run) {
-            sweep::read_record(&run)?
-        } else {
-            let cfg = spec.config(
-                Some(a.layer_bits.clone()),
-                Some((budget.trim().to_string(), budget_bits)),
-            );
-            let acc = finetune(&run, &ref_dir, &cfg, opts)
-                .with_context(|| format!("mixed precision at {budget}"))?;
-            let rec = spec.record(
-                Method::MixedBudget,
-                &a.layer_bits,
-                Some(budget_bits),
-                acc,
-                &rel,
-            )?;
-            sweep::write_record(&run, &rec)?;
-            rec
-        };
-        records.push(rec);
-    }
-
+    let mut records = spec
+        .budgets
+        .iter()
+        .map(|b| study.budget_run(&front, b))
+        .collect::<Result<Vec<_>>>()?;
     // 5. Zero degradation.
     let mut probes = vec![];
     if spec.zero_degradation {
-        let zdir = out.join(ZERO_DIR);
         let all8 = costs.iter().map(|c| c.0 * 8).sum::<u64>();
-        let candidates: Vec<Allocation> = thin_by_size(&front, spec.size_resolution)
-            .into_iter()
-            .filter(|a| a.weight_bits < all8)
-            .collect();
-        let target = reference_accuracy - spec.tolerance_pp / 100.0;
-        let found = smallest_passing(candidates.len(), |k| {
-            let a = &candidates[k];
-            let rel = format!("{ZERO_DIR}/size-{}", a.weight_bits + params_size);
-            let cfg = spec.config(Some(a.layer_bits.clone()), None);
-            let acc = finetune(&out.join(&rel), &ref_dir, &cfg, opts)
-                .with_context(|| format!("zero-degradation probe {rel}"))?;
-            probes.push(Probe {
-                size_bits: a.weight_bits + params_size,
-                layer_bits: a.layer_bits.clone(),
-                accuracy: acc,
-                passes: acc >= target,
-                run_dir: rel,
-            });
-            std::fs::create_dir_all(&zdir)?;
-            write_json(&zdir.join(PROBES_JSON), &probes)?;
-            Ok(acc >= target)
-        })?;
-        let rec = match found {
-            Some(k) => {
-                let p = probes
-                    .iter()
-                    .find(|p| p.layer_bits == candidates[k].layer_bits)
-                    .expect("probed");
-                spec.record(
-                    Method::MixedZeroDegradation,
-                    &p.layer_bits,
-                    None,
-                    p.accuracy,
-                    &p.run_dir,
-                )?
-            }
-            None => {
-                let bits = vec![Bits::new(8).unwrap(); sensitivities.len()];
-                let mut r = spec.record(
-                    Method::MixedZeroDegradation,
-                    &bits,
-                    None,
-                    reference_accuracy,
-                    REF_DIR,
-                )?;
-                r.epochs = spec.train.epochs;
-                r
-            }
-        };
-        std::fs::create_dir_all(&zdir)?;
-        write_atomic(
-            &zdir.join(RECORD_JSON),
-            serde_json::to_string_pretty(&rec)?.as_bytes(),
-        )?;
+        let (rec, p) =
+            study.zero_degradation(&front, all8, reference_accuracy, sensitivities.len())?;
         records.push(rec);
+        probes = p;
     }
-
     // The study's table.
-    let path = out.join(sweep::RESULTS_JSONL);
-    results::write(&path, &records)?;
+    results::write(&out.join(sweep::RESULTS_JSONL), &records)?;
     Ok(MixedOutcome {
         reference_accuracy,
         sensitivities,
@@ -609,129 +513,166 @@ pub fn run(spec: &MixedSpec, out: &Path, opts: &RunOptions) -> Result<MixedOutco
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// CLI
-
-/// `unibit mixed`.
-#[derive(Args, Debug)]
-pub struct MixedArgs {
-    /// Model family: resnet20 (any resnet<6n+2>), vgg-small, mobilenetv2.
-    #[arg(long, default_value = "resnet20")]
-    pub family: Family,
-    /// Width multiplier of the (fixed) network whose layers get bitwidths.
-    #[arg(long, default_value_t = 1.0)]
-    pub width: f64,
-    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE)]
-    pub channel_multiple: usize,
-    /// Candidate bitwidths per layer.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,8")]
-    pub choices: Vec<Bits>,
-    /// Budget mode: model-size budgets, e.g. 32KiB,64KiB.
-    #[arg(long, value_delimiter = ',')]
-    pub budgets: Vec<String>,
-    /// Also find the smallest size with no accuracy loss against the 8-bit model.
-    #[arg(long)]
-    pub zero_degradation: bool,
-    /// Zero degradation: allowed accuracy loss in percentage points.
-    #[arg(long, default_value_t = 0.0)]
-    pub tolerance_pp: f64,
-    /// Zero degradation: candidate sizes differ by at least this fraction.
-    #[arg(long, default_value_t = 0.05)]
-    pub size_resolution: f64,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[command(flatten)]
-    pub train: TrainSettings,
-    /// Fine-tuning epochs of each allocation (default: --epochs).
-    #[arg(long)]
-    pub finetune_epochs: Option<usize>,
-    /// Peak learning rate of fine-tuning.
-    #[arg(long, default_value_t = 0.01)]
-    pub finetune_lr: f64,
-    /// Hutchinson samples per batch.
-    #[arg(long, default_value_t = 16)]
-    pub hessian_samples: usize,
-    /// Training images for the Hessian traces.
-    #[arg(long, default_value_t = 512)]
-    pub hessian_images: usize,
-    #[arg(long, default_value_t = 128)]
-    pub hessian_batch: usize,
-    /// Output directory (its results.jsonl goes next to the sweeps' in `unibit report`).
-    #[arg(long)]
-    pub out: PathBuf,
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    #[arg(long)]
-    pub quiet: bool,
+/// One study's settings and places, shared by its steps.
+struct Study<'a> {
+    spec: &'a MixedSpec,
+    out: &'a Path,
+    ref_dir: PathBuf,
+    /// Per-channel parameter bits (independent of the weight bitwidths).
+    params_size: u64,
+    opts: &'a RunOptions,
+    progress: &'a dyn Progress,
 }
 
-/// `unibit mixed`.
-pub fn mixed(a: MixedArgs) -> Result<()> {
-    crate::tune_allocator();
-    if a.threads == 0 {
-        bail!("--threads: expected ≥ 1, found 0");
+impl Study<'_> {
+    /// The reference's layer sensitivities: from `sensitivity.json` when it was computed with
+    /// the same choices and options, else estimated and written there.
+    fn sensitivities(&self) -> Result<Vec<LayerSensitivity>> {
+        let spec = self.spec;
+        let path = self.out.join(SENSITIVITY_JSON);
+        let cached: Option<SensitivityFile> = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .filter(|s: &SensitivityFile| s.choices == spec.choices && s.hessian == spec.hessian);
+        if let Some(s) = cached {
+            return Ok(s.layers);
+        }
+        let (cfg, model, _) = load_run(&self.ref_dir, self.opts.device)?;
+        let data = train::load_split(&cfg, Split::Train)?;
+        let layers = layer_sensitivities(
+            &model,
+            &data,
+            &spec.choices,
+            &spec.hessian,
+            self.opts.device,
+        )?;
+        let file = SensitivityFile {
+            choices: spec.choices.clone(),
+            hessian: spec.hessian.clone(),
+            layers,
+        };
+        write_json(&path, "layer sensitivities", &file)?;
+        Ok(file.layers)
     }
-    if !(a.size_resolution.is_finite() && a.size_resolution >= 0.0) {
-        bail!(
-            "--size-resolution: expected a fraction ≥ 0, found {}",
-            a.size_resolution
+
+    /// Budget mode: the front's best allocation within `budget`, fine-tuned (or its record,
+    /// when that run has finished).
+    fn budget_run(&self, front: &[Allocation], budget: &str) -> Result<RunRecord> {
+        let spec = self.spec;
+        let budget_bits = parse_bits(budget).with_context(|| format!("budget {budget:?}"))?;
+        let cap = budget_bits.saturating_sub(self.params_size);
+        let a = best_within(front, cap).ok_or_else(|| {
+            let smallest = front[0].weight_bits + self.params_size;
+            Error::invalid(
+                format!("budget {budget}"),
+                format!(
+                    "at least {} ({smallest} bits: every layer at {} bits) for {} at width {}",
+                    format_bits(smallest),
+                    spec.choices.iter().min().unwrap(),
+                    spec.model.family,
+                    spec.model.width
+                ),
+                format!("{budget_bits} bits"),
+            )
+        })?;
+        let rel = format!("budget-{}", budget.trim());
+        let run = self.out.join(&rel);
+        if sweep::is_finished(&run) {
+            return sweep::read_record(&run);
+        }
+        let cfg = spec.config(
+            Some(a.layer_bits.clone()),
+            Some((budget.trim().to_string(), budget_bits)),
         );
+        let acc = finetune(&run, &self.ref_dir, &cfg, self.opts, self.progress)
+            .with_context(|| format!("mixed precision at {budget}"))?;
+        let rec = spec.record(
+            Method::MixedBudget,
+            &a.layer_bits,
+            Some(budget_bits),
+            acc,
+            &rel,
+        )?;
+        sweep::write_record(&run, &rec)?;
+        Ok(rec)
     }
-    tch::set_num_threads(a.threads as i32);
-    let model = FamilyConfig {
-        channel_multiple: a.channel_multiple,
-        ..FamilyConfig::fashion_mnist(a.family, a.width)
-    };
-    model.validate()?;
-    let spec = MixedSpec {
-        model,
-        choices: a.choices,
-        budgets: a.budgets,
-        zero_degradation: a.zero_degradation,
-        tolerance_pp: a.tolerance_pp,
-        size_resolution: a.size_resolution,
-        seed: a.seed,
-        finetune_epochs: a.finetune_epochs.unwrap_or(a.train.epochs),
-        finetune_lr: a.finetune_lr,
-        train: a.train,
-        hessian: HessianOptions {
-            samples: a.hessian_samples,
-            images: a.hessian_images,
-            batch: a.hessian_batch,
-            seed: a.seed,
-        },
-        max_front: 20_000,
-    };
-    let opts = RunOptions {
-        device: train::parse_device(&a.device)?,
-        progress: !a.quiet,
-        stop_after: None,
-    };
-    let o = run(&spec, &a.out, &opts)?;
-    println!(
-        "8-bit reference: {:.2}% · front of {} allocations",
-        100.0 * o.reference_accuracy,
-        o.front.len()
-    );
-    for p in &o.probes {
-        println!(
-            "  probe {} → {:.2}% ({})",
-            format_bits(p.size_bits),
-            100.0 * p.accuracy,
-            if p.passes { "no loss" } else { "loss" }
-        );
+
+    /// Zero-degradation mode: bisection over the thinned front (below the all-8-bit size) for
+    /// the smallest allocation whose fine-tuned accuracy passes; the 8-bit model if none does.
+    fn zero_degradation(
+        &self,
+        front: &[Allocation],
+        all8: u64,
+        reference_accuracy: f64,
+        layers: usize,
+    ) -> Result<(RunRecord, Vec<Probe>)> {
+        let zdir = self.out.join(ZERO_DIR);
+        let candidates: Vec<Allocation> = thin_by_size(front, self.spec.size_resolution)
+            .into_iter()
+            .filter(|a| a.weight_bits < all8)
+            .collect();
+        let target = reference_accuracy - self.spec.tolerance_pp / 100.0;
+        let mut probes: Vec<Probe> = vec![];
+        let found = smallest_passing(candidates.len(), |k| {
+            let p = self.probe(&candidates[k], target)?;
+            let passes = p.passes;
+            probes.push(p);
+            write_json(&zdir.join(PROBES_JSON), "zero-degradation probes", &probes)?;
+            Ok(passes)
+        })?;
+        let rec = match found {
+            Some(k) => {
+                let p = probes
+                    .iter()
+                    .find(|p| p.layer_bits == candidates[k].layer_bits)
+                    .expect("probed");
+                self.spec.record(
+                    Method::MixedZeroDegradation,
+                    &p.layer_bits,
+                    None,
+                    p.accuracy,
+                    &p.run_dir,
+                )?
+            }
+            None => self.reference_record(layers, reference_accuracy)?,
+        };
+        write_json(&zdir.join(RECORD_JSON), "a run record", &rec)?;
+        Ok((rec, probes))
     }
-    for r in &o.records {
-        println!(
-            "{:?}: {} · {:.2}% (fake-quant) · bits {:?}",
-            r.method,
-            format_bits(r.size_bits),
-            100.0 * r.fake_quant_acc.unwrap_or(0.0),
-            r.layer_bits
-        );
+
+    /// Fine-tune one candidate allocation and compare it with the target accuracy.
+    fn probe(&self, a: &Allocation, target: f64) -> Result<Probe> {
+        let size_bits = a.weight_bits + self.params_size;
+        let rel = format!("{ZERO_DIR}/size-{size_bits}");
+        let cfg = self.spec.config(Some(a.layer_bits.clone()), None);
+        let acc = finetune(
+            &self.out.join(&rel),
+            &self.ref_dir,
+            &cfg,
+            self.opts,
+            self.progress,
+        )
+        .with_context(|| format!("zero-degradation probe {rel}"))?;
+        Ok(Probe {
+            size_bits,
+            layer_bits: a.layer_bits.clone(),
+            accuracy: acc,
+            passes: acc >= target,
+            run_dir: rel,
+        })
     }
-    println!("wrote {}", a.out.join(sweep::RESULTS_JSONL).display());
-    Ok(())
+
+    /// No allocation passed: the answer is the 8-bit reference itself.
+    fn reference_record(&self, layers: usize, reference_accuracy: f64) -> Result<RunRecord> {
+        let bits = vec![Bits::new(8).unwrap(); layers];
+        let mut r = self.spec.record(
+            Method::MixedZeroDegradation,
+            &bits,
+            None,
+            reference_accuracy,
+            REF_DIR,
+        )?;
+        r.epochs = self.spec.train.epochs;
+        Ok(r)
+    }
 }

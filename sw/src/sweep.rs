@@ -15,13 +15,11 @@
 //! independent, so they run one after the other, as parallel local processes (`--jobs N`), or
 //! as Slurm array tasks (`sweep run` reads `SLURM_ARRAY_TASK_ID`); `collect` merges.
 
-use crate::checkpoint::{self, write_atomic, CHECKPOINT_JSON};
+use crate::checkpoint::{self, CHECKPOINT_JSON};
+use crate::error::{chain, read_json, write_json, Difference, Error, Result, ResultExt};
 use crate::export::{self, ExportOptions};
 use crate::net::QuantSpec;
 use crate::train::{self, RunOptions, TrainConfig, CONFIG_JSON};
-use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,7 +27,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tch::Device;
 use unibit_core::cost::{model_cost, EngineConfig};
-use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
+use unibit_core::family::FamilyConfig;
+use unibit_core::progress::{Progress, Silent};
 use unibit_core::results::{self, Method, RunRecord};
 use unibit_core::size::{format_bits, model_size, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
@@ -50,41 +49,30 @@ pub const REFERENCE_ENGINE: &str = "8x8";
 
 pub use crate::train::TrainSettings;
 
-/// How each run is exported and measured.
-#[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// How each run is exported and measured (written in plan.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExportSettings {
     /// Training images used to calibrate activation scales at export.
-    #[arg(long, default_value_t = 5000)]
     pub calibration_images: usize,
     /// Golden vectors stored in each bundle (first N test images).
-    #[arg(long, default_value_t = 16)]
     pub golden: usize,
-    /// Evaluate on the first N test images only (quick checks; default all 10,000).
-    #[arg(long)]
+    /// Evaluate on the first N test images only (quick checks; `None`: all 10,000).
     pub test_limit: Option<usize>,
 }
 
 /// What a sweep trains.
-#[derive(Args, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub struct SweepSpec {
-    /// Model family: resnet20 (any resnet<6n+2>), vgg-small, mobilenetv2.
-    #[arg(long, required = true)]
-    pub family: Option<Family>,
-    /// Model-size budgets, e.g. 32KiB,64KiB,128KiB.
-    #[arg(long, value_delimiter = ',', required = true)]
+    pub family: Family,
+    /// Model-size budgets, e.g. 32KiB, 64KiB, 128KiB.
     pub budgets: Vec<String>,
     /// Weight bitwidths.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,8")]
     pub bits: Vec<Bits>,
     /// Seeds per (budget, B): seeds 0..N.
-    #[arg(long, default_value_t = 1)]
     pub seeds: u64,
     /// Channel counts are rounded to a multiple of this.
-    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE)]
     pub channel_multiple: usize,
-    #[command(flatten)]
     pub train: TrainSettings,
-    #[command(flatten)]
     pub export: ExportSettings,
 }
 
@@ -126,9 +114,18 @@ pub struct Plan {
 impl Plan {
     /// Solve every (budget, B) for its width and list the jobs (budgets outer, then B, then seed).
     pub fn new(spec: &SweepSpec) -> Result<Plan> {
-        let family = spec.family.context("--family is required")?;
+        let family = spec.family;
         if spec.budgets.is_empty() || spec.bits.is_empty() || spec.seeds == 0 {
-            bail!("a sweep needs at least one budget, one bitwidth and one seed (--budgets, --bits, --seeds)");
+            return Err(Error::invalid(
+                "budgets, bits and seeds",
+                "at least one budget, one bitwidth and one seed",
+                format!(
+                    "{} budgets, {} bitwidths and {} seeds",
+                    spec.budgets.len(),
+                    spec.bits.len(),
+                    spec.seeds
+                ),
+            ));
         }
         let base = FamilyConfig {
             channel_multiple: spec.channel_multiple,
@@ -137,15 +134,18 @@ impl Plan {
         base.validate()?;
         let mut jobs = vec![];
         for budget in &spec.budgets {
-            let budget_bits =
-                parse_bits(budget).with_context(|| format!("--budgets: {budget:?}"))?;
+            let budget_bits = parse_bits(budget).with_context(|| format!("budget {budget:?}"))?;
             for &bits in &spec.bits {
                 let sol = width_for_budget(&base, bits, budget_bits)
-                    .with_context(|| format!("--budgets {budget} at B = {bits}"))?;
+                    .with_context(|| format!("budget {budget} at B = {bits}"))?;
                 for seed in 0..spec.seeds {
                     let id = format!("{family}-{}-b{bits}-s{seed}", budget.trim());
                     if id.contains(['/', '\\']) || id.contains("..") {
-                        bail!("--budgets: {budget:?} cannot name a run directory");
+                        return Err(Error::invalid(
+                            "budget",
+                            "a size that can name a run directory",
+                            format!("{budget:?}"),
+                        ));
                     }
                     jobs.push(Job {
                         index: jobs.len(),
@@ -165,7 +165,11 @@ impl Plan {
         let mut ids: Vec<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
         ids.sort();
         if let Some(w) = ids.windows(2).find(|w| w[0] == w[1]) {
-            bail!("--budgets/--bits: job {} appears twice", w[0]);
+            return Err(Error::invalid(
+                "budgets and bits",
+                "every (budget, bitwidth, seed) once",
+                format!("job {} twice", w[0]),
+            ));
         }
         Ok(Plan {
             format: PLAN_FORMAT.into(),
@@ -183,32 +187,31 @@ impl Plan {
 
     /// Read and check a plan file.
     pub fn read(path: &Path) -> Result<Plan> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("{}: cannot read the sweep plan", path.display()))?;
-        let plan: Plan = serde_json::from_str(&text)
-            .with_context(|| format!("{}: not a valid sweep plan", path.display()))?;
+        let plan: Plan = read_json(path, "cannot read the sweep plan", "not a valid sweep plan")?;
         if plan.format != PLAN_FORMAT || plan.version != PLAN_VERSION {
-            bail!(
-                "{}: format/version: expected {PLAN_FORMAT} {PLAN_VERSION}, found {} {}",
-                path.display(),
-                plan.format,
-                plan.version
-            );
+            return Err(Error::invalid_in(
+                path,
+                "format/version",
+                format!("{PLAN_FORMAT} {PLAN_VERSION}"),
+                format!("{} {}", plan.format, plan.version),
+            ));
         }
         for (i, j) in plan.jobs.iter().enumerate() {
             if j.index != i {
-                bail!(
-                    "{}: jobs[{i}].index: expected {i}, found {}",
-                    path.display(),
-                    j.index
-                );
+                return Err(Error::invalid_in(
+                    path,
+                    format!("jobs[{i}].index"),
+                    i.to_string(),
+                    j.index,
+                ));
             }
             if j.run_dir.contains("..") || Path::new(&j.run_dir).is_absolute() {
-                bail!(
-                    "{}: jobs[{i}].run_dir: expected a path inside the sweep directory, found {:?}",
-                    path.display(),
-                    j.run_dir
-                );
+                return Err(Error::invalid_in(
+                    path,
+                    format!("jobs[{i}].run_dir"),
+                    "a path inside the sweep directory",
+                    format!("{:?}", j.run_dir),
+                ));
             }
         }
         Ok(plan)
@@ -216,11 +219,7 @@ impl Plan {
 
     /// Write the plan atomically.
     pub fn write(&self, path: &Path) -> Result<()> {
-        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("{}: cannot create", dir.display()))?;
-        }
-        write_atomic(path, serde_json::to_string_pretty(self)?.as_bytes())
+        write_json(path, "a sweep plan", self)
     }
 
     /// A job's training configuration.
@@ -242,31 +241,52 @@ impl Plan {
     }
 }
 
+/// The sweep directory of a plan file (the directory it is in).
+pub fn sweep_dir(plan: &Path) -> PathBuf {
+    plan.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
+}
+
+/// The first top-level field whose JSON differs between `a` and `b`: its name and both values.
+fn first_difference<T: Serialize>(
+    what: &'static str,
+    a: &T,
+    b: &T,
+) -> Result<Option<(String, serde_json::Value, serde_json::Value)>> {
+    let encode = |v: &T| serde_json::to_value(v).map_err(|source| Error::Encode { what, source });
+    let (a, b) = (encode(a)?, encode(b)?);
+    Ok(a.as_object().and_then(|a| {
+        a.iter()
+            .find(|(k, v)| b.get(k.as_str()) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone(), b[k.as_str()].clone()))
+    }))
+}
+
 /// Write `SWEEP/plan.json` for `spec`, or check that an existing plan is the same sweep.
 pub fn plan(spec: &SweepSpec, sweep: &Path) -> Result<Plan> {
     let plan = Plan::new(spec)?;
     let path = sweep.join(PLAN_JSON);
-    if path.exists() {
-        let old = Plan::read(&path)?;
-        if old != plan {
-            let (a, b) = (serde_json::to_value(&old)?, serde_json::to_value(&plan)?);
-            let field = a
-                .as_object()
-                .and_then(|a| {
-                    a.iter()
-                        .find(|(k, v)| b.get(k.as_str()) != Some(v))
-                        .map(|(k, v)| format!("{k}: expected {v} (as planned), found {}", b[k]))
-                })
-                .unwrap_or_default();
-            bail!(
-                "{}: a different sweep is planned here ({field}); use another --out, or delete the directory",
-                path.display()
-            );
-        }
+    if !path.exists() {
+        plan.write(&path)?;
+        return Ok(plan);
+    }
+    let old = Plan::read(&path)?;
+    if old == plan {
         return Ok(old);
     }
-    plan.write(&path)?;
-    Ok(plan)
+    let (field, planned, found) = first_difference("a sweep plan", &old, &plan)?
+        .map(|(k, a, b)| (k, a.to_string(), b.to_string()))
+        .unwrap_or_default();
+    Err(Error::Differs(Box::new(Difference {
+        file: path,
+        what: "a different sweep is planned here",
+        field,
+        expected: format!("{planned} (as planned)"),
+        found,
+        hint: "plan it into another directory, or delete this one",
+    })))
 }
 
 /// Whether a job's run directory holds a finished run (its `done` marker and record).
@@ -276,19 +296,17 @@ pub fn is_finished(run: &Path) -> bool {
 
 /// A finished run's record.
 pub fn read_record(run: &Path) -> Result<RunRecord> {
-    let p = run.join(RECORD_JSON);
-    let text =
-        std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{}: not a valid run record", p.display()))
+    read_json(
+        &run.join(RECORD_JSON),
+        "cannot read",
+        "not a valid run record",
+    )
 }
 
 /// Write a run's record, then its `done` marker (both atomically).
 pub fn write_record(run: &Path, rec: &RunRecord) -> Result<()> {
-    write_atomic(
-        &run.join(RECORD_JSON),
-        serde_json::to_string_pretty(rec)?.as_bytes(),
-    )?;
-    write_atomic(&run.join(DONE), b"")
+    write_json(&run.join(RECORD_JSON), "a run record", rec)?;
+    Ok(unibit_core::atomic::write_atomic(&run.join(DONE), b"")?)
 }
 
 /// Append a line to a run's log.
@@ -323,30 +341,31 @@ fn identity(cfg: &TrainConfig) -> TrainConfig {
 pub fn check_existing(run: &Path, cfg: &TrainConfig) -> Result<()> {
     let old = identity(&train::read_config(run)?);
     let new = identity(cfg);
-    if old != new {
-        let (a, b) = (serde_json::to_value(&old)?, serde_json::to_value(&new)?);
-        let field = a
-            .as_object()
-            .and_then(|a| {
-                a.iter()
-                    .find(|(k, v)| b.get(k.as_str()) != Some(v))
-                    .map(|(k, v)| {
-                        format!("{k}: expected {} (the plan's), found {v}", b[k.as_str()])
-                    })
-            })
-            .unwrap_or_default();
-        bail!(
-            "{}: the run here is not this job's ({field}); remove the directory to retrain it",
-            run.join(CONFIG_JSON).display()
-        );
+    if old == new {
+        return Ok(());
     }
-    Ok(())
+    let (field, wanted, found) = first_difference("a training configuration", &old, &new)?
+        .map(|(k, a, b)| (k, b.to_string(), a.to_string()))
+        .unwrap_or_default();
+    Err(Error::Differs(Box::new(Difference {
+        file: run.join(CONFIG_JSON),
+        what: "the run here is not this job's",
+        field,
+        expected: format!("{wanted} (the plan's)"),
+        found,
+        hint: "remove the directory to retrain it",
+    })))
 }
 
 /// Train `cfg` in `run`: new, resumed from its checkpoint, or nothing if already trained. A run
 /// killed before its first checkpoint (config.json but no checkpoint) starts again.
-pub fn train_or_resume(run: &Path, cfg: &TrainConfig, opts: &RunOptions) -> Result<()> {
-    std::fs::create_dir_all(run).with_context(|| format!("{}: cannot create", run.display()))?;
+pub fn train_or_resume(
+    run: &Path,
+    cfg: &TrainConfig,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<()> {
+    std::fs::create_dir_all(run).map_err(|e| Error::io(run, "cannot create", e))?;
     if run.join(CONFIG_JSON).exists() {
         check_existing(run, cfg)?;
         if run.join(CHECKPOINT_JSON).exists() {
@@ -355,16 +374,29 @@ pub fn train_or_resume(run: &Path, cfg: &TrainConfig, opts: &RunOptions) -> Resu
                 run,
                 &format!("resuming from the checkpoint after epoch {}", info.epoch),
             );
-            train::train(run, None, true, opts)?;
+            let r = train::train(run, None, true, opts, progress)?;
+            if r.already_trained() {
+                progress.line(&already_trained_line(&r));
+            }
             return Ok(());
         }
         log_line(run, "no checkpoint yet: starting again");
-        std::fs::remove_file(run.join(CONFIG_JSON))
-            .with_context(|| format!("{}: cannot remove", run.display()))?;
+        let config = run.join(CONFIG_JSON);
+        std::fs::remove_file(&config).map_err(|e| Error::io(&config, "cannot remove", e))?;
         let _ = std::fs::remove_file(run.join(train::METRICS_JSONL));
     }
-    train::train(run, Some(cfg.clone()), false, opts)?;
+    train::train(run, Some(cfg.clone()), false, opts, progress)?;
     Ok(())
+}
+
+/// What is said when a resumed run had nothing left to train.
+pub fn already_trained_line(r: &train::TrainReport) -> String {
+    format!(
+        "{}: already trained for {} of {} epochs",
+        r.run.display(),
+        r.completed,
+        r.config.epochs
+    )
 }
 
 /// The lock file in a run directory: held (an OS file lock, released when its process exits
@@ -384,13 +416,11 @@ pub fn try_lock_run(run: &Path) -> Result<Option<RunLock>> {
         .truncate(false)
         .write(true)
         .open(&p)
-        .with_context(|| format!("{}: cannot open", p.display()))?;
+        .map_err(|e| Error::io(&p, "cannot open", e))?;
     match f.try_lock() {
         Ok(()) => Ok(Some(RunLock(f))),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("{}: cannot lock", p.display()))
-        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&p, "cannot lock", e)),
     }
 }
 
@@ -409,18 +439,20 @@ pub enum JobOutcome {
     Finished(Box<RunRecord>),
 }
 
-/// Run job `index` of the plan in `sweep`: train (resuming), export, write its record.
+/// Run job `index` of the plan in `sweep`: train (resuming), export, write its record. Its
+/// training reports through `progress`; the job's own steps go to its log file.
 pub fn run_job(
     plan: &Plan,
     sweep: &Path,
     index: usize,
     device: Device,
-    progress: bool,
+    progress: &dyn Progress,
 ) -> Result<JobOutcome> {
-    let job = plan.jobs.get(index).with_context(|| {
-        format!(
-            "--job-index: expected 0..{} (the plan's jobs), found {index}",
-            plan.jobs.len()
+    let job = plan.jobs.get(index).ok_or_else(|| {
+        Error::invalid(
+            "job index",
+            format!("0..{} (the plan's jobs)", plan.jobs.len()),
+            index,
         )
     })?;
     let run = sweep.join(&job.run_dir);
@@ -434,7 +466,6 @@ pub fn run_job(
     if is_finished(&run) {
         return Ok(JobOutcome::Skipped);
     }
-    let cfg = plan.train_config(job);
     log_line(
         &run,
         &format!(
@@ -444,36 +475,49 @@ pub fn run_job(
     );
     let opts = RunOptions {
         device,
-        progress,
         stop_after: None,
     };
-    train_or_resume(&run, &cfg, &opts).with_context(|| format!("job {index} ({})", job.id))?;
+    train_or_resume(&run, &plan.train_config(job), &opts, progress)
+        .with_context(|| format!("job {index} ({})", job.id))?;
+    let r = export_job(plan, &run, device)
+        .with_context(|| format!("job {index} ({}): export", job.id))?;
+    let rec = job_record(job, &run, &r)?;
+    write_record(&run, &rec)?;
+    log_line(&run, &done_line(&r, &rec));
+    Ok(JobOutcome::Finished(Box::new(rec)))
+}
+
+/// Export a job's trained run to `RUN/bundle`; a large integer/fake-quant gap is logged.
+fn export_job(plan: &Plan, run: &Path, device: Device) -> Result<export::ExportReport> {
     let x = &plan.export;
-    let bundle = run.join(BUNDLE_DIR);
     let r = export::export(
-        &run,
-        &bundle,
+        run,
+        &run.join(BUNDLE_DIR),
         &ExportOptions {
             golden: x.golden,
             calibration_images: x.calibration_images,
             device,
             test_limit: x.test_limit,
         },
-    )
-    .with_context(|| format!("job {index} ({}): export", job.id))?;
+    )?;
     if r.gap_pp.abs() > 0.3 {
         log_line(
-            &run,
+            run,
             &format!(
                 "warning: integer accuracy differs from fake-quant by {:+.2} pp (limit 0.3 pp)",
                 r.gap_pp
             ),
         );
     }
-    let trained = train::read_config(&run)?;
+    Ok(r)
+}
+
+/// A finished job's record: its size from the trained config, accuracies from the export.
+fn job_record(job: &Job, run: &Path, r: &export::ExportReport) -> Result<RunRecord> {
+    let trained = train::read_config(run)?;
     let graph = trained.model.build()?;
     let size = model_size(&graph, |_| job.bits)?;
-    let rec = RunRecord {
+    Ok(RunRecord {
         family: job.family,
         method: Method::Uniform,
         bits: Some(job.bits.get()),
@@ -492,24 +536,23 @@ pub fn run_job(
         cycles: Some(reference_cycles(&trained.model, job.bits)?),
         engine: Some(REFERENCE_ENGINE.into()),
         run_dir: job.run_dir.clone(),
-    };
-    write_record(&run, &rec)?;
-    log_line(
-        &run,
-        &format!(
-            "done: integer {:.2}% · fake-quant {:.2}% · trained {:.2}% · size {} · {} cycles",
-            100.0 * r.integer_accuracy,
-            100.0 * r.fake_quant_accuracy,
-            100.0 * r.trained_accuracy,
-            format_bits(size.total_bits),
-            rec.cycles.unwrap_or(0)
-        ),
-    );
-    Ok(JobOutcome::Finished(Box::new(rec)))
+    })
+}
+
+/// The last line of a finished job's log.
+fn done_line(r: &export::ExportReport, rec: &RunRecord) -> String {
+    format!(
+        "done: integer {:.2}% · fake-quant {:.2}% · trained {:.2}% · size {} · {} cycles",
+        100.0 * r.integer_accuracy,
+        100.0 * r.fake_quant_accuracy,
+        100.0 * r.trained_accuracy,
+        format_bits(rec.size_bits),
+        rec.cycles.unwrap_or(0)
+    )
 }
 
 fn run_dir_created(run: &Path) -> Result<PathBuf> {
-    std::fs::create_dir_all(run).with_context(|| format!("{}: cannot create", run.display()))?;
+    std::fs::create_dir_all(run).map_err(|e| Error::io(run, "cannot create", e))?;
     Ok(run.to_path_buf())
 }
 
@@ -550,15 +593,6 @@ pub fn threads_per_job(jobs: usize) -> usize {
     (cores / jobs.max(1)).max(1)
 }
 
-/// A line above the progress bar, or on stderr when the bar is hidden (no terminal, --quiet).
-fn say(bar: &ProgressBar, msg: String) {
-    if bar.is_hidden() {
-        eprintln!("{msg}");
-    } else {
-        bar.println(msg);
-    }
-}
-
 /// The line a sweep says when job `i` starts.
 fn starting_line(plan: &Plan, i: usize) -> String {
     format!(
@@ -579,7 +613,7 @@ fn finished_line(id: &str, r: &RunRecord) -> String {
 }
 
 /// What a sweep says about a job another process is training.
-fn busy_line(id: &str) -> String {
+pub fn busy_line(id: &str) -> String {
     format!("{id}: being trained by another process — skipped (collect it when that finishes)")
 }
 
@@ -592,318 +626,298 @@ pub struct LocalOptions {
     /// The `unibit` executable for child processes (`sweep run --plan … --job-index I`).
     pub exe: Option<PathBuf>,
     pub device: Device,
+    /// When no live bar is drawn: also a line when a job starts, and the in-process jobs'
+    /// training lines (finished, busy and failed jobs always get theirs).
     pub progress: bool,
 }
 
+/// Forwards only kept lines: a job's training inside a sweep shows its epochs, never its own
+/// bar (the sweep's bar is the one drawn).
+struct LinesOf<'a>(&'a dyn Progress);
+
+impl Progress for LinesOf<'_> {
+    fn line(&self, msg: &str) {
+        self.0.line(msg)
+    }
+}
+
+/// What a local run of a plan's jobs did (ids of jobs; `failed` with reason or log).
+#[derive(Clone, Debug, Default)]
+pub struct JobsRun {
+    pub total: usize,
+    pub finished: Vec<String>,
+    pub busy: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+impl JobsRun {
+    /// An error listing the failed jobs, if any failed.
+    pub fn check(&self) -> Result<()> {
+        if self.failed.is_empty() {
+            return Ok(());
+        }
+        Err(Error::JobsFailed {
+            failed: self.failed.clone(),
+            total: self.total,
+        })
+    }
+}
+
+/// A whole local sweep: the plan, what its jobs did, and the collected table.
+#[derive(Clone, Debug)]
+pub struct SweepReport {
+    pub plan: Plan,
+    pub jobs: JobsRun,
+    pub collected: Collected,
+}
+
+/// Plan (or check the plan in) `out`, run every unfinished job, collect the table. Failed jobs
+/// are in the report (`jobs.check()` turns them into an error); the table is collected anyway.
+pub fn run(
+    spec: &SweepSpec,
+    out: &Path,
+    o: &LocalOptions,
+    progress: &dyn Progress,
+) -> Result<SweepReport> {
+    if o.jobs == 0 {
+        return Err(Error::invalid("jobs at once", "≥ 1", 0));
+    }
+    let plan = plan(spec, out)?;
+    let jobs = run_jobs(&plan, out, o, progress);
+    let collected = collect(&plan, out)?;
+    Ok(SweepReport {
+        jobs: jobs?,
+        plan,
+        collected,
+    })
+}
+
 /// Run every unfinished job of the plan in `sweep`; errors list the failed jobs and their logs.
-pub fn run_all(plan: &Plan, sweep: &Path, o: &LocalOptions) -> Result<()> {
+pub fn run_all(
+    plan: &Plan,
+    sweep: &Path,
+    o: &LocalOptions,
+    progress: &dyn Progress,
+) -> Result<JobsRun> {
+    let r = run_jobs(plan, sweep, o, progress)?;
+    r.check()?;
+    Ok(r)
+}
+
+/// Run every unfinished job of the plan in `sweep`, in this process or as child processes; a
+/// bar of jobs and a line per job through `progress`. Failed jobs are listed, not errors.
+pub fn run_jobs(
+    plan: &Plan,
+    sweep: &Path,
+    o: &LocalOptions,
+    progress: &dyn Progress,
+) -> Result<JobsRun> {
     let pending: Vec<usize> = plan
         .jobs
         .iter()
         .filter(|j| !is_finished(&sweep.join(&j.run_dir)))
         .map(|j| j.index)
         .collect();
-    let bar = if o.progress {
-        let b = ProgressBar::new(plan.jobs.len() as u64);
-        b.set_style(
-            ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} jobs {msg} ({elapsed})")
-                .unwrap()
-                .progress_chars("=> "),
-        );
-        b.set_position((plan.jobs.len() - pending.len()) as u64);
-        b
-    } else {
-        ProgressBar::hidden()
+    progress.begin("sweep", Some(plan.jobs.len() as u64));
+    progress.set_position((plan.jobs.len() - pending.len()) as u64);
+    let mut ran = JobsRun {
+        total: plan.jobs.len(),
+        ..JobsRun::default()
     };
-    let mut failed: Vec<String> = vec![];
-    if o.jobs <= 1 {
-        tch::set_num_threads(o.threads.max(1) as i32);
-        for &i in &pending {
-            let job = &plan.jobs[i];
-            bar.set_message(job.id.clone());
-            // Without a terminal the bar is hidden: say what runs, and let training log epochs.
-            let lines = o.progress && bar.is_hidden();
-            if lines {
-                say(&bar, starting_line(plan, i));
-            }
-            match run_job(plan, sweep, i, o.device, lines) {
-                Ok(JobOutcome::Finished(r)) => say(&bar, finished_line(&job.id, &r)),
-                Ok(JobOutcome::Skipped) => {}
-                Ok(JobOutcome::Busy) => say(&bar, busy_line(&job.id)),
-                Err(e) => {
-                    let run = sweep.join(&job.run_dir);
-                    log_line(&run, &format!("error: {e:#}"));
-                    say(&bar, format!("{}: failed: {e:#}", job.id));
-                    failed.push(format!("{} ({e:#})", job.id));
-                }
-            }
-            bar.inc(1);
-        }
+    let r = if o.jobs <= 1 {
+        run_in_process(plan, sweep, &pending, o, progress, &mut ran)
     } else {
-        let exe = match &o.exe {
-            Some(e) => e.clone(),
-            None => std::env::current_exe().context("cannot find the unibit executable")?,
-        };
-        let plan_path = sweep.join(PLAN_JSON);
-        let mut queue = pending.into_iter();
-        let mut running: Vec<(usize, Child)> = vec![];
-        loop {
-            while running.len() < o.jobs {
-                let Some(i) = queue.next() else { break };
-                if is_busy(&sweep.join(&plan.jobs[i].run_dir)) {
-                    say(&bar, busy_line(&plan.jobs[i].id));
-                    bar.inc(1);
-                    continue;
-                }
-                let run = run_dir_created(&sweep.join(&plan.jobs[i].run_dir))?;
-                let log = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(run.join(LOG))
-                    .with_context(|| format!("{}: cannot open", run.join(LOG).display()))?;
-                let child = Command::new(&exe)
-                    .arg("sweep")
-                    .arg("run")
-                    .arg("--plan")
-                    .arg(&plan_path)
-                    .arg("--job-index")
-                    .arg(i.to_string())
-                    .arg("--threads")
-                    .arg(o.threads.to_string())
-                    .env("OMP_WAIT_POLICY", "PASSIVE")
-                    .stdin(Stdio::null())
-                    .stdout(log.try_clone()?)
-                    .stderr(log)
-                    .spawn()
-                    .with_context(|| format!("cannot start {}", exe.display()))?;
-                if bar.is_hidden() && o.progress {
-                    let log = run.join(LOG);
-                    say(
-                        &bar,
-                        format!("{}, log {}", starting_line(plan, i), log.display()),
-                    );
-                }
-                running.push((i, child));
+        Children::new(plan, sweep, o, progress)
+            .and_then(|mut c| c.run(pending.into_iter(), &mut ran))
+    };
+    progress.end();
+    r.map(|()| ran)
+}
+
+/// Jobs one after the other in this process.
+fn run_in_process(
+    plan: &Plan,
+    sweep: &Path,
+    pending: &[usize],
+    o: &LocalOptions,
+    progress: &dyn Progress,
+    ran: &mut JobsRun,
+) -> Result<()> {
+    crate::set_threads(o.threads.max(1))?;
+    // Without a live bar: say what runs, and let training log its epochs.
+    let lines = o.progress && !progress.is_live();
+    let forward = LinesOf(progress);
+    let training: &dyn Progress = if lines { &forward } else { &Silent };
+    for &i in pending {
+        let job = &plan.jobs[i];
+        progress.status(&format!("jobs {}", job.id));
+        if lines {
+            progress.line(&starting_line(plan, i));
+        }
+        match run_job(plan, sweep, i, o.device, training) {
+            Ok(JobOutcome::Finished(r)) => {
+                progress.line(&finished_line(&job.id, &r));
+                ran.finished.push(job.id.clone());
             }
-            if running.is_empty() {
-                break;
+            Ok(JobOutcome::Skipped) => {}
+            Ok(JobOutcome::Busy) => {
+                progress.line(&busy_line(&job.id));
+                ran.busy.push(job.id.clone());
             }
-            bar.set_message(
-                running
-                    .iter()
-                    .map(|(i, _)| plan.jobs[*i].id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            );
-            std::thread::sleep(Duration::from_millis(200));
-            let mut k = 0;
-            while k < running.len() {
-                if let Some(status) = running[k].1.try_wait()? {
-                    let (i, _) = running.remove(k);
-                    let job = &plan.jobs[i];
-                    if status.success() {
-                        // A child that found the job locked by a third process exits 0 too.
-                        let line = match read_record(&sweep.join(&job.run_dir)) {
-                            Ok(r) => finished_line(&job.id, &r),
-                            Err(_) => busy_line(&job.id),
-                        };
-                        say(&bar, line);
-                    } else {
-                        let log = sweep.join(&job.run_dir).join(LOG);
-                        say(
-                            &bar,
-                            format!("{}: failed ({status}); see {}", job.id, log.display()),
-                        );
-                        failed.push(format!("{} (see {})", job.id, log.display()));
-                    }
-                    bar.inc(1);
-                } else {
-                    k += 1;
-                }
+            Err(e) => {
+                let why = chain(&e);
+                log_line(&sweep.join(&job.run_dir), &format!("error: {why}"));
+                progress.line(&format!("{}: failed: {why}", job.id));
+                ran.failed.push(format!("{} ({why})", job.id));
             }
         }
-    }
-    bar.finish_and_clear();
-    if !failed.is_empty() {
-        bail!(
-            "{} of {} jobs failed: {}",
-            failed.len(),
-            plan.jobs.len(),
-            failed.join("; ")
-        );
+        progress.advance(1);
     }
     Ok(())
 }
 
-// ---------------------------------------------------------------------------------------------
-// CLI
-
-/// `unibit sweep --family F --budgets … --out DIR` (plan, run, collect), or one of its steps.
-#[derive(Args, Debug)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
-pub struct SweepCmd {
-    #[command(subcommand)]
-    pub step: Option<SweepStep>,
-    #[command(flatten)]
-    pub spec: SweepSpec,
-    /// Sweep directory.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Jobs at once (separate processes, each with max(1, cores/N) threads).
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
-    /// Intra-op threads per job (default: max(1, cores / --jobs)).
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+/// Jobs as child processes (`unibit sweep run --plan … --job-index I`), each logging to its
+/// run directory's log file, at most `o.jobs` at once.
+struct Children<'a> {
+    plan: &'a Plan,
+    sweep: &'a Path,
+    o: &'a LocalOptions,
+    progress: &'a dyn Progress,
+    exe: PathBuf,
+    running: Vec<(usize, Child)>,
 }
 
-#[derive(Subcommand, Debug)]
-pub enum SweepStep {
-    /// Write the job list (SWEEP/plan.json) without running anything.
-    Plan(PlanArgs),
-    /// Run one job of a plan (resumes; does nothing if finished). The index comes from
-    /// --job-index or, when absent, from SLURM_ARRAY_TASK_ID.
-    Run(RunArgs),
-    /// Merge the finished jobs' records into SWEEP/results.jsonl.
-    Collect(CollectArgs),
-}
+impl<'a> Children<'a> {
+    fn new(
+        plan: &'a Plan,
+        sweep: &'a Path,
+        o: &'a LocalOptions,
+        progress: &'a dyn Progress,
+    ) -> Result<Self> {
+        let exe = match &o.exe {
+            Some(e) => e.clone(),
+            None => std::env::current_exe()
+                .map_err(|e| Error::io(Path::new("unibit"), "cannot find the executable", e))?,
+        };
+        Ok(Children {
+            plan,
+            sweep,
+            o,
+            progress,
+            exe,
+            running: vec![],
+        })
+    }
 
-#[derive(Args, Debug)]
-pub struct PlanArgs {
-    #[command(flatten)]
-    pub spec: SweepSpec,
-    /// Sweep directory.
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    /// The sweep's plan.json (its directory is the sweep directory).
-    #[arg(long)]
-    pub plan: PathBuf,
-    /// Job to run (default: $SLURM_ARRAY_TASK_ID).
-    #[arg(long)]
-    pub job_index: Option<usize>,
-    #[arg(long, default_value_t = 2)]
-    pub threads: usize,
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-}
-
-#[derive(Args, Debug)]
-pub struct CollectArgs {
-    /// The sweep's plan.json.
-    #[arg(long)]
-    pub plan: PathBuf,
-}
-
-fn sweep_dir(plan: &Path) -> PathBuf {
-    plan.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf()
-}
-
-/// The job index of `sweep run`: the flag, else `SLURM_ARRAY_TASK_ID`.
-pub fn job_index(flag: Option<usize>, slurm: Option<&str>) -> Result<usize> {
-    match (flag, slurm) {
-        (Some(i), _) => Ok(i),
-        (None, Some(s)) => s.trim().parse().map_err(|_| {
-            anyhow::anyhow!("SLURM_ARRAY_TASK_ID: expected a job index (0, 1, …), found {s:?}")
-        }),
-        (None, None) => {
-            bail!("--job-index: required outside a Slurm array task (no SLURM_ARRAY_TASK_ID)")
+    fn run(&mut self, mut queue: impl Iterator<Item = usize>, ran: &mut JobsRun) -> Result<()> {
+        loop {
+            self.fill(&mut queue, ran)?;
+            if self.running.is_empty() {
+                return Ok(());
+            }
+            let ids: Vec<&str> = self
+                .running
+                .iter()
+                .map(|(i, _)| self.plan.jobs[*i].id.as_str())
+                .collect();
+            self.progress.status(&format!("jobs {}", ids.join(", ")));
+            std::thread::sleep(Duration::from_millis(200));
+            self.reap(ran)?;
         }
     }
-}
 
-fn print_collected(c: &Collected, total: usize) {
-    println!(
-        "{}: {} of {total} runs{}",
-        c.path.display(),
-        c.records.len(),
-        if c.missing.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({} unfinished: {})",
-                c.missing.len(),
-                c.missing.join(", ")
-            )
+    /// Start queued jobs until `o.jobs` run (jobs another process holds are skipped).
+    fn fill(&mut self, queue: &mut impl Iterator<Item = usize>, ran: &mut JobsRun) -> Result<()> {
+        while self.running.len() < self.o.jobs {
+            let Some(i) = queue.next() else { break };
+            let job = &self.plan.jobs[i];
+            if is_busy(&self.sweep.join(&job.run_dir)) {
+                self.progress.line(&busy_line(&job.id));
+                ran.busy.push(job.id.clone());
+                self.progress.advance(1);
+                continue;
+            }
+            let child = self.spawn(i)?;
+            if self.o.progress && !self.progress.is_live() {
+                let log = self.sweep.join(&job.run_dir).join(LOG);
+                self.progress.line(&format!(
+                    "{}, log {}",
+                    starting_line(self.plan, i),
+                    log.display()
+                ));
+            }
+            self.running.push((i, child));
         }
-    );
-}
+        Ok(())
+    }
 
-/// `unibit sweep …`.
-pub fn sweep(cmd: SweepCmd) -> Result<()> {
-    crate::tune_allocator();
-    match cmd.step {
-        Some(SweepStep::Plan(a)) => {
-            let p = plan(&a.spec, &a.out)?;
-            println!("{}: {} jobs", a.out.join(PLAN_JSON).display(), p.jobs.len());
-            for j in &p.jobs {
-                println!(
-                    "  {:>3} {} width {} size {}",
-                    j.index,
-                    j.id,
-                    j.width,
-                    format_bits(j.size_bits)
-                );
-            }
-            Ok(())
-        }
-        Some(SweepStep::Run(a)) => {
-            if a.threads == 0 {
-                bail!("--threads: expected ≥ 1, found 0");
-            }
-            tch::set_num_threads(a.threads as i32);
-            let p = Plan::read(&a.plan)?;
-            let slurm = std::env::var("SLURM_ARRAY_TASK_ID").ok();
-            let i = job_index(a.job_index, slurm.as_deref())?;
-            let device = train::parse_device(&a.device)?;
-            match run_job(&p, &sweep_dir(&a.plan), i, device, true)? {
-                JobOutcome::Skipped => println!("job {i} ({}): already finished", p.jobs[i].id),
-                JobOutcome::Busy => println!("job {i}: {}", busy_line(&p.jobs[i].id)),
-                JobOutcome::Finished(r) => println!(
-                    "job {i} ({}): integer {:.2}% · fake-quant {:.2}% · size {}",
-                    p.jobs[i].id,
-                    100.0 * r.int_acc.unwrap_or(0.0),
-                    100.0 * r.fake_quant_acc.unwrap_or(0.0),
-                    format_bits(r.size_bits)
-                ),
-            }
-            Ok(())
-        }
-        Some(SweepStep::Collect(a)) => {
-            let p = Plan::read(&a.plan)?;
-            let c = collect(&p, &sweep_dir(&a.plan))?;
-            print_collected(&c, p.jobs.len());
-            Ok(())
-        }
-        None => {
-            let out = cmd.out.context("--out DIR is required")?;
-            if cmd.jobs == 0 {
-                bail!("--jobs: expected ≥ 1, found 0");
-            }
-            let p = plan(&cmd.spec, &out)?;
-            let o = LocalOptions {
-                jobs: cmd.jobs,
-                threads: cmd.threads.unwrap_or_else(|| threads_per_job(cmd.jobs)),
-                exe: None,
-                device: train::parse_device(&cmd.device)?,
-                progress: !cmd.quiet,
+    /// `unibit sweep run --plan PLAN --job-index I --threads T`, output into the job's log.
+    fn spawn(&self, i: usize) -> Result<Child> {
+        let run = run_dir_created(&self.sweep.join(&self.plan.jobs[i].run_dir))?;
+        let log_path = run.join(LOG);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|e| Error::io(&log_path, "cannot open", e))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| Error::io(&log_path, "cannot open", e))?;
+        Command::new(&self.exe)
+            .arg("sweep")
+            .arg("run")
+            .arg("--plan")
+            .arg(self.sweep.join(PLAN_JSON))
+            .arg("--job-index")
+            .arg(i.to_string())
+            .arg("--threads")
+            .arg(self.o.threads.to_string())
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .stdin(Stdio::null())
+            .stdout(log2)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| Error::io(&self.exe, "cannot start", e))
+    }
+
+    /// Collect the children that have exited: a line each, failures with their log.
+    fn reap(&mut self, ran: &mut JobsRun) -> Result<()> {
+        let mut k = 0;
+        while k < self.running.len() {
+            let (i, child) = &mut self.running[k];
+            let job = &self.plan.jobs[*i];
+            let log = self.sweep.join(&job.run_dir).join(LOG);
+            let Some(status) = child
+                .try_wait()
+                .map_err(|e| Error::io(&log, "cannot wait for the job's process", e))?
+            else {
+                k += 1;
+                continue;
             };
-            let ran = run_all(&p, &out, &o);
-            let c = collect(&p, &out)?;
-            print_collected(&c, p.jobs.len());
-            ran
+            if status.success() {
+                // A child that found the job locked by a third process exits 0 too.
+                match read_record(&self.sweep.join(&job.run_dir)) {
+                    Ok(r) => {
+                        self.progress.line(&finished_line(&job.id, &r));
+                        ran.finished.push(job.id.clone());
+                    }
+                    Err(_) => {
+                        self.progress.line(&busy_line(&job.id));
+                        ran.busy.push(job.id.clone());
+                    }
+                }
+            } else {
+                self.progress.line(&format!(
+                    "{}: failed ({status}); see {}",
+                    job.id,
+                    log.display()
+                ));
+                ran.failed
+                    .push(format!("{} (see {})", job.id, log.display()));
+            }
+            self.progress.advance(1);
+            self.running.remove(k);
         }
+        Ok(())
     }
 }

@@ -1,12 +1,10 @@
 //! The training loop: SGD with momentum and weight decay, linear warm-up then cosine decay,
-//! progress bar, metrics as JSON lines, a checkpoint every epoch, resume.
+//! progress through [`Progress`], metrics as JSON lines, a checkpoint every epoch, resume.
 
-use crate::checkpoint;
+use crate::checkpoint::{self, CheckpointInfo, MODEL_PREFIX, OPT_PREFIX};
 use crate::data::{self, Augment};
+use crate::error::{read_json, write_json, Error, Result};
 use crate::net::{Mode, Net, QuantSpec};
-use anyhow::{bail, Context, Result};
-use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -16,6 +14,7 @@ use tch::{nn, Device, Kind, Tensor};
 use unibit_core::dataset::Dataset;
 use unibit_core::family::FamilyConfig;
 use unibit_core::graph::Graph;
+use unibit_core::progress::Progress;
 use unibit_core::size::model_size;
 use unibit_core::Bits;
 
@@ -254,13 +253,21 @@ pub fn parse_device(s: &str) -> Result<Device> {
         "cuda" => Device::Cuda(0),
         other => match other.strip_prefix("cuda:").and_then(|n| n.parse().ok()) {
             Some(n) => Device::Cuda(n),
-            None => bail!("--device: expected cpu, cuda or cuda:N, found {s:?}"),
+            None => {
+                return Err(Error::invalid(
+                    "device",
+                    "cpu, cuda or cuda:N",
+                    format!("{s:?}"),
+                ))
+            }
         },
     };
     if d != Device::Cpu && !tch::Cuda::is_available() {
-        bail!(
-            "--device {s}: this libtorch has no CUDA support (the CPU libtorch folder from scripts/setup.sh); use --device cpu, or point LIBTORCH at a CUDA build"
-        );
+        return Err(Error::invalid(
+            "device",
+            "cpu (this libtorch has no CUDA support; for GPUs, point LIBTORCH at a CUDA build instead of the CPU folder from scripts/setup.sh)",
+            s,
+        ));
     }
     Ok(d)
 }
@@ -268,32 +275,52 @@ pub fn parse_device(s: &str) -> Result<Device> {
 /// Options of one training invocation that are not part of the run's identity.
 pub struct RunOptions {
     pub device: Device,
-    pub progress: bool,
     /// Stop after this many epochs (this invocation), e.g. to test resume.
     pub stop_after: Option<usize>,
 }
 
+/// What one training invocation did.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainReport {
+    pub run: PathBuf,
+    /// The run's configuration as written in its config.json.
+    pub config: TrainConfig,
+    /// Metrics of the epochs trained by this invocation.
+    pub epochs: Vec<EpochMetrics>,
+    /// Epochs the run has completed now (including earlier invocations).
+    pub completed: usize,
+}
+
+impl TrainReport {
+    /// Nothing was left to train: the run had finished before this invocation.
+    pub fn already_trained(&self) -> bool {
+        self.epochs.is_empty() && self.completed >= self.config.epochs
+    }
+}
+
 /// Train a run in `dir` (new: writes config.json; existing with `resume`: continues from the
-/// checkpoint). Returns the metrics of the epochs run now.
+/// checkpoint). Epochs report through `progress`: a step per batch, a line per epoch, and,
+/// when no live bar is drawn, a line every tenth of an epoch.
 pub fn train(
     dir: &Path,
     cfg: Option<TrainConfig>,
     resume: bool,
     opts: &RunOptions,
-) -> Result<Vec<EpochMetrics>> {
-    let cfg_path = dir.join(CONFIG_JSON);
+    progress: &dyn Progress,
+) -> Result<TrainReport> {
     let cfg = if resume {
         read_config(dir)?
     } else {
-        let cfg = cfg.context("a training configuration is required for a new run")?;
-        if cfg_path.exists() {
-            bail!("{}: a run already exists here; pass --resume to continue it, or choose another --out", dir.display());
+        let cfg = cfg
+            .ok_or_else(|| Error::invalid("training configuration", "one for a new run", "none"))?;
+        if dir.join(CONFIG_JSON).exists() {
+            return Err(Error::RunExists(dir.to_path_buf()));
         }
         cfg
     };
     let train_set = load_split(&cfg, unibit_core::dataset::Split::Train)?;
     let test_set = load_split(&cfg, unibit_core::dataset::Split::Test)?;
-    run_training(dir, cfg, resume, &train_set, &test_set, opts)
+    train_on(dir, cfg, resume, &train_set, &test_set, opts, progress)
 }
 
 /// Load a split, honouring `train_limit` for the training split.
@@ -308,178 +335,283 @@ pub fn load_split(cfg: &TrainConfig, split: unibit_core::dataset::Split) -> Resu
 /// Read and check `RUN/config.json`.
 pub fn read_config(dir: &Path) -> Result<TrainConfig> {
     let path = dir.join(CONFIG_JSON);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read (not a training run?)", path.display()))?;
-    let cfg: TrainConfig = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a valid training configuration", path.display()))?;
+    let cfg: TrainConfig = read_json(
+        &path,
+        "cannot read (not a training run?)",
+        "not a valid training configuration",
+    )?;
     cfg.model
         .validate()
-        .map_err(|e| anyhow::anyhow!("{}: model.{e}", path.display()))?;
+        .map_err(|e| Error::Core(e.in_field("model").in_file(&path)))?;
     Ok(cfg)
 }
 
-/// The training loop on in-memory datasets (used by `train` and by tests).
+/// The training loop on in-memory datasets (used by `train` and by tests). Returns the metrics
+/// of the epochs run now.
 pub fn run_training(
     dir: &Path,
-    mut cfg: TrainConfig,
+    cfg: TrainConfig,
     resume: bool,
     train_set: &Dataset,
     test_set: &Dataset,
     opts: &RunOptions,
+    progress: &dyn Progress,
 ) -> Result<Vec<EpochMetrics>> {
+    Ok(train_on(dir, cfg, resume, train_set, test_set, opts, progress)?.epochs)
+}
+
+fn train_on(
+    dir: &Path,
+    cfg: TrainConfig,
+    resume: bool,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    opts: &RunOptions,
+    progress: &dyn Progress,
+) -> Result<TrainReport> {
+    check_settings(&cfg, train_set)?;
+    let mut s = Session::open(dir, cfg, resume, opts.device)?;
+    let last = match opts.stop_after {
+        Some(n) => (s.epoch + n).min(s.cfg.epochs),
+        None => s.cfg.epochs,
+    };
+    let mut epochs = vec![];
+    while s.epoch < last {
+        let m = s.run_epoch(train_set, test_set, opts.device, progress)?;
+        s.save(&m)?;
+        progress.line(&epoch_line(&m, s.cfg.epochs));
+        epochs.push(m);
+    }
+    Ok(TrainReport {
+        run: dir.to_path_buf(),
+        completed: s.epoch,
+        config: s.cfg,
+        epochs,
+    })
+}
+
+fn check_settings(cfg: &TrainConfig, train_set: &Dataset) -> Result<()> {
     if cfg.epochs == 0 || cfg.batch == 0 {
-        bail!(
-            "epochs and batch must be positive (found {} and {})",
-            cfg.epochs,
-            cfg.batch
-        );
+        return Err(Error::invalid(
+            "epochs and batch",
+            "positive values",
+            format!("{} and {}", cfg.epochs, cfg.batch),
+        ));
     }
     if train_set.is_empty() {
-        bail!("the training set is empty");
+        return Err(Error::invalid("training set", "at least one image", "none"));
     }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("{}: cannot create the run directory", dir.display()))?;
-    let model = Model::seeded(&cfg, opts.device, cfg.seed)?;
-    let mut opt = Sgd::new(&model, cfg.momentum, cfg.weight_decay);
-    let (mut epoch, mut step) = (0usize, 0usize);
-    if resume {
-        let (info, tensors) = checkpoint::load(dir)?;
-        let file = dir.join(&info.tensors);
-        checkpoint::restore(&file, "model/", &tensors, &model.variables())?;
-        checkpoint::restore(&file, "opt/", &tensors, &opt.buffers)?;
-        epoch = info.epoch;
-        step = info.step;
-        if epoch >= cfg.epochs {
-            eprintln!(
-                "{}: already trained for {epoch} of {} epochs",
-                dir.display(),
-                cfg.epochs
-            );
-            return Ok(vec![]);
-        }
-    } else {
-        cfg.describe(&model.graph, &model.net)?;
-        checkpoint::write_atomic(
-            &dir.join(CONFIG_JSON),
-            serde_json::to_string_pretty(&cfg)?.as_bytes(),
-        )?;
-    }
-    let per_epoch = data::train_batch_count(train_set.len(), cfg.batch);
-    let augment = if cfg.augment {
-        Augment::FASHION
-    } else {
-        Augment::NONE
-    };
-    let mut done = vec![];
-    let last = match opts.stop_after {
-        Some(n) => (epoch + n).min(cfg.epochs),
-        None => cfg.epochs,
-    };
-    while epoch < last {
-        let bar = if opts.progress {
-            let b = ProgressBar::new(per_epoch as u64);
-            b.set_style(
-                ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({eta})")
-                    .unwrap()
-                    .progress_chars("=> "),
-            );
-            b.set_prefix(format!("{}/{}", epoch + 1, cfg.epochs));
-            b
+    Ok(())
+}
+
+/// A run being trained: its model, optimizer and position.
+struct Session<'a> {
+    dir: &'a Path,
+    cfg: TrainConfig,
+    model: Model,
+    opt: Sgd,
+    epoch: usize,
+    step: usize,
+}
+
+impl<'a> Session<'a> {
+    /// A new run (config.json written) or, with `resume`, the run restored from its checkpoint.
+    fn open(dir: &'a Path, mut cfg: TrainConfig, resume: bool, device: Device) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(dir, "cannot create the run directory", e))?;
+        let model = Model::seeded(&cfg, device, cfg.seed)?;
+        let opt = Sgd::new(&model, cfg.momentum, cfg.weight_decay);
+        let (epoch, step) = if resume {
+            let info = restore_checkpoint(dir, &model, Some(&opt))?;
+            (info.epoch, info.step)
         } else {
-            ProgressBar::hidden()
+            cfg.describe(&model.graph, &model.net)?;
+            write_json(&dir.join(CONFIG_JSON), "a training configuration", &cfg)?;
+            (0, 0)
         };
-        let t0 = Instant::now();
-        let (mut loss_sum, mut correct, mut seen) = (0.0, 0i64, 0usize);
-        let mut lr = 0.0;
-        for b in data::train_batches(train_set, cfg.batch, cfg.seed, epoch, augment, opts.device) {
-            lr = cfg.lr_at(step, per_epoch);
-            let (loss, c) = train_step(&model.net, &mut opt, &b.images, &b.labels, lr);
-            if !loss.is_finite() {
-                bail!(
-                    "training diverged at epoch {} step {step}: loss {loss}",
-                    epoch + 1
-                );
-            }
-            let k = b.labels.size()[0] as usize;
-            loss_sum += loss * k as f64;
-            correct += c;
-            seen += k;
-            step += 1;
-            bar.inc(1);
-            let msg = format!(
-                "loss {:.4} acc {:.2}% {:.0} img/s",
-                loss_sum / seen as f64,
-                100.0 * correct as f64 / seen as f64,
-                seen as f64 / t0.elapsed().as_secs_f64()
-            );
-            // Without a terminal (nohup, CI) the bar is hidden: log a line every tenth of an epoch.
-            let done_in_epoch = bar.position() as usize;
-            if opts.progress
-                && bar.is_hidden()
-                && done_in_epoch.is_multiple_of(per_epoch.div_ceil(10).max(1))
-            {
-                eprintln!(
-                    "epoch {}/{} step {done_in_epoch}/{per_epoch}: {msg}",
-                    epoch + 1,
-                    cfg.epochs
-                );
-            }
-            bar.set_message(msg);
-        }
-        let train_secs = t0.elapsed().as_secs_f64();
-        bar.finish_and_clear();
-        let (test_loss, test_acc) = evaluate(&model.net, test_set, opts.device);
-        epoch += 1;
-        let m = EpochMetrics {
+        Ok(Session {
+            dir,
+            cfg,
+            model,
+            opt,
             epoch,
             step,
-            lr,
-            train_loss: loss_sum / seen.max(1) as f64,
-            train_acc: correct as f64 / seen.max(1) as f64,
+        })
+    }
+
+    /// One epoch of training, then the test set's loss and accuracy.
+    fn run_epoch(
+        &mut self,
+        train_set: &Dataset,
+        test_set: &Dataset,
+        device: Device,
+        progress: &dyn Progress,
+    ) -> Result<EpochMetrics> {
+        let cfg = &self.cfg;
+        let per_epoch = data::train_batch_count(train_set.len(), cfg.batch);
+        let augment = if cfg.augment {
+            Augment::FASHION
+        } else {
+            Augment::NONE
+        };
+        let label = format!("epoch {}/{}", self.epoch + 1, cfg.epochs);
+        // Without a live bar (nohup, CI, a log file): a line every tenth of an epoch.
+        let every = per_epoch.div_ceil(10).max(1);
+        progress.begin(&label, Some(per_epoch as u64));
+        let t0 = Instant::now();
+        let mut tally = Tally::default();
+        let batches =
+            data::train_batches(train_set, cfg.batch, cfg.seed, self.epoch, augment, device);
+        for (k, b) in batches.enumerate() {
+            tally.lr = cfg.lr_at(self.step, per_epoch);
+            let (loss, c) = train_step(
+                &self.model.net,
+                &mut self.opt,
+                &b.images,
+                &b.labels,
+                tally.lr,
+            );
+            if !loss.is_finite() {
+                progress.end();
+                return Err(Error::Diverged {
+                    epoch: self.epoch + 1,
+                    step: self.step,
+                    loss,
+                });
+            }
+            tally.add(loss, c, b.labels.size()[0] as usize);
+            self.step += 1;
+            progress.advance(1);
+            let msg = tally.message(t0.elapsed().as_secs_f64());
+            if !progress.is_live() && (k + 1).is_multiple_of(every) {
+                progress.line(&format!("{label} step {}/{per_epoch}: {msg}", k + 1));
+            }
+            progress.status(&msg);
+        }
+        let train_secs = t0.elapsed().as_secs_f64();
+        progress.end();
+        let (test_loss, test_acc) = evaluate(&self.model.net, test_set, device);
+        self.epoch += 1;
+        Ok(tally.metrics(self.epoch, self.step, test_loss, test_acc, train_secs, t0))
+    }
+
+    /// The checkpoint after the epoch just run, then its metrics line.
+    fn save(&self, m: &EpochMetrics) -> Result<()> {
+        save_checkpoint(self.dir, self.epoch, self.step, &self.model, &self.opt)?;
+        append_metrics(self.dir, m)
+    }
+}
+
+/// Running sums of one epoch's training batches.
+#[derive(Default)]
+struct Tally {
+    loss_sum: f64,
+    correct: i64,
+    seen: usize,
+    lr: f64,
+}
+
+impl Tally {
+    fn add(&mut self, loss: f64, correct: i64, k: usize) {
+        self.loss_sum += loss * k as f64;
+        self.correct += correct;
+        self.seen += k;
+    }
+
+    /// The bar's message: running loss, accuracy and speed.
+    fn message(&self, secs: f64) -> String {
+        format!(
+            "loss {:.4} acc {:.2}% {:.0} img/s",
+            self.loss_sum / self.seen as f64,
+            100.0 * self.correct as f64 / self.seen as f64,
+            self.seen as f64 / secs
+        )
+    }
+
+    fn metrics(
+        &self,
+        epoch: usize,
+        step: usize,
+        test_loss: f64,
+        test_acc: f64,
+        train_secs: f64,
+        t0: Instant,
+    ) -> EpochMetrics {
+        EpochMetrics {
+            epoch,
+            step,
+            lr: self.lr,
+            train_loss: self.loss_sum / self.seen.max(1) as f64,
+            train_acc: self.correct as f64 / self.seen.max(1) as f64,
             test_loss,
             test_acc,
-            images_per_s: seen as f64 / train_secs,
+            images_per_s: self.seen as f64 / train_secs,
             seconds: t0.elapsed().as_secs_f64(),
-        };
-        let mut tensors: BTreeMap<String, Tensor> = model
-            .variables()
-            .into_iter()
-            .map(|(k, v)| (format!("model/{k}"), v))
-            .collect();
-        for (k, v) in &opt.buffers {
-            tensors.insert(format!("opt/{k}"), v.shallow_clone());
         }
-        checkpoint::save(dir, epoch, step, &tensors)?;
-        append_metrics(dir, &m)?;
-        if opts.progress {
-            eprintln!(
-                "epoch {}/{}: train loss {:.4} acc {:.2}% · test loss {:.4} acc {:.2}% · {:.0} img/s · {:.0} s",
-                epoch,
-                cfg.epochs,
-                m.train_loss,
-                100.0 * m.train_acc,
-                m.test_loss,
-                100.0 * m.test_acc,
-                m.images_per_s,
-                m.seconds
-            );
-        }
-        done.push(m);
     }
-    Ok(done)
+}
+
+/// The line kept for every finished epoch.
+fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+    format!(
+        "epoch {}/{}: train loss {:.4} acc {:.2}% · test loss {:.4} acc {:.2}% · {:.0} img/s · {:.0} s",
+        m.epoch,
+        epochs,
+        m.train_loss,
+        100.0 * m.train_acc,
+        m.test_loss,
+        100.0 * m.test_acc,
+        m.images_per_s,
+        m.seconds
+    )
+}
+
+/// A checkpoint's tensors: the model's variables under `model/`, the optimizer's momentum
+/// buffers under `opt/`.
+pub fn checkpoint_tensors(model: &Model, opt: &Sgd) -> BTreeMap<String, Tensor> {
+    let mut tensors: BTreeMap<String, Tensor> = model
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (format!("{MODEL_PREFIX}{k}"), v))
+        .collect();
+    for (k, v) in &opt.buffers {
+        tensors.insert(format!("{OPT_PREFIX}{k}"), v.shallow_clone());
+    }
+    tensors
+}
+
+/// Save `model` and `opt` as the checkpoint of `dir` after `epoch` epochs and `step` steps.
+pub fn save_checkpoint(
+    dir: &Path,
+    epoch: usize,
+    step: usize,
+    model: &Model,
+    opt: &Sgd,
+) -> Result<()> {
+    checkpoint::save(dir, epoch, step, &checkpoint_tensors(model, opt))
+}
+
+/// Copy the checkpoint of `dir` into `model` (and into `opt`'s buffers when given).
+pub fn restore_checkpoint(dir: &Path, model: &Model, opt: Option<&Sgd>) -> Result<CheckpointInfo> {
+    let (info, tensors) = checkpoint::load(dir)?;
+    let file = dir.join(&info.tensors);
+    checkpoint::restore(&file, MODEL_PREFIX, &tensors, &model.variables())?;
+    if let Some(opt) = opt {
+        checkpoint::restore(&file, OPT_PREFIX, &tensors, &opt.buffers)?;
+    }
+    Ok(info)
 }
 
 /// Every epoch's metrics of the run in `dir`, in order; errors name the file and line.
 pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>> {
     let path = dir.join(METRICS_JSONL);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, "cannot read", e))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!("{} line {}: not an epoch's metrics", path.display(), i + 1)
+            serde_json::from_str(l).map_err(|e| {
+                Error::json(&path, format!("line {}: not an epoch's metrics", i + 1), e)
             })
         })
         .collect()
@@ -487,57 +619,42 @@ pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>> {
 
 fn append_metrics(dir: &Path, m: &EpochMetrics) -> Result<()> {
     let path = dir.join(METRICS_JSONL);
+    let line = serde_json::to_string(m).map_err(|source| Error::Encode {
+        what: "an epoch's metrics",
+        source,
+    })?;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .with_context(|| format!("{}: cannot open", path.display()))?;
-    writeln!(f, "{}", serde_json::to_string(m)?)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    Ok(())
+        .map_err(|e| Error::io(&path, "cannot open", e))?;
+    writeln!(f, "{line}").map_err(|e| Error::io(&path, "cannot write", e))
 }
 
 /// Load a trained run (config + current checkpoint's model variables).
-pub fn load_run(
-    dir: &Path,
-    device: Device,
-) -> Result<(TrainConfig, Model, checkpoint::CheckpointInfo)> {
+pub fn load_run(dir: &Path, device: Device) -> Result<(TrainConfig, Model, CheckpointInfo)> {
     let cfg = read_config(dir)?;
     let model = Model::new(&cfg, device)?;
-    let (info, tensors) = checkpoint::load(dir)?;
-    checkpoint::restore(
-        &dir.join(&info.tensors),
-        "model/",
-        &tensors,
-        &model.variables(),
-    )?;
+    let info = restore_checkpoint(dir, &model, None)?;
     Ok((cfg, model, info))
 }
 
-/// Training hyper-parameters: the options `unibit train`, `unibit sweep` and `unibit mixed` share.
-#[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Training hyper-parameters that train, sweep and mixed-precision runs share (written in a
+/// sweep's plan.json).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainSettings {
-    #[arg(long, default_value_t = 30)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 128)]
     pub batch: usize,
     /// Peak learning rate (after warm-up; cosine decay to 0).
-    #[arg(long, default_value_t = 0.1)]
     pub lr: f64,
-    #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
-    #[arg(long, default_value_t = 5e-4)]
     pub weight_decay: f64,
-    #[arg(long, default_value_t = 1.0)]
     pub warmup_epochs: f64,
     /// Disable augmentation (padding + random crop, horizontal flips).
-    #[arg(long)]
     pub no_augment: bool,
     /// Use only the first N training images.
-    #[arg(long)]
     pub train_limit: Option<usize>,
-    /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
-    #[arg(long)]
+    /// Fashion-MNIST directory (`None`: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
     pub data_dir: Option<PathBuf>,
 }
 

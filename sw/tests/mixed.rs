@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::Device;
 use unibit_core::family::FamilyConfig;
+use unibit_core::progress::Silent;
 use unibit_core::results::{self, Method};
 use unibit_core::size::model_size;
 use unibit_core::{Bits, Family};
@@ -144,7 +145,10 @@ fn bisection_finds_the_smallest_passing_index_in_log_probes() {
             assert!(probes <= bound, "n {n}: {probes} probes");
         }
     }
-    let e = smallest_passing(4, |_| anyhow::bail!("probe failed")).unwrap_err();
+    let e = smallest_passing(4, |_| {
+        Err(unibit_sw::Error::invalid("probe", "a pass", "probe failed"))
+    })
+    .unwrap_err();
     assert!(e.to_string().contains("probe failed"));
 }
 
@@ -194,11 +198,10 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
     };
     let opts = RunOptions {
         device: Device::Cpu,
-        progress: false,
         stop_after: None,
     };
     let out = tmp.path().join("mixed");
-    let o = mixed::run(&spec, &out, &opts).unwrap();
+    let o = mixed::run(&spec, &out, &opts, &Silent).unwrap();
     let n_layers = g.weight_layers().count();
     assert_eq!(o.sensitivities.len(), n_layers);
     assert_eq!(o.records.len(), 2);
@@ -271,7 +274,7 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
         results::read(&out.join("results.jsonl")).unwrap(),
         o.records
     );
-    let again = mixed::run(&spec, &out, &opts).unwrap();
+    let again = mixed::run(&spec, &out, &opts, &Silent).unwrap();
     assert_eq!(again.records, o.records);
     assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), table);
 
@@ -279,6 +282,9 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
     let mut small = spec.clone();
     small.budgets = vec!["100bit".into()];
     small.zero_degradation = false;
-    let e = format!("{:#}", mixed::run(&small, &out, &opts).unwrap_err());
+    let e = format!(
+        "{:#}",
+        mixed::run(&small, &out, &opts, &Silent).unwrap_err()
+    );
     assert!(e.contains("100bit") && e.contains("at least"), "{e}");
 }

@@ -6,6 +6,7 @@ use std::path::Path;
 use tch::Device;
 use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::family::FamilyConfig;
+use unibit_core::progress::Silent;
 use unibit_core::results::{self, Method};
 use unibit_core::size::{model_size, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
@@ -16,7 +17,7 @@ use unibit_sw::train::{self, RunOptions};
 
 fn spec(data_dir: &Path, epochs: usize) -> SweepSpec {
     SweepSpec {
-        family: Some("resnet8".parse().unwrap()),
+        family: "resnet8".parse().unwrap(),
         budgets: vec!["2KiB".into(), "3KiB".into()],
         bits: vec![Bits::new(1).unwrap(), Bits::new(2).unwrap()],
         seeds: 1,
@@ -62,7 +63,7 @@ fn sweep_end_to_end_then_plan_run_collect_gives_the_same_table() {
     let a = tmp.path().join("a");
     let plan = sweep::plan(&s, &a).unwrap();
     assert_eq!(plan.jobs.len(), 4);
-    sweep::run_all(&plan, &a, &local(1)).unwrap();
+    sweep::run_all(&plan, &a, &local(1), &Silent).unwrap();
     let ca = sweep::collect(&plan, &a).unwrap();
     assert!(ca.missing.is_empty(), "{:?}", ca.missing);
     let recs = results::read(&a.join("results.jsonl")).unwrap();
@@ -112,7 +113,7 @@ fn sweep_end_to_end_then_plan_run_collect_gives_the_same_table() {
     let before = std::fs::read(a.join("results.jsonl")).unwrap();
     for i in 0..plan.jobs.len() {
         assert_eq!(
-            sweep::run_job(&plan, &a, i, Device::Cpu, false).unwrap(),
+            sweep::run_job(&plan, &a, i, Device::Cpu, &Silent).unwrap(),
             JobOutcome::Skipped
         );
     }
@@ -130,7 +131,7 @@ fn sweep_end_to_end_then_plan_run_collect_gives_the_same_table() {
     for i in (0..pb.jobs.len()).rev() {
         let p = Plan::read(&b.join("plan.json")).unwrap();
         assert!(matches!(
-            sweep::run_job(&p, &b, i, Device::Cpu, false).unwrap(),
+            sweep::run_job(&p, &b, i, Device::Cpu, &Silent).unwrap(),
             JobOutcome::Finished(_)
         ));
     }
@@ -161,7 +162,7 @@ fn killed_jobs_resume_from_their_checkpoint() {
     // Uninterrupted.
     let a = tmp.path().join("a");
     let pa = sweep::plan(&s, &a).unwrap();
-    sweep::run_all(&pa, &a, &local(1)).unwrap();
+    sweep::run_all(&pa, &a, &local(1), &Silent).unwrap();
     let ra = sweep::collect(&pa, &a).unwrap().records;
 
     // Killed after its first epoch's checkpoint: the job's run dir holds a 1-of-2-epoch run.
@@ -170,13 +171,19 @@ fn killed_jobs_resume_from_their_checkpoint() {
     let run = b.join(&pb.jobs[0].run_dir);
     let stop = |n| RunOptions {
         device: Device::Cpu,
-        progress: false,
         stop_after: Some(n),
     };
-    train::train(&run, Some(pb.train_config(&pb.jobs[0])), false, &stop(1)).unwrap();
+    train::train(
+        &run,
+        Some(pb.train_config(&pb.jobs[0])),
+        false,
+        &stop(1),
+        &Silent,
+    )
+    .unwrap();
     assert_eq!(unibit_sw::checkpoint::read_info(&run).unwrap().epoch, 1);
     assert!(!sweep::is_finished(&run));
-    let out = sweep::run_job(&pb, &b, 0, Device::Cpu, false).unwrap();
+    let out = sweep::run_job(&pb, &b, 0, Device::Cpu, &Silent).unwrap();
     let JobOutcome::Finished(rec) = out else {
         panic!("expected a finished job, found {out:?}")
     };
@@ -206,7 +213,7 @@ fn killed_jobs_resume_from_their_checkpoint() {
         serde_json::to_string(&cfg).unwrap(),
     )
     .unwrap();
-    sweep::run_job(&pc, &c, 0, Device::Cpu, false).unwrap();
+    sweep::run_job(&pc, &c, 0, Device::Cpu, &Silent).unwrap();
     assert_eq!(
         sweep::collect(&pc, &c).unwrap().records[0].int_acc,
         ra[0].int_acc
@@ -218,10 +225,10 @@ fn killed_jobs_resume_from_their_checkpoint() {
     let run_d = d.join(&pd.jobs[0].run_dir);
     let mut wrong = pd.train_config(&pd.jobs[0]);
     wrong.seed = 99;
-    train::train(&run_d, Some(wrong), false, &stop(1)).unwrap();
+    train::train(&run_d, Some(wrong), false, &stop(1), &Silent).unwrap();
     let e = format!(
         "{:#}",
-        sweep::run_job(&pd, &d, 0, Device::Cpu, false).unwrap_err()
+        sweep::run_job(&pd, &d, 0, Device::Cpu, &Silent).unwrap_err()
     );
     assert!(e.contains("config.json") && e.contains("seed"), "{e}");
 }
@@ -247,10 +254,10 @@ fn a_job_another_process_is_training_is_left_to_it() {
     assert!(sweep::try_lock_run(&run).unwrap().is_none());
     assert!(sweep::is_busy(&run));
     assert_eq!(
-        sweep::run_job(&p, &dir, 0, Device::Cpu, false).unwrap(),
+        sweep::run_job(&p, &dir, 0, Device::Cpu, &Silent).unwrap(),
         JobOutcome::Busy
     );
-    sweep::run_all(&p, &dir, &local(1)).unwrap();
+    sweep::run_all(&p, &dir, &local(1), &Silent).unwrap();
     let c = sweep::collect(&p, &dir).unwrap();
     assert_eq!(c.missing, vec![p.jobs[0].id.clone()]);
     assert!(!run.join("checkpoint.json").exists(), "nothing trained");
@@ -258,21 +265,8 @@ fn a_job_another_process_is_training_is_left_to_it() {
     // Released (its process ended): the next sweep trains it.
     drop(held);
     assert!(!sweep::is_busy(&run));
-    sweep::run_all(&p, &dir, &local(1)).unwrap();
+    sweep::run_all(&p, &dir, &local(1), &Silent).unwrap();
     assert!(sweep::collect(&p, &dir).unwrap().missing.is_empty());
-}
-
-#[test]
-fn job_index_comes_from_the_flag_or_slurm() {
-    assert_eq!(sweep::job_index(Some(3), Some("7")).unwrap(), 3);
-    assert_eq!(sweep::job_index(None, Some("7")).unwrap(), 7);
-    let e = sweep::job_index(None, Some("x")).unwrap_err().to_string();
-    assert!(
-        e.contains("SLURM_ARRAY_TASK_ID") && e.contains("\"x\""),
-        "{e}"
-    );
-    let e = sweep::job_index(None, None).unwrap_err().to_string();
-    assert!(e.contains("--job-index"), "{e}");
 }
 
 #[test]
@@ -308,71 +302,4 @@ fn plans_list_every_budget_bitwidth_and_seed_with_solved_widths() {
     std::fs::write(&path, v.to_string()).unwrap();
     let e = format!("{:#}", Plan::read(&path).unwrap_err());
     assert!(e.contains("jobs[1].index"), "{e}");
-}
-
-#[derive(clap::Parser, Debug)]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-#[derive(clap::Subcommand, Debug)]
-#[allow(clippy::large_enum_variant)]
-enum Cmd {
-    Sweep(sweep::SweepCmd),
-    Mixed(unibit_sw::mixed::MixedArgs),
-}
-
-#[test]
-fn command_lines_parse_in_both_shapes() {
-    use clap::{CommandFactory, Parser};
-    Cli::command().debug_assert();
-    let p = |s: &str| Cli::try_parse_from(s.split_whitespace());
-    let Cmd::Sweep(c) = p("unibit sweep --family resnet8 --budgets 2KiB,3KiB --bits 1,2 --seeds 2 --epochs 3 --jobs 2 --out x")
-        .unwrap()
-        .command
-    else {
-        panic!()
-    };
-    assert!(c.step.is_none() && c.jobs == 2 && c.spec.seeds == 2 && c.spec.train.epochs == 3);
-    assert_eq!(c.spec.budgets, vec!["2KiB", "3KiB"]);
-    let Cmd::Sweep(c) = p("unibit sweep plan --family resnet8 --budgets 2KiB --out x")
-        .unwrap()
-        .command
-    else {
-        panic!()
-    };
-    assert!(matches!(c.step, Some(sweep::SweepStep::Plan(ref a)) if a.spec.bits.len() == 5));
-    let Cmd::Sweep(c) = p("unibit sweep run --plan x/plan.json --job-index 3")
-        .unwrap()
-        .command
-    else {
-        panic!()
-    };
-    assert!(matches!(c.step, Some(sweep::SweepStep::Run(ref a)) if a.job_index == Some(3)));
-    let Cmd::Sweep(c) = p("unibit sweep run --plan x/plan.json").unwrap().command else {
-        panic!()
-    };
-    assert!(matches!(c.step, Some(sweep::SweepStep::Run(ref a)) if a.job_index.is_none()));
-    assert!(matches!(
-        p("unibit sweep collect --plan x/plan.json")
-            .unwrap()
-            .command,
-        Cmd::Sweep(sweep::SweepCmd {
-            step: Some(sweep::SweepStep::Collect(_)),
-            ..
-        })
-    ));
-    assert!(
-        p("unibit sweep --budgets 2KiB --out x").is_err(),
-        "--family is required"
-    );
-    assert!(p("unibit sweep --family resnet8 --budgets 2KiB --bits 9 --out x").is_err());
-    let Cmd::Mixed(m) = p("unibit mixed --family resnet8 --budgets 4KiB --zero-degradation --tolerance-pp 0.2 --out y")
-        .unwrap()
-        .command
-    else {
-        panic!()
-    };
-    assert!(m.zero_degradation && m.tolerance_pp == 0.2 && m.choices.len() == 5);
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 use tch::{Device, Kind};
 use unibit_core::family::FamilyConfig;
+use unibit_core::progress::Silent;
 use unibit_core::{Bits, Family};
 use unibit_sw::data::{self, Augment};
 use unibit_sw::export::{calibrate, compare_with_reference, snap_to_integer_grid, to_quant_model};
@@ -181,12 +182,12 @@ fn resume_continues_from_the_saved_epoch() {
     let cfg = config("resnet8", 0.25, Some(2), 2);
     let opts = |stop| RunOptions {
         device: Device::Cpu,
-        progress: false,
         stop_after: stop,
     };
     // Interrupted after one epoch, then resumed.
     let a = tmp.path().join("a");
-    let first = train::run_training(&a, cfg.clone(), false, &d, &test, &opts(Some(1))).unwrap();
+    let first =
+        train::run_training(&a, cfg.clone(), false, &d, &test, &opts(Some(1)), &Silent).unwrap();
     assert_eq!(first.len(), 1);
     assert_eq!(unibit_sw::checkpoint::read_info(&a).unwrap().epoch, 1);
     let second = train::run_training(
@@ -196,13 +197,14 @@ fn resume_continues_from_the_saved_epoch() {
         &d,
         &test,
         &opts(None),
+        &Silent,
     )
     .unwrap();
     assert_eq!(second.iter().map(|m| m.epoch).collect::<Vec<_>>(), vec![2]);
     assert_eq!(second[0].step, 2 * first[0].step);
     // Uninterrupted.
     let b = tmp.path().join("b");
-    train::run_training(&b, cfg, false, &d, &test, &opts(None)).unwrap();
+    train::run_training(&b, cfg, false, &d, &test, &opts(None), &Silent).unwrap();
     let (_, ma, _) = train::load_run(&a, Device::Cpu).unwrap();
     let (_, mb, _) = train::load_run(&b, Device::Cpu).unwrap();
     assert!(
@@ -219,6 +221,7 @@ fn resume_continues_from_the_saved_epoch() {
         &d,
         &test,
         &opts(None),
+        &Silent,
     )
     .unwrap();
     assert!(again.is_empty());
@@ -240,12 +243,11 @@ fn corrupted_checkpoints_give_errors() {
     let cfg = config("resnet8", 0.25, Some(1), 1);
     let opts = RunOptions {
         device: Device::Cpu,
-        progress: false,
         stop_after: None,
     };
     let fresh = |name: &str| {
         let dir = tmp.path().join(name);
-        train::run_training(&dir, cfg.clone(), false, &d, &d, &opts).unwrap();
+        train::run_training(&dir, cfg.clone(), false, &d, &d, &opts, &Silent).unwrap();
         dir
     };
     let err = |dir: &Path| {
@@ -262,7 +264,7 @@ fn corrupted_checkpoints_give_errors() {
     });
     let e = err(&a);
     assert!(
-        e.contains("fnv1a64") && e.contains("corrupted") && e.contains(".safetensors"),
+        e.contains("sha256") && e.contains("corrupted") && e.contains(".safetensors"),
         "{e}"
     );
 
@@ -324,8 +326,9 @@ fn corrupted_checkpoints_give_errors() {
 #[test]
 fn user_errors_are_one_line_messages() {
     setup();
+    // The CLI names the flag (src/cli/train.rs tests); the library names the setting.
     let e = train::parse_device("tpu").unwrap_err().to_string();
-    assert!(e.contains("--device"), "{e}");
+    assert!(e.contains("device"), "{e}");
     if !tch::Cuda::is_available() {
         let e = train::parse_device("cuda").unwrap_err().to_string();
         assert!(e.contains("no CUDA support"), "{e}");
@@ -335,12 +338,11 @@ fn user_errors_are_one_line_messages() {
     cfg.data_dir = tmp.path().join("nowhere");
     let opts = RunOptions {
         device: Device::Cpu,
-        progress: false,
         stop_after: None,
     };
     let e = format!(
         "{:#}",
-        train::train(&tmp.path().join("run"), Some(cfg), false, &opts).unwrap_err()
+        train::train(&tmp.path().join("run"), Some(cfg), false, &opts, &Silent).unwrap_err()
     );
     assert!(
         e.contains("train-images-idx3-ubyte.gz") && e.contains("dataset-fashion-mnist"),
@@ -348,7 +350,7 @@ fn user_errors_are_one_line_messages() {
     );
     let e = format!(
         "{:#}",
-        train::train(&tmp.path().join("none"), None, true, &opts).unwrap_err()
+        train::train(&tmp.path().join("none"), None, true, &opts, &Silent).unwrap_err()
     );
     assert!(e.contains("config.json"), "{e}");
     let _ = Kind::Float;

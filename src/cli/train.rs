@@ -1,15 +1,97 @@
-//! The trainer's subcommands as library functions with clap `Args` (the `unibit` binary only
-//! dispatches): `train`, `export`, `bench-train`.
+//! `unibit train`, `export` and `bench-train`: clap arguments that build the trainer's settings,
+//! one library call each, and the lines they print.
 
-use crate::export::{self, ExportOptions};
-use crate::net::QuantSpec;
-use crate::train::{self, parse_device, RunOptions, TrainConfig, TrainSettings};
+use super::progress::Bars;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
+use unibit_core::progress::{Progress, Silent};
 use unibit_core::size::{format_bits, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
+use unibit_sw::export::{self, ExportOptions};
+use unibit_sw::net::QuantSpec;
+use unibit_sw::train::{self, RunOptions, TrainConfig, TrainReport, TrainSettings};
+use unibit_sw::Device;
+
+/// Training hyper-parameters: the options `unibit train`, `unibit sweep` and `unibit mixed` share.
+#[derive(Args, Clone, Debug, PartialEq)]
+pub struct TrainSettingsArgs {
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 128)]
+    pub batch: usize,
+    /// Peak learning rate (after warm-up; cosine decay to 0).
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f64,
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup_epochs: f64,
+    /// Disable augmentation (padding + random crop, horizontal flips).
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Use only the first N training images.
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+    /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl TrainSettingsArgs {
+    pub fn settings(&self) -> TrainSettings {
+        TrainSettings {
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            warmup_epochs: self.warmup_epochs,
+            no_augment: self.no_augment,
+            train_limit: self.train_limit,
+            data_dir: self.data_dir.clone(),
+        }
+    }
+}
+
+/// `--threads N`: checked here (the message names the flag), then set for libtorch.
+pub fn threads(n: usize) -> Result<()> {
+    if n == 0 {
+        bail!("--threads: expected ≥ 1, found 0");
+    }
+    unibit_sw::tune_allocator();
+    Ok(unibit_sw::set_threads(n)?)
+}
+
+/// A library error about one setting, told as the flag that gave it.
+pub fn flag_error(flag: &str, e: unibit_sw::Error) -> anyhow::Error {
+    match e {
+        unibit_sw::Error::Invalid {
+            file: None,
+            expected,
+            found,
+            ..
+        } => anyhow::anyhow!("{flag}: expected {expected}, found {found}"),
+        e => anyhow::Error::new(e).context(flag.to_string()),
+    }
+}
+
+/// `--device cpu|cuda|cuda:N`.
+pub fn device(s: &str) -> Result<Device> {
+    train::parse_device(s).map_err(|e| flag_error("--device", e))
+}
+
+/// Bars for a training, or nothing at all with `--quiet` (no epoch lines either).
+fn training_progress(quiet: bool) -> Box<dyn Progress> {
+    if quiet {
+        Box::new(Silent)
+    } else {
+        Box::new(Bars::new(false))
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -35,7 +117,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub first_last_8bit: bool,
     #[command(flatten)]
-    pub train: TrainSettings,
+    pub train: TrainSettingsArgs,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Run directory.
@@ -89,75 +171,84 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     let model = FamilyConfig { width, ..base };
     model.validate()?;
     let budget = a.budget.clone().zip(budget_bits);
-    Ok(a.train.config(model, quant, a.seed, budget))
+    Ok(a.train.settings().config(model, quant, a.seed, budget))
 }
 
-fn set_threads(n: usize) -> Result<()> {
-    if n == 0 {
-        bail!("--threads: expected ≥ 1, found 0");
-    }
-    crate::tune_allocator();
-    tch::set_num_threads(n as i32);
-    Ok(())
+/// The line that says what a new run trains.
+fn run_line(c: &TrainConfig) -> Result<String> {
+    let plan = c.model.build()?;
+    let precision = match c.quant {
+        Some(q) if q.first_last_8bit => format!("B = {}, first/last at 8 bits", q.bits),
+        Some(q) => format!("B = {}", q.bits),
+        None => "float".into(),
+    };
+    let budget = match c.budget_bits {
+        Some(b) => format!(", budget {}", format_bits(b)),
+        None => String::new(),
+    };
+    Ok(format!(
+        "{} at width {} ({} weights), {precision}{budget}",
+        c.model.family,
+        c.model.width,
+        plan.weight_count()
+    ))
+}
+
+/// The line printed after training: the last epoch's test accuracy and the run's size.
+fn result_line(r: &TrainReport) -> Option<String> {
+    let m = r.epochs.last()?;
+    let cfg = &r.config;
+    let size = match cfg.size_bits {
+        Some(b) => format!(
+            ", size {} ({b} bits), width {}",
+            format_bits(b),
+            cfg.model.width
+        ),
+        None => String::new(),
+    };
+    Some(format!(
+        "{}: epoch {}/{} test accuracy {:.2}%{size}",
+        r.run.display(),
+        m.epoch,
+        cfg.epochs,
+        100.0 * m.test_acc
+    ))
 }
 
 /// `unibit train`.
 pub fn train(a: TrainArgs) -> Result<()> {
-    set_threads(a.threads)?;
-    let device = parse_device(&a.device)?;
+    threads(a.threads)?;
+    let device = device(&a.device)?;
     let cfg = if a.resume {
         None
     } else {
         Some(train_config(&a)?)
     };
     if let Some(c) = &cfg {
-        let plan = c.model.build()?;
-        eprintln!(
-            "{} at width {} ({} weights), {}{}",
-            c.model.family,
-            c.model.width,
-            plan.weight_count(),
-            match c.quant {
-                Some(q) => format!(
-                    "B = {}{}",
-                    q.bits,
-                    if q.first_last_8bit {
-                        ", first/last at 8 bits"
-                    } else {
-                        ""
-                    }
-                ),
-                None => "float".into(),
-            },
-            match c.budget_bits {
-                Some(b) => format!(", budget {}", format_bits(b)),
-                None => String::new(),
-            }
-        );
+        eprintln!("{}", run_line(c)?);
     }
     let opts = RunOptions {
         device,
-        progress: !a.quiet,
         stop_after: a.stop_after,
     };
-    let done = train::train(&a.out, cfg, a.resume, &opts)?;
-    let cfg = train::read_config(&a.out)?;
-    if let Some(m) = done.last() {
-        println!(
-            "{}: epoch {}/{} test accuracy {:.2}%{}",
-            a.out.display(),
-            m.epoch,
-            cfg.epochs,
-            100.0 * m.test_acc,
-            match cfg.size_bits {
-                Some(b) => format!(
-                    ", size {} ({b} bits), width {}",
-                    format_bits(b),
-                    cfg.model.width
-                ),
-                None => String::new(),
-            }
+    let progress = training_progress(a.quiet);
+    let r = match train::train(&a.out, cfg, a.resume, &opts, progress.as_ref()) {
+        Err(unibit_sw::Error::RunExists(dir)) => bail!(
+            "{}: a run already exists here; pass --resume to continue it, or choose another --out",
+            dir.display()
+        ),
+        r => r?,
+    };
+    if r.already_trained() {
+        eprintln!(
+            "{}: already trained for {} of {} epochs",
+            r.run.display(),
+            r.completed,
+            r.config.epochs
         );
+    }
+    if let Some(line) = result_line(&r) {
+        println!("{line}");
     }
     Ok(())
 }
@@ -186,11 +277,11 @@ pub struct ExportArgs {
 
 /// `unibit export`.
 pub fn export(a: ExportArgs) -> Result<()> {
-    set_threads(a.threads)?;
+    threads(a.threads)?;
     let opts = ExportOptions {
         golden: a.golden,
         calibration_images: a.calibration_images,
-        device: parse_device(&a.device)?,
+        device: device(&a.device)?,
         test_limit: a.test_limit,
     };
     let r = export::export(&a.run, &a.out, &opts)?;
@@ -235,9 +326,10 @@ pub struct BenchTrainArgs {
 
 /// `unibit bench-train`: training throughput of the same network unquantized and quantized.
 pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
-    set_threads(a.threads)?;
+    threads(a.threads)?;
     let bits = Bits::new(a.bits).map_err(anyhow::Error::msg)?;
-    let r = crate::bench::train_throughput(a.family, a.width, bits, a.batch, a.steps, a.rounds)?;
+    let r =
+        unibit_sw::bench::train_throughput(a.family, a.width, bits, a.batch, a.steps, a.rounds)?;
     println!(
         "{} w={} batch {} threads {}: float {:.0} img/s · B={} QAT {:.0} img/s · QAT/float {:.3} ({:+.1}%)",
         a.family,
@@ -251,4 +343,16 @@ pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
         100.0 * (r.quant_images_per_s / r.float_images_per_s - 1.0)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_errors_name_the_flag() {
+        let e = format!("{:#}", device("tpu").unwrap_err());
+        assert!(e.contains("--device"), "{e}");
+        assert!(format!("{:#}", threads(0).unwrap_err()).contains("--threads"));
+    }
 }
