@@ -37,13 +37,21 @@ fn out_words(d: &Descriptor) -> u64 {
 
 /// A conv tile: load its block (one word per cycle), then one vector every
 /// `v = max(chunks·planes, chunks + out words, ⌈R/L⌉)` cycles, then the pipeline drain.
+/// Streaming tiles load only header and parameters and read `planes·R/8` weight words per
+/// chunk from main memory: `v = max(chunks·planes, chunks·(1 + planes·R/8) + out words, ⌈R/L⌉)`.
 fn conv_cycles(s: &EngineShape, d: &Descriptor) -> u64 {
     let planes = s.bits.get() as u64 + d.masked as u64;
     let chunks = (d.kernel * d.kernel) as u64 * d.f10 as u64;
     let writes = (if d.out_kind == 2 { 4 } else { 1 }) * (s.rows / s.cols) as u64;
-    let v = (chunks * planes).max(chunks + writes).max(s.requant_interval());
+    let (load, reads) = if d.stream {
+        let pw = s.plane_words() as u64;
+        (1 + s.param_words() as u64, chunks * (1 + planes * pw))
+    } else {
+        (d.tile_words as u64, chunks)
+    };
+    let v = (chunks * planes).max(reads + writes).max(s.requant_interval());
     let n = d.out_h as u64 * d.out_w as u64;
-    d.tiles as u64 * (d.tile_words as u64 + n * v + s.conv_drain())
+    d.tiles as u64 * (load + n * v + s.conv_drain())
 }
 
 /// Cycles per image of a compiled program.

@@ -69,6 +69,9 @@ pub struct Descriptor {
     pub b_signed: bool,
     /// f0 `[8]`: grouped conv: every chunk carries a mask plane after its B bit-planes.
     pub masked: bool,
+    /// f0 `[9]`: the tile's planes exceed the tile buffer: they are read from main memory per
+    /// vector (streaming) instead of loaded once per tile.
+    pub stream: bool,
     /// f1 `[3:0]` kernel k, `[7:4]` stride, `[11:8]` padding (conv); stride also for pools.
     pub kernel: u16,
     pub stride: u16,
@@ -107,7 +110,8 @@ impl Descriptor {
             | (self.out_kind & 3) << 4
             | (self.a_signed as u16) << 6
             | (self.b_signed as u16) << 7
-            | (self.masked as u16) << 8;
+            | (self.masked as u16) << 8
+            | (self.stream as u16) << 9;
         let f1 = (self.kernel & 0xf) | (self.stride & 0xf) << 4 | (self.pad & 0xf) << 8;
         [
             f0,
@@ -135,6 +139,7 @@ impl Descriptor {
             a_signed: (f[0] >> 6) & 1 == 1,
             b_signed: (f[0] >> 7) & 1 == 1,
             masked: (f[0] >> 8) & 1 == 1,
+            stream: (f[0] >> 9) & 1 == 1,
             kernel: f[1] & 0xf,
             stride: (f[1] >> 4) & 0xf,
             pad: (f[1] >> 8) & 0xf,
@@ -234,6 +239,7 @@ mod tests {
             a_signed: true,
             b_signed: false,
             masked: true,
+            stream: true,
             kernel: 3,
             stride: 2,
             pad: 1,

@@ -24,6 +24,8 @@ pub struct Machine {
     /// Tile parameter buffer: R row words; `w0`: the tile header.
     pbuf: Vec<u64>,
     w0: usize,
+    /// Streaming tiles: dword address of the running tile's first plane word in main memory.
+    stream_at: Option<usize>,
     /// Cycles since `start` (frozen at `End`).
     pub cycles: u64,
 }
@@ -84,6 +86,7 @@ impl Machine {
             wtb: vec![0; s.wtb_words * s.plane_dwords()],
             pbuf: vec![0; s.rows],
             w0: 0,
+            stream_at: None,
             cycles: 0,
         }
     }
@@ -285,10 +288,19 @@ impl Machine {
         0
     }
 
-    /// Copy a tile block into the tile buffers; one main word per cycle.
-    fn load_tile(&mut self, base: usize, words: usize, planes: usize) -> Result<u64> {
+    /// Copy a tile block into the tile buffers; one main word per cycle. A streaming tile
+    /// loads its header and parameters only.
+    fn load_tile(&mut self, base: usize, words: usize, planes: usize, stream: bool) -> Result<u64> {
         let s = self.shape;
         let d = s.dwords();
+        let w0 = (base + 1 + s.param_words()) * d;
+        self.stream_at = stream.then_some(w0);
+        if stream {
+            self.w0 = (self.dword(base) & 0xffff) as usize;
+            let p0 = (base + 1) * d;
+            self.pbuf.copy_from_slice(&self.main[p0..p0 + s.rows]);
+            return Ok(1 + s.param_words() as u64);
+        }
         if planes > s.wtb_words {
             return Err(Error::Machine(format!(
                 "tile of {planes} plane words exceeds the {}-word tile buffer",
@@ -298,7 +310,6 @@ impl Machine {
         self.w0 = (self.dword(base) & 0xffff) as usize;
         let p0 = (base + 1) * d;
         self.pbuf.copy_from_slice(&self.main[p0..p0 + s.rows]);
-        let w0 = (base + 1 + s.param_words()) * d;
         let n = planes * s.plane_dwords();
         self.wtb[..n].copy_from_slice(&self.main[w0..w0 + n]);
         Ok(words as u64)
@@ -311,7 +322,7 @@ impl Machine {
         let mut cycles = 0;
         for t in 0..d.tiles as usize {
             let base = d.param as usize + t * d.tile_words as usize;
-            cycles += self.load_tile(base, d.tile_words as usize, chunks * planes)?;
+            cycles += self.load_tile(base, d.tile_words as usize, chunks * planes, d.stream)?;
             for oy in 0..d.out_h as usize {
                 for ox in 0..d.out_w as usize {
                     cycles += self.conv_vector(d, t, oy, ox, planes);
@@ -336,7 +347,12 @@ impl Machine {
     /// Row r's bits of plane word `i` of the tile buffer.
     fn row_bits(&self, i: usize, r: usize) -> u64 {
         let c = self.shape.cols;
-        let w = self.wtb[i * self.shape.plane_dwords() + r * c / 64] >> (r * c % 64);
+        let at = i * self.shape.plane_dwords() + r * c / 64;
+        let word = match self.stream_at {
+            Some(base) => self.main[base + at],
+            None => self.wtb[at],
+        };
+        let w = word >> (r * c % 64);
         if c == 64 {
             w
         } else {
@@ -371,6 +387,9 @@ impl Machine {
                     }
                 }
                 comp += planes as u64;
+                if d.stream {
+                    mem += (planes * s.plane_words()) as u64;
+                }
             }
         }
         let out = self.requantize_rows(d, t, &acc, &q, sum_x);

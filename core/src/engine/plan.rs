@@ -158,17 +158,22 @@ impl Requirements {
     pub fn check(&self) -> Result<()> {
         let m = &self.main;
         if m.needed > m.available {
+            let fixed = self.program_bytes + self.activation_bytes;
+            let room = if fixed >= m.available {
+                "; the activation buffers alone do not fit: a narrower model is needed".to_string()
+            } else {
+                format!(
+                    "; a model whose weights and parameters take at most {} bytes would fit",
+                    m.available - fixed
+                )
+            };
             return Err(Error::DoesNotFit {
                 memory: m.memory.clone(),
                 needed: m.needed,
                 available: m.available,
                 hint: format!(
-                    " (program {} + weights and parameters {} + activations {} bytes; \
-                     a model whose weights and parameters fit {} bytes would fit)",
-                    self.program_bytes,
-                    self.weight_bytes,
-                    self.activation_bytes,
-                    m.available.saturating_sub(self.program_bytes + self.activation_bytes)
+                    " (program {} + weights and parameters {} + activations {} bytes{room})",
+                    self.program_bytes, self.weight_bytes, self.activation_bytes
                 ),
             });
         }
@@ -195,6 +200,7 @@ impl Plan {
         let worst = self
             .layers
             .iter()
+            .filter(|l| !l.desc.stream)
             .filter_map(|l| {
                 l.conv
                     .as_ref()
@@ -498,13 +504,16 @@ fn plan_conv(
     let tile_words = 1 + s.param_words() + chunks * planes * s.plane_words();
     d.op = OpCode::Conv as u16;
     d.masked = groups > 1;
+    d.stream = chunks * planes > s.wtb_words;
     d.kernel = field(&node.name, "kernel", k, 4)?;
     d.stride = field(&node.name, "stride", stride, 4)?;
     d.pad = field(&node.name, "padding", pad, 4)?;
     d.tiles = field(&node.name, "tiles", tiles, 16)?;
     d.f10 = field(&node.name, "tap words", nw, 16)?;
     d.tile_words = field(&node.name, "tile words", tile_words, 16)?;
-    p.max_tile_planes = p.max_tile_planes.max(chunks * planes);
+    if !d.stream {
+        p.max_tile_planes = p.max_tile_planes.max(chunks * planes);
+    }
     layer.macs = (out.shape.numel() * node.op.reduction().unwrap()) as u64;
     layer.weight_words = tiles * tile_words;
     layer.conv = Some(ConvPlan { map, w0, chunks, planes });
