@@ -33,7 +33,12 @@ fn flipped_weight_bit_is_named() {
     let (model, golden) = family_model("resnet8", 0.5, 8, 2, 3, 1);
     let shape = EngineShape::icebreaker(bits(2));
     let program = compile(&model, &shape, &Memories::up5k()).unwrap();
-    let layer = program.plan.layers.iter().find(|l| l.name == "s2b1.conv1").unwrap();
+    let layer = program
+        .plan
+        .layers
+        .iter()
+        .find(|l| l.name == "s2b1.conv1")
+        .unwrap();
     // The first plane word of tile 0 (after the header and the 8 parameter words): row 0, lane 0.
     let word = program.plan.weights_base + layer.weight_offset + 1 + shape.param_words();
     let want = expected(&golden, 0);
@@ -41,20 +46,34 @@ fn flipped_weight_bit_is_named() {
     let img = golden.input.index_axis(Axis(0), 0);
 
     let mut clean = Machine::new(&program);
-    assert!(clean.run_checked(&program, img, &views).unwrap().mismatch.is_none());
+    assert!(clean
+        .run_checked(&program, img, &views)
+        .unwrap()
+        .mismatch
+        .is_none());
 
     let mut m = Machine::new(&program);
     m.main[word * shape.dwords()] ^= 1;
     let run = m.run_checked(&program, img, &views).unwrap();
-    let mis = run.mismatch.expect("the flipped bit changes the layer's output");
-    assert_eq!((mis.layer.as_str(), mis.channel), ("s2b1.conv1", 0), "{mis}");
+    let mis = run
+        .mismatch
+        .expect("the flipped bit changes the layer's output");
+    assert_eq!(
+        (mis.layer.as_str(), mis.channel),
+        ("s2b1.conv1", 0),
+        "{mis}"
+    );
     assert!(mis.to_string().contains("pixel"), "{mis}");
 
     // A flipped bias bit of row 3 of the stem is named too.
     let stem = &program.plan.layers[0];
     let mut m = Machine::new(&program);
     m.main[(program.plan.weights_base + stem.weight_offset + 1) * shape.dwords() + 3] ^= 1 << 9;
-    let mis = m.run_checked(&program, img, &views).unwrap().mismatch.unwrap();
+    let mis = m
+        .run_checked(&program, img, &views)
+        .unwrap()
+        .mismatch
+        .unwrap();
     assert_eq!((mis.layer.as_str(), mis.channel), ("stem", 3), "{mis}");
 }
 
@@ -64,7 +83,12 @@ fn too_big_for_the_board() {
     let e = compile(&model, &EngineShape::icebreaker(bits(2)), &Memories::up5k()).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, Error::DoesNotFit { .. }), "{msg}");
-    assert!(msg.contains("main memory") && msg.contains("SPRAM") && msg.contains("131072 bytes are available"), "{msg}");
+    assert!(
+        msg.contains("main memory")
+            && msg.contains("SPRAM")
+            && msg.contains("131072 bytes are available"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -81,14 +105,27 @@ fn tiles_larger_than_the_tile_buffer_stream_from_main_memory() {
     assert_exact(&program, &runs, "streamed tile");
     // Per vector: 72 activation + 576 weight reads + 1 write instead of 576 compute cycles.
     let rep = unibit_core::engine::report(&program.plan);
-    assert!(rep.layers[0].cycles > 36 * (72 + 576 + 1), "{}", rep.table());
+    assert!(
+        rep.layers[0].cycles > 36 * (72 + 576 + 1),
+        "{}",
+        rep.table()
+    );
 }
 
 #[test]
 fn bitwidth_mismatch() {
     let (model, _) = family_model("resnet8", 0.25, 8, 2, 1, 1);
     let e = compile(&model, &EngineShape::icebreaker(bits(4)), &Memories::up5k()).unwrap_err();
-    assert!(matches!(e, Error::BitsMismatch { engine: 4, model: 2 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::BitsMismatch {
+                engine: 4,
+                model: 2
+            }
+        ),
+        "{e}"
+    );
     assert!(e.to_string().contains("B = 4") && e.to_string().contains("B = 2"));
 }
 
@@ -115,13 +152,17 @@ fn unsupported_layers_are_named() {
     };
     let (model, _) = graph_model(g, 2, 1, 1);
     let e = compile(&model, &EngineShape::icebreaker(bits(2)), &Memories::up5k()).unwrap_err();
-    assert!(e.to_string().contains("\"wide\"") && e.to_string().contains("kernel"), "{e}");
+    assert!(
+        e.to_string().contains("\"wide\"") && e.to_string().contains("kernel"),
+        "{e}"
+    );
 }
 
 #[test]
 fn shapes_the_engine_is_not_built_for() {
     assert!(EngineShape::new(8, 16, bits(2)).is_err());
     assert!(EngineShape::new(12, 12, bits(2)).is_err());
-    let e = unibit_core::engine::configure(&EngineShape::ulx3s(bits(2)), &Memories::up5k()).unwrap_err();
+    let e = unibit_core::engine::configure(&EngineShape::ulx3s(bits(2)), &Memories::up5k())
+        .unwrap_err();
     assert!(e.to_string().contains("EBR"), "{e}");
 }

@@ -11,19 +11,49 @@ use unibit_core::graph::{Graph, Node, Op, Shape, INPUT};
 
 #[derive(Clone, Debug)]
 enum Layer {
-    Conv { groups: usize, cg: usize, mg: usize, k: usize, stride: usize, pad: usize },
+    Conv {
+        groups: usize,
+        cg: usize,
+        mg: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    },
     Add,
-    MaxPool { k: usize, stride: usize },
-    AvgPool { k: usize, stride: usize },
+    MaxPool {
+        k: usize,
+        stride: usize,
+    },
+    AvgPool {
+        k: usize,
+        stride: usize,
+    },
     Gap,
-    FlattenLinear { out: usize },
+    FlattenLinear {
+        out: usize,
+    },
 }
 
 fn layer() -> impl Strategy<Value = Layer> {
-    let conv = (1usize..4, 1usize..7, 1usize..7, prop_oneof![Just(1usize), Just(3)], 1usize..3, 0usize..3, any::<bool>())
+    let conv = (
+        1usize..4,
+        1usize..7,
+        1usize..7,
+        prop_oneof![Just(1usize), Just(3)],
+        1usize..3,
+        0usize..3,
+        any::<bool>(),
+    )
         .prop_map(|(groups, cg, mg, k, stride, pad, dw)| {
             let (groups, cg, mg) = if dw { (cg + 1, 1, 1) } else { (groups, cg, mg) };
-            Layer::Conv { groups, cg, mg, k, stride, pad: pad.min(k - 1) }
+            Layer::Conv {
+                groups,
+                cg,
+                mg,
+                k,
+                stride,
+                pad: pad.min(k - 1),
+            }
         });
     prop_oneof![
         3 => conv,
@@ -42,11 +72,32 @@ struct G {
 
 impl G {
     fn push(&mut self, name: &str, op: Op, inputs: &[&str], relu: bool) -> String {
-        self.nodes.push(Node { name: name.into(), op, inputs: inputs.iter().map(|s| s.to_string()).collect(), relu });
+        self.nodes.push(Node {
+            name: name.into(),
+            op,
+            inputs: inputs.iter().map(|s| s.to_string()).collect(),
+            relu,
+        });
         name.into()
     }
-    fn conv(&mut self, name: &str, x: &str, cout: usize, k: usize, stride: usize, pad: usize, groups: usize, relu: bool) -> String {
-        let op = Op::Conv2d { in_channels: self.channels, out_channels: cout, kernel: k, stride, padding: pad, groups, batch_norm: false };
+    /// A conv of `(out channels, kernel, stride, padding, groups)`.
+    fn conv(
+        &mut self,
+        name: &str,
+        x: &str,
+        spec: (usize, usize, usize, usize, usize),
+        relu: bool,
+    ) -> String {
+        let (cout, k, stride, pad, groups) = spec;
+        let op = Op::Conv2d {
+            in_channels: self.channels,
+            out_channels: cout,
+            kernel: k,
+            stride,
+            padding: pad,
+            groups,
+            batch_norm: false,
+        };
         self.channels = cout;
         self.push(name, op, &[x], relu)
     }
@@ -58,28 +109,50 @@ fn graph(cin: usize, hw: usize, pre: bool, relu: bool, l: &Layer, tail: bool) ->
         Layer::Conv { groups, cg, .. } => groups * cg,
         _ => cin,
     };
-    let mut g = G { nodes: vec![], channels: cin };
+    let mut g = G {
+        nodes: vec![],
+        channels: cin,
+    };
     let mut x = INPUT.to_string();
     if pre || !matches!(l, Layer::Conv { .. }) {
-        x = g.conv("pre", &x, cin, 1, 1, 0, 1, relu);
+        x = g.conv("pre", &x, (cin, 1, 1, 0, 1), relu);
     }
     x = match *l {
-        Layer::Conv { groups, mg, k, stride, pad, .. } => g.conv("dut", &x, groups * mg, k, stride, pad, groups, !relu),
+        Layer::Conv {
+            groups,
+            mg,
+            k,
+            stride,
+            pad,
+            ..
+        } => g.conv("dut", &x, (groups * mg, k, stride, pad, groups), !relu),
         Layer::Add => {
             let c = g.channels;
-            let b = g.conv("other", INPUT, c, 3, 1, 1, 1, false);
+            let b = g.conv("other", INPUT, (c, 3, 1, 1, 1), false);
             g.channels = c;
             let _ = b;
             g.push("dut", Op::Add, &[&x, "other"], !relu)
         }
-        Layer::MaxPool { k, stride } => g.push("dut", Op::MaxPool { kernel: k, stride }, &[&x], false),
-        Layer::AvgPool { k, stride } => g.push("dut", Op::AvgPool { kernel: k, stride }, &[&x], false),
+        Layer::MaxPool { k, stride } => {
+            g.push("dut", Op::MaxPool { kernel: k, stride }, &[&x], false)
+        }
+        Layer::AvgPool { k, stride } => {
+            g.push("dut", Op::AvgPool { kernel: k, stride }, &[&x], false)
+        }
         Layer::Gap => g.push("dut", Op::GlobalAvgPool, &[&x], false),
         Layer::FlattenLinear { out } => {
             let f = g.push("flat", Op::Flatten, &[&x], false);
             let n = g.channels * hw * hw;
             g.channels = out;
-            g.push("dut", Op::Linear { in_features: n, out_features: out }, &[&f], false)
+            g.push(
+                "dut",
+                Op::Linear {
+                    in_features: n,
+                    out_features: out,
+                },
+                &[&f],
+                false,
+            )
         }
     };
     let flat = matches!(l, Layer::Gap | Layer::FlattenLinear { .. });
@@ -88,9 +161,20 @@ fn graph(cin: usize, hw: usize, pre: bool, relu: bool, l: &Layer, tail: bool) ->
     }
     if tail || flat {
         let c = g.channels;
-        g.push("fc", Op::Linear { in_features: c, out_features: 7 }, &[&x], false);
+        g.push(
+            "fc",
+            Op::Linear {
+                in_features: c,
+                out_features: 7,
+            },
+            &[&x],
+            false,
+        );
     }
-    Graph { input: Shape::new(cin, hw, hw), nodes: g.nodes }
+    Graph {
+        input: Shape::new(cin, hw, hw),
+        nodes: g.nodes,
+    }
 }
 
 proptest! {

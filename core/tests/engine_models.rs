@@ -20,19 +20,23 @@ fn demo_resnet8_on_icebreaker() {
 /// of C), every B, on both engine shapes.
 #[test]
 fn families_bit_exact_at_every_bitwidth() {
-    let boards = [
-        (Memories::up5k(), 8usize),
-        (Memories::ecp5_25f(), 16usize),
-    ];
+    let boards = [(Memories::up5k(), 8usize), (Memories::ecp5_25f(), 16usize)];
     for b in [1u8, 2, 4, 8] {
-        for (fam, width) in [("resnet8", 0.25), ("mobilenetv2", 0.25), ("vgg-small", 0.125)] {
+        for (fam, width) in [
+            ("resnet8", 0.25),
+            ("mobilenetv2", 0.25),
+            ("vgg-small", 0.125),
+        ] {
             let (model, golden) = family_model(fam, width, 4, b, 7 + b as u64, 1);
             for (mem, c) in &boards {
                 let shape = EngineShape::new(*c, *c, bits(b)).unwrap();
                 let what = format!("{fam} w={width} B={b} {c}×{c}");
                 // MobileNetV2's 28×28 expansions at B ≥ 4 exceed the ECP5's 88 KiB: refused.
                 if let Err(e) = compile(&model, &shape, mem) {
-                    assert!(matches!(e, Error::DoesNotFit { .. }) && *c == 16 && b >= 4, "{what}: {e}");
+                    assert!(
+                        matches!(e, Error::DoesNotFit { .. }) && *c == 16 && b >= 4,
+                        "{what}: {e}"
+                    );
                     continue;
                 }
                 let (program, runs) = run_all(&model, &golden, &shape, mem);

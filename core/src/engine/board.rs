@@ -126,7 +126,7 @@ pub const MAXPOOL_DRAIN: u64 = 3;
 pub fn tree_latency(cols: usize) -> u64 {
     let lg = cols.trailing_zeros() as usize;
     (0..=lg)
-        .filter(|&d| d == lg || d == 0 || (lg - d) % 2 == 0)
+        .filter(|&d| d == lg || d == 0 || (lg - d).is_multiple_of(2))
         .count() as u64
 }
 
@@ -286,9 +286,9 @@ fn largest(t: &BlockType, name: &str, width: usize, avail: usize) -> Option<Allo
 /// Allocate the board's memories to the engine's RAMs.
 pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
     shape.validate()?;
-    let bram = mem.of_kind(BlockKind::BlockRam).ok_or_else(|| {
-        Error::shape("memories", "a block RAM type (EBR, DP16KD)", &mem.board)
-    })?;
+    let bram = mem
+        .of_kind(BlockKind::BlockRam)
+        .ok_or_else(|| Error::shape("memories", "a block RAM type (EBR, DP16KD)", &mem.board))?;
     let wtb = gang(
         bram,
         "weight tile buffer",
@@ -319,9 +319,8 @@ pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
                 shape.cols,
             )
         })?,
-        None => largest(bram, "main", word, bram.count - used).ok_or_else(|| {
-            Error::shape("memories", "block RAMs left for the main memory", 0)
-        })?,
+        None => largest(bram, "main", word, bram.count - used)
+            .ok_or_else(|| Error::shape("memories", "block RAMs left for the main memory", 0))?,
     };
     let mut totals = vec![];
     for t in &mem.blocks {
@@ -348,7 +347,10 @@ mod tests {
     fn board_allocations() {
         let b2 = Bits::new(2).unwrap();
         let up = configure(&EngineShape::icebreaker(b2), &Memories::up5k()).unwrap();
-        assert_eq!((up.main.depth, up.main.width_bits, up.main.blocks), (16384, 64, 4));
+        assert_eq!(
+            (up.main.depth, up.main.width_bits, up.main.blocks),
+            (16384, 64, 4)
+        );
         assert_eq!((up.wtb.blocks, up.pbuf.blocks), (8, 4));
         let ecp = configure(&EngineShape::ulx3s(b2), &Memories::ecp5_25f()).unwrap();
         assert_eq!((ecp.wtb.blocks, ecp.pbuf.blocks), (8, 2));

@@ -113,7 +113,14 @@ pub fn compile(model: &QuantModel, shape: &EngineShape, mem: &Memories) -> Resul
 /// A layer's part of the weight region: tile blocks, or one add / pool parameter word.
 fn write_layer(out: &mut [u64], shape: &EngineShape, l: &LayerPlan, p: &NodeParams) {
     match (p, &l.conv) {
-        (NodeParams::Weighted { codes, bias, requant }, Some(conv)) => {
+        (
+            NodeParams::Weighted {
+                codes,
+                bias,
+                requant,
+            },
+            Some(conv),
+        ) => {
             let kind = crate::engine::desc::kind_from_code(l.desc.out_kind);
             let block = l.desc.tile_words as usize * shape.dwords();
             for t in 0..l.desc.tiles as usize {
@@ -151,7 +158,10 @@ fn write_tile(out: &mut [u64], shape: &EngineShape, conv: &ConvPlan, src: &RowSo
     for r in 0..r_max {
         let o = t * r_max + r;
         if o < cout {
-            let (m, s) = src.requant.get(o).map_or((0, 0), |q| (q.multiplier, q.shift));
+            let (m, s) = src
+                .requant
+                .get(o)
+                .map_or((0, 0), |q| (q.multiplier, q.shift));
             out[params + r] = row_param_word(src.bias[o], m, s, src.kind);
         }
     }
@@ -231,7 +241,12 @@ fn memory_map(plan: &Plan, req: &Requirements) -> MemoryMap {
         contents,
     };
     let mut buffers = vec![
-        main("program", 0, plan.program_words, format!("{} descriptors", plan.layers.len() + 1)),
+        main(
+            "program",
+            0,
+            plan.program_words,
+            format!("{} descriptors", plan.layers.len() + 1),
+        ),
         main(
             "weights and parameters",
             plan.weights_base,
@@ -260,7 +275,13 @@ fn memory_map(plan: &Plan, req: &Requirements) -> MemoryMap {
         bytes: s.rows as u64 * 8,
         contents: "the running row tile's requantizer words".into(),
     });
-    let pct = |u: u64, a: u64| if a == 0 { 0.0 } else { 100.0 * u as f64 / a as f64 };
+    let pct = |u: u64, a: u64| {
+        if a == 0 {
+            0.0
+        } else {
+            100.0 * u as f64 / a as f64
+        }
+    };
     let bytes = |m: &str, u: u64, a: u64| MemoryUse {
         memory: m.into(),
         used: u,
@@ -270,7 +291,11 @@ fn memory_map(plan: &Plan, req: &Requirements) -> MemoryMap {
     };
     let mut memories = vec![
         bytes(&req.main.memory, req.main.needed, req.main.available),
-        bytes(&req.tile_buffer.memory, req.tile_buffer.needed, req.tile_buffer.available),
+        bytes(
+            &req.tile_buffer.memory,
+            req.tile_buffer.needed,
+            req.tile_buffer.available,
+        ),
     ];
     for (name, used, total) in &plan.config.totals {
         memories.push(MemoryUse {

@@ -49,7 +49,9 @@ fn conv_cycles(s: &EngineShape, d: &Descriptor) -> u64 {
     } else {
         (d.tile_words as u64, chunks)
     };
-    let v = (chunks * planes).max(reads + writes).max(s.requant_interval());
+    let v = (chunks * planes)
+        .max(reads + writes)
+        .max(s.requant_interval());
     let n = d.out_h as u64 * d.out_w as u64;
     d.tiles as u64 * (load + n * v + s.conv_drain())
 }

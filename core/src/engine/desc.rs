@@ -261,6 +261,9 @@ mod tests {
         assert_eq!(Descriptor::from_dwords(d.dwords()), d);
         let w = row_param_word(-5, 32767, 47, ActKind::I8);
         assert_eq!(decode_row_param(w), (-5, 32767, 47, ActKind::I8));
-        assert_eq!(decode_scalar_param(scalar_param_word(3, 32767, 40)), (3, 32767, 40));
+        assert_eq!(
+            decode_scalar_param(scalar_param_word(3, 32767, 40)),
+            (3, 32767, 40)
+        );
     }
 }

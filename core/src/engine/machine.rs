@@ -100,7 +100,9 @@ impl Machine {
         *d = (*d & !(0xff << sh)) | ((v as u64) << sh);
     }
     fn lanes(&self, word: usize, signed: bool) -> Vec<i32> {
-        (0..self.shape.cols).map(|l| sext8(self.byte(word, l), signed)).collect()
+        (0..self.shape.cols)
+            .map(|l| sext8(self.byte(word, l), signed))
+            .collect()
     }
     fn write_lanes(&mut self, word: usize, vals: &[i32]) {
         for (l, &v) in vals.iter().enumerate() {
@@ -133,7 +135,11 @@ impl Machine {
                     for ky in 0..k {
                         for kx in 0..k {
                             let (ty, tx) = (y + pad, x + pad);
-                            if ty < ky || tx < kx || (ty - ky) % stride != 0 || (tx - kx) % stride != 0 {
+                            if ty < ky
+                                || tx < kx
+                                || (ty - ky) % stride != 0
+                                || (tx - kx) % stride != 0
+                            {
                                 continue;
                             }
                             let (oy, ox) = ((ty - ky) / stride, (tx - kx) / stride);
@@ -251,7 +257,9 @@ impl Machine {
                 self.hwc(p, f / hw, (f % hw) / source.w, f % source.w)
             }),
             Layout::Expanded { k, stride, pad } => {
-                Array3::from_shape_fn((s.c, s.h, s.w), |(c, y, x)| self.expanded(p, k, stride, pad, c, y, x))
+                Array3::from_shape_fn((s.c, s.h, s.w), |(c, y, x)| {
+                    self.expanded(p, k, stride, pad, c, y, x)
+                })
             }
         }
     }
@@ -270,7 +278,16 @@ impl Machine {
 
     /// An input pixel read back from the first patch that holds it (0 if none does).
     #[allow(clippy::too_many_arguments)]
-    fn expanded(&self, p: &TensorPlace, k: usize, st: usize, pad: usize, c: usize, y: usize, x: usize) -> i32 {
+    fn expanded(
+        &self,
+        p: &TensorPlace,
+        k: usize,
+        st: usize,
+        pad: usize,
+        c: usize,
+        y: usize,
+        x: usize,
+    ) -> i32 {
         for ky in 0..k {
             for kx in 0..k {
                 let (ty, tx) = (y + pad, x + pad);
@@ -334,13 +351,26 @@ impl Machine {
     }
 
     /// The activation word of chunk (tap, wi) for output (oy, ox), or `None` in the padding.
-    fn patch_word(&self, d: &Descriptor, oy: usize, ox: usize, tap: usize, wi: usize) -> Option<usize> {
+    fn patch_word(
+        &self,
+        d: &Descriptor,
+        oy: usize,
+        ox: usize,
+        tap: usize,
+        wi: usize,
+    ) -> Option<usize> {
         let k = d.kernel as usize;
         let iy = (oy * d.stride as usize + tap / k) as isize - d.pad as isize;
         let ix = (ox * d.stride as usize + tap % k) as isize - d.pad as isize;
-        let inside = iy >= 0 && ix >= 0 && (iy as usize) < d.in_h as usize && (ix as usize) < d.in_w as usize;
+        let inside = iy >= 0
+            && ix >= 0
+            && (iy as usize) < d.in_h as usize
+            && (ix as usize) < d.in_w as usize;
         inside.then(|| {
-            d.in_a as usize + (iy as usize * d.in_w as usize + ix as usize) * d.in_cw as usize + self.w0 + wi
+            d.in_a as usize
+                + (iy as usize * d.in_w as usize + ix as usize) * d.in_cw as usize
+                + self.w0
+                + wi
         })
     }
 
@@ -361,7 +391,14 @@ impl Machine {
     }
 
     /// One output vector of a row tile: returns its cycles, max(compute, memory, requantizer).
-    fn conv_vector(&mut self, d: &Descriptor, t: usize, oy: usize, ox: usize, planes: usize) -> u64 {
+    fn conv_vector(
+        &mut self,
+        d: &Descriptor,
+        t: usize,
+        oy: usize,
+        ox: usize,
+        planes: usize,
+    ) -> u64 {
         let s = self.shape;
         let (rr, b) = (s.rows, s.bits.get() as usize);
         let (mut acc, mut q) = (vec![0i64; rr], vec![0i64; rr]);
@@ -393,7 +430,8 @@ impl Machine {
             }
         }
         let out = self.requantize_rows(d, t, &acc, &q, sum_x);
-        let word0 = d.out as usize + (oy * d.out_w as usize + ox) * d.out_cw as usize + t * out.len();
+        let word0 =
+            d.out as usize + (oy * d.out_w as usize + ox) * d.out_cw as usize + t * out.len();
         for (j, w) in out.iter().enumerate() {
             self.write_lanes(word0 + j, w);
             mem += 1;
@@ -402,7 +440,14 @@ impl Machine {
     }
 
     /// The rows' dot products through their parameter words, packed into output words.
-    fn requantize_rows(&self, d: &Descriptor, t: usize, acc: &[i64], q: &[i64], sum_x: i64) -> Vec<Vec<i32>> {
+    fn requantize_rows(
+        &self,
+        d: &Descriptor,
+        t: usize,
+        acc: &[i64],
+        q: &[i64],
+        sum_x: i64,
+    ) -> Vec<Vec<i32>> {
         let s = self.shape;
         let max_level = s.bits.max_level() as i64;
         let raw = kind_from_code(d.out_kind) == ActKind::I32;
@@ -415,7 +460,15 @@ impl Machine {
             let y = match (live, kind) {
                 (false, _) => 0,
                 (true, ActKind::I32) => (dot as i32).wrapping_add(bias),
-                (true, k) => arith::requantize(dot, bias, Requant { multiplier: m, shift: sh }, k),
+                (true, k) => arith::requantize(
+                    dot,
+                    bias,
+                    Requant {
+                        multiplier: m,
+                        shift: sh,
+                    },
+                    k,
+                ),
             };
             if raw {
                 bytes.extend(y.to_le_bytes().map(|v| v as i32));
@@ -430,53 +483,75 @@ impl Machine {
         let (ma, mb, sh) = decode_scalar_param(self.dword(d.param as usize));
         let kind = kind_from_code(d.out_kind);
         let n = d.out_h as usize * d.out_w as usize * d.out_cw as usize;
+        let mut cycles = 1; // the parameter word
         for i in 0..n {
             let a = self.lanes(d.in_a as usize + i, d.a_signed);
             let b = self.lanes(d.in_b as usize + i, d.b_signed);
+            let mem = 3; // two reads, one write
             let y: Vec<i32> = a
                 .iter()
                 .zip(&b)
                 .map(|(&a, &b)| arith::requantize_add(a, b, ma, mb, sh, kind))
                 .collect();
             self.write_lanes(d.out as usize + i, &y);
+            cycles += self.shape.element_interval().max(mem);
         }
-        1 + n as u64 * 3u64.max(self.shape.element_interval()) + ELEMENT_DRAIN
+        cycles + ELEMENT_DRAIN
     }
 
     fn pool(&mut self, d: &Descriptor, avg: bool) -> u64 {
         let (kh, kw) = d.window();
         let (m, _, sh) = decode_scalar_param(if avg { self.dword(d.param as usize) } else { 0 });
-        let rq = Requant { multiplier: m, shift: sh };
+        let rq = Requant {
+            multiplier: m,
+            shift: sh,
+        };
         let kind = kind_from_code(d.out_kind);
         let (st, cw) = (d.stride as usize, d.in_cw as usize);
-        let mut words = 0u64;
+        let mut cycles = avg as u64; // the parameter word
         for oy in 0..d.out_h as usize {
             for ox in 0..d.out_w as usize {
                 for g in 0..cw {
                     let mut acc = vec![if avg { 0 } else { i64::MIN }; self.shape.cols];
+                    let mut mem = 1u64; // the write
                     for i in 0..kh {
                         for j in 0..kw {
-                            let at = d.in_a as usize + ((oy * st + i) * d.in_w as usize + ox * st + j) * cw + g;
+                            let at = d.in_a as usize
+                                + ((oy * st + i) * d.in_w as usize + ox * st + j) * cw
+                                + g;
+                            mem += 1;
                             for (a, v) in acc.iter_mut().zip(self.lanes(at, d.a_signed)) {
-                                *a = if avg { *a + v as i64 } else { (*a).max(v as i64) };
+                                *a = if avg {
+                                    *a + v as i64
+                                } else {
+                                    (*a).max(v as i64)
+                                };
                             }
                         }
                     }
                     let y: Vec<i32> = acc
                         .iter()
-                        .map(|&a| if avg { arith::requantize_pool(a, rq, kind) } else { a as i32 })
+                        .map(|&a| {
+                            if avg {
+                                arith::requantize_pool(a, rq, kind)
+                            } else {
+                                a as i32
+                            }
+                        })
                         .collect();
-                    self.write_lanes(d.out as usize + (oy * d.out_w as usize + ox) * d.out_cw as usize + g, &y);
-                    words += 1;
+                    self.write_lanes(
+                        d.out as usize + (oy * d.out_w as usize + ox) * d.out_cw as usize + g,
+                        &y,
+                    );
+                    cycles += if avg {
+                        mem.max(self.shape.element_interval())
+                    } else {
+                        mem
+                    };
                 }
             }
         }
-        let reads = (kh * kw) as u64 + 1;
-        if avg {
-            1 + words * reads.max(self.shape.element_interval()) + ELEMENT_DRAIN
-        } else {
-            words * reads + MAXPOOL_DRAIN
-        }
+        cycles + if avg { ELEMENT_DRAIN } else { MAXPOOL_DRAIN }
     }
 }
 
@@ -491,7 +566,10 @@ fn masked_sum(mut bits: u64, x: &[i32]) -> i64 {
 }
 
 /// First (channel, y, x, expected, found) where two [C, H, W] tensors differ.
-pub fn diff(got: &ArrayView3<i32>, want: &ArrayView3<i32>) -> Option<(usize, usize, usize, i32, i32)> {
+pub fn diff(
+    got: &ArrayView3<i32>,
+    want: &ArrayView3<i32>,
+) -> Option<(usize, usize, usize, i32, i32)> {
     if got.dim() != want.dim() {
         return Some((0, 0, 0, want.len() as i32, got.len() as i32));
     }

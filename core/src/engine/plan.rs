@@ -152,7 +152,8 @@ pub struct Requirements {
 
 impl Requirements {
     pub fn fits(&self) -> bool {
-        self.main.needed <= self.main.available && self.tile_buffer.needed <= self.tile_buffer.available
+        self.main.needed <= self.main.available
+            && self.tile_buffer.needed <= self.tile_buffer.available
     }
     /// The refusal for the first memory that does not fit.
     pub fn check(&self) -> Result<()> {
@@ -279,7 +280,11 @@ fn in_layer(e: Error, layer: &str, op: &str) -> Error {
             field,
             expected,
             found,
-        } => Error::unsupported(layer, op, format!("{field}: expected {expected}, found {found}")),
+        } => Error::unsupported(
+            layer,
+            op,
+            format!("{field}: expected {expected}, found {found}"),
+        ),
         e => e,
     }
 }
@@ -366,7 +371,11 @@ fn require_hwc(x: &TensorPlace, what: &str) -> Result<()> {
             format!("an image tensor for {what} (a flatten may only feed linear layers)"),
             "a flatten",
         )),
-        Layout::Expanded { .. } => Err(Error::shape("input", "an image tensor", "the expanded input")),
+        Layout::Expanded { .. } => Err(Error::shape(
+            "input",
+            "an image tensor",
+            "the expanded input",
+        )),
     }
 }
 
@@ -420,7 +429,11 @@ fn plan_node(p: &mut Plan, graph: &Graph, info: &[TensorInfo], i: usize) -> Resu
         }
         Op::Flatten => {
             let Layout::Hwc = x.layout else {
-                return Err(Error::shape("input", "an image tensor", "a flatten or the expanded input"));
+                return Err(Error::shape(
+                    "input",
+                    "an image tensor",
+                    "a flatten or the expanded input",
+                ));
             };
             d.op = OpCode::View as u16;
             out = TensorPlace {
@@ -441,8 +454,19 @@ fn plan_node(p: &mut Plan, graph: &Graph, info: &[TensorInfo], i: usize) -> Resu
     Ok(layer)
 }
 
-fn set_pool(d: &mut Descriptor, name: &str, kh: usize, kw: usize, stride: usize, avg: bool) -> Result<()> {
-    d.op = if avg { OpCode::AvgPool } else { OpCode::MaxPool } as u16;
+fn set_pool(
+    d: &mut Descriptor,
+    name: &str,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    avg: bool,
+) -> Result<()> {
+    d.op = if avg {
+        OpCode::AvgPool
+    } else {
+        OpCode::MaxPool
+    } as u16;
     let kh = field(name, "window height", kh, 8)?;
     let kw = field(name, "window width", kw, 8)?;
     d.f10 = kh | kw << 8;
@@ -476,11 +500,26 @@ fn plan_conv(
         ) => {
             let (cg, mg) = (in_channels / groups, cout / groups);
             let (nw, w0) = tile_windows(tiles, s.rows, cout, cg, mg, c, x.cw);
-            let map = LaneMap::Spatial { cin: in_channels, cg, mg, k: kernel };
+            let map = LaneMap::Spatial {
+                cin: in_channels,
+                cg,
+                mg,
+                k: kernel,
+            };
             (map, kernel, stride, padding, nw, w0, groups)
         }
-        (Op::Conv2d { in_channels, kernel, .. }, Layout::Expanded { .. }) => {
-            let map = LaneMap::Expanded { cin: in_channels, k: kernel };
+        (
+            Op::Conv2d {
+                in_channels,
+                kernel,
+                ..
+            },
+            Layout::Expanded { .. },
+        ) => {
+            let map = LaneMap::Expanded {
+                cin: in_channels,
+                k: kernel,
+            };
             (map, 1, 1, 0, x.cw, vec![0; tiles], 1)
         }
         (Op::Linear { .. }, Layout::Hwc | Layout::View { .. }) => {
@@ -489,14 +528,22 @@ fn plan_conv(
                 _ => x.shape,
             };
             let words = x.h * x.w * x.cw;
-            let map = LaneMap::Dense { src_c: src.c, src_hw: x.h * x.w, src_cw: x.cw };
+            let map = LaneMap::Dense {
+                src_c: src.c,
+                src_hw: x.h * x.w,
+                src_cw: x.cw,
+            };
             d.in_h = 1;
             d.in_w = 1;
             d.in_cw = field(&node.name, "in_cw", words, 16)?;
             (map, 1, 1, 0, words, vec![0; tiles], 1)
         }
         (_, layout) => {
-            return Err(Error::shape("input", "an image tensor", format!("{layout:?}")));
+            return Err(Error::shape(
+                "input",
+                "an image tensor",
+                format!("{layout:?}"),
+            ));
         }
     };
     let planes = s.bits.get() as usize + (groups > 1) as usize;
@@ -516,7 +563,12 @@ fn plan_conv(
     }
     layer.macs = (out.shape.numel() * node.op.reduction().unwrap()) as u64;
     layer.weight_words = tiles * tile_words;
-    layer.conv = Some(ConvPlan { map, w0, chunks, planes });
+    layer.conv = Some(ConvPlan {
+        map,
+        w0,
+        chunks,
+        planes,
+    });
     Ok(())
 }
 
@@ -535,7 +587,11 @@ fn tile_windows(
         let (lo, hi) = ((o0 / mg) * cg, (o1 / mg + 1) * cg);
         (lo / c, hi.div_ceil(c))
     };
-    let nw = (0..tiles).map(|t| span(t).1 - span(t).0).max().unwrap_or(1).min(cw);
+    let nw = (0..tiles)
+        .map(|t| span(t).1 - span(t).0)
+        .max()
+        .unwrap_or(1)
+        .min(cw);
     let w0 = (0..tiles).map(|t| span(t).0.min(cw - nw)).collect();
     (nw, w0)
 }
@@ -577,7 +633,11 @@ fn allocate_slots(p: &mut Plan, graph: &Graph) {
         let s = match fit.or(grow) {
             Some(s) => s,
             None => {
-                p.slots.push(Slot { base: 0, words: 0, tensors: vec![] });
+                p.slots.push(Slot {
+                    base: 0,
+                    words: 0,
+                    tensors: vec![],
+                });
                 slot_end.push(0);
                 p.slots.len() - 1
             }

@@ -17,7 +17,11 @@ pub struct BoardWidth {
 
 /// The largest width on the 1/64 grid at which `base`'s family fits `shape` on `mem`
 /// (memory need grows with width: binary search, as the size solver does).
-pub fn largest_width(base: &FamilyConfig, shape: &EngineShape, mem: &Memories) -> Result<BoardWidth> {
+pub fn largest_width(
+    base: &FamilyConfig,
+    shape: &EngineShape,
+    mem: &Memories,
+) -> Result<BoardWidth> {
     let at = |k: usize| -> Result<Requirements> {
         let cfg = FamilyConfig {
             width: k as f64 * WIDTH_STEP,
@@ -27,7 +31,12 @@ pub fn largest_width(base: &FamilyConfig, shape: &EngineShape, mem: &Memories) -
     };
     let smallest = at(1)?;
     smallest.check().map_err(|e| match e {
-        Error::DoesNotFit { memory, needed, available, .. } => Error::DoesNotFit {
+        Error::DoesNotFit {
+            memory,
+            needed,
+            available,
+            ..
+        } => Error::DoesNotFit {
             memory,
             needed,
             available,

@@ -13,7 +13,14 @@ pub fn bits(b: u8) -> Bits {
 }
 
 /// A synthetic model of a family (as `unibit bundle example` makes) and its golden vectors.
-pub fn family_model(family: &str, width: f64, multiple: usize, b: u8, seed: u64, images: usize) -> (QuantModel, Golden) {
+pub fn family_model(
+    family: &str,
+    width: f64,
+    multiple: usize,
+    b: u8,
+    seed: u64,
+    images: usize,
+) -> (QuantModel, Golden) {
     let cfg = FamilyConfig {
         channel_multiple: multiple,
         ..FamilyConfig::fashion_mnist(family.parse::<Family>().unwrap(), width)
@@ -44,7 +51,12 @@ pub fn expected(golden: &Golden, i: usize) -> Vec<ndarray::Array3<i32>> {
 }
 
 /// Compile, run every golden image, check every layer and cost == counted cycles.
-pub fn run_all(model: &QuantModel, golden: &Golden, shape: &EngineShape, mem: &Memories) -> (Program, Vec<Run>) {
+pub fn run_all(
+    model: &QuantModel,
+    golden: &Golden,
+    shape: &EngineShape,
+    mem: &Memories,
+) -> (Program, Vec<Run>) {
     let program = compile(model, shape, mem).unwrap();
     let mut machine = Machine::new(&program);
     let mut runs = vec![];
@@ -62,7 +74,11 @@ pub fn run_all(model: &QuantModel, golden: &Golden, shape: &EngineShape, mem: &M
 pub fn assert_exact(program: &Program, runs: &[Run], what: &str) {
     let c = cycles(program);
     for (i, r) in runs.iter().enumerate() {
-        assert!(r.mismatch.is_none(), "{what}, image {i}: {}", r.mismatch.as_ref().unwrap());
+        assert!(
+            r.mismatch.is_none(),
+            "{what}, image {i}: {}",
+            r.mismatch.as_ref().unwrap()
+        );
         assert_eq!(r.cycles, c, "{what}: counted cycles vs cost");
         assert_eq!(r.layer_cycles.iter().sum::<u64>(), r.cycles, "{what}");
     }
