@@ -45,3 +45,33 @@ fn families_bit_exact_at_every_bitwidth() {
         }
     }
 }
+
+/// The board-aware solver: the largest ResNet-20 width that fits the iCEBreaker at B = 2, and
+/// that model runs bit-exactly; one width step more does not fit.
+#[test]
+fn largest_resnet20_on_the_icebreaker() {
+    use unibit_core::engine::{largest_width, requirements};
+    use unibit_core::size::WIDTH_STEP;
+    use unibit_core::{Family, FamilyConfig};
+    let shape = EngineShape::icebreaker(bits(2));
+    let mem = Memories::up5k();
+    let base = FamilyConfig {
+        channel_multiple: 8,
+        ..FamilyConfig::fashion_mnist(Family::ResNet { depth: 20 }, 1.0)
+    };
+    let sol = largest_width(&base, &shape, &mem).unwrap();
+    assert!(sol.requirements.fits());
+    assert_eq!(sol.width, 71.0 * WIDTH_STEP);
+    let next = FamilyConfig {
+        width: sol.width + WIDTH_STEP,
+        ..base
+    };
+    let need = requirements(&next.build().unwrap(), &shape, &mem).unwrap();
+    assert!(!need.fits() && need.check().is_err(), "{need:?}");
+
+    let (model, golden) = family_model("resnet20", sol.width, 8, 2, 5, 1);
+    let (program, runs) = run_all(&model, &golden, &shape, &mem);
+    assert_exact(&program, &runs, "resnet20 at the largest width");
+    let main = &program.map.memories[0];
+    assert!(main.percent > 90.0 && main.percent <= 100.0, "{main:?}");
+}
