@@ -103,7 +103,10 @@ fn figures() {
     for m in [4usize, 8] {
         let g = config("resnet8", 0.8594, m).build().unwrap();
         let rep = model_report(&g, &boards[0].1, &boards[0].2).unwrap();
-        let ch: Vec<usize> = g.weight_layers().map(|n| n.op.out_channels().unwrap()).collect();
+        let ch: Vec<usize> = g
+            .weight_layers()
+            .map(|n| n.op.out_channels().unwrap())
+            .collect();
         println!(
             "\nresnet8 w=0.8594 channel multiple {m} (channels {ch:?}) on 8×8 B=2: {} cycles, bound {:.0}, ratio {:.3}",
             rep.cycles, rep.bound, rep.ratio

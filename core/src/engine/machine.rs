@@ -127,35 +127,10 @@ impl Machine {
         }
         let d = self.shape.dwords();
         self.main[p.base * d..(p.base + p.words()) * d].fill(0);
-        let c_lanes = self.shape.cols;
         for (i, &v) in pixels.iter().enumerate() {
             let (c, y, x) = (i / (s.h * s.w), (i / s.w) % s.h, i % s.w);
-            match p.layout {
-                Layout::Expanded { k, stride, pad } => {
-                    for ky in 0..k {
-                        for kx in 0..k {
-                            let (ty, tx) = (y + pad, x + pad);
-                            if ty < ky
-                                || tx < kx
-                                || (ty - ky) % stride != 0
-                                || (tx - kx) % stride != 0
-                            {
-                                continue;
-                            }
-                            let (oy, ox) = ((ty - ky) / stride, (tx - kx) / stride);
-                            if oy >= p.h || ox >= p.w {
-                                continue;
-                            }
-                            let kidx = c * k * k + ky * k + kx;
-                            let word = p.base + (oy * p.w + ox) * p.cw + kidx / c_lanes;
-                            self.set_byte(word, kidx % c_lanes, v);
-                        }
-                    }
-                }
-                _ => {
-                    let word = p.base + (y * p.w + x) * p.cw + c / c_lanes;
-                    self.set_byte(word, c % c_lanes, v);
-                }
+            for (word, lane) in self.places(&p, c, y, x) {
+                self.set_byte(word, lane, v);
             }
         }
         Ok(())
@@ -256,11 +231,12 @@ impl Machine {
                 let hw = source.h * source.w;
                 self.hwc(p, f / hw, (f % hw) / source.w, f % source.w)
             }),
-            Layout::Expanded { k, stride, pad } => {
-                Array3::from_shape_fn((s.c, s.h, s.w), |(c, y, x)| {
-                    self.expanded(p, k, stride, pad, c, y, x)
-                })
-            }
+            Layout::Expanded { .. } => Array3::from_shape_fn((s.c, s.h, s.w), |(c, y, x)| {
+                // The first patch that holds the pixel (0 if none does).
+                self.places(p, c, y, x)
+                    .first()
+                    .map_or(0, |&(w, l)| self.byte(w, l) as i32)
+            }),
         }
     }
 
@@ -276,33 +252,27 @@ impl Machine {
         }
     }
 
-    /// An input pixel read back from the first patch that holds it (0 if none does).
-    #[allow(clippy::too_many_arguments)]
-    fn expanded(
-        &self,
-        p: &TensorPlace,
-        k: usize,
-        st: usize,
-        pad: usize,
-        c: usize,
-        y: usize,
-        x: usize,
-    ) -> i32 {
-        for ky in 0..k {
-            for kx in 0..k {
-                let (ty, tx) = (y + pad, x + pad);
-                if ty < ky || tx < kx || (ty - ky) % st != 0 || (tx - kx) % st != 0 {
-                    continue;
-                }
-                let (oy, ox) = ((ty - ky) / st, (tx - kx) / st);
-                if oy < p.h && ox < p.w {
-                    let kidx = c * k * k + ky * k + kx;
-                    let word = p.base + (oy * p.w + ox) * p.cw + kidx / self.shape.cols;
-                    return self.byte(word, kidx % self.shape.cols) as i32;
-                }
+    /// Every (word, lane) of the input buffer that holds pixel (c, y, x): one in HWC, each
+    /// patch position that uses it in the expanded layout.
+    fn places(&self, p: &TensorPlace, c: usize, y: usize, x: usize) -> Vec<(usize, usize)> {
+        let lanes = self.shape.cols;
+        let Layout::Expanded { k, stride, pad } = p.layout else {
+            return vec![(p.base + (y * p.w + x) * p.cw + c / lanes, c % lanes)];
+        };
+        let taps = |v: usize, n: usize| {
+            (0..k).filter_map(move |kv| {
+                let t = (v + pad).checked_sub(kv)?;
+                (t % stride == 0 && t / stride < n).then_some((kv, t / stride))
+            })
+        };
+        let mut out = vec![];
+        for (ky, oy) in taps(y, p.h) {
+            for (kx, ox) in taps(x, p.w) {
+                let kidx = c * k * k + ky * k + kx;
+                out.push((p.base + (oy * p.w + ox) * p.cw + kidx / lanes, kidx % lanes));
             }
         }
-        0
+        out
     }
 
     /// Copy a tile block into the tile buffers; one main word per cycle. A streaming tile
@@ -500,35 +470,17 @@ impl Machine {
     }
 
     fn pool(&mut self, d: &Descriptor, avg: bool) -> u64 {
-        let (kh, kw) = d.window();
         let (m, _, sh) = decode_scalar_param(if avg { self.dword(d.param as usize) } else { 0 });
         let rq = Requant {
             multiplier: m,
             shift: sh,
         };
         let kind = kind_from_code(d.out_kind);
-        let (st, cw) = (d.stride as usize, d.in_cw as usize);
         let mut cycles = avg as u64; // the parameter word
         for oy in 0..d.out_h as usize {
             for ox in 0..d.out_w as usize {
-                for g in 0..cw {
-                    let mut acc = vec![if avg { 0 } else { i64::MIN }; self.shape.cols];
-                    let mut mem = 1u64; // the write
-                    for i in 0..kh {
-                        for j in 0..kw {
-                            let at = d.in_a as usize
-                                + ((oy * st + i) * d.in_w as usize + ox * st + j) * cw
-                                + g;
-                            mem += 1;
-                            for (a, v) in acc.iter_mut().zip(self.lanes(at, d.a_signed)) {
-                                *a = if avg {
-                                    *a + v as i64
-                                } else {
-                                    (*a).max(v as i64)
-                                };
-                            }
-                        }
-                    }
+                for g in 0..d.in_cw as usize {
+                    let (acc, reads) = self.window(d, oy, ox, g, avg);
                     let y: Vec<i32> = acc
                         .iter()
                         .map(|&a| {
@@ -539,10 +491,9 @@ impl Machine {
                             }
                         })
                         .collect();
-                    self.write_lanes(
-                        d.out as usize + (oy * d.out_w as usize + ox) * d.out_cw as usize + g,
-                        &y,
-                    );
+                    let at = d.out as usize + (oy * d.out_w as usize + ox) * d.out_cw as usize + g;
+                    self.write_lanes(at, &y);
+                    let mem = reads + 1;
                     cycles += if avg {
                         mem.max(self.shape.element_interval())
                     } else {
@@ -552,6 +503,26 @@ impl Machine {
             }
         }
         cycles + if avg { ELEMENT_DRAIN } else { MAXPOOL_DRAIN }
+    }
+
+    /// Lane-wise sum (average) or max of the window of output word (oy, ox, g), and its reads.
+    fn window(&self, d: &Descriptor, oy: usize, ox: usize, g: usize, avg: bool) -> (Vec<i64>, u64) {
+        let (kh, kw) = d.window();
+        let (st, cw, w) = (d.stride as usize, d.in_cw as usize, d.in_w as usize);
+        let mut acc = vec![if avg { 0 } else { i64::MIN }; self.shape.cols];
+        for i in 0..kh {
+            for j in 0..kw {
+                let at = d.in_a as usize + ((oy * st + i) * w + ox * st + j) * cw + g;
+                for (a, v) in acc.iter_mut().zip(self.lanes(at, d.a_signed)) {
+                    *a = if avg {
+                        *a + v as i64
+                    } else {
+                        (*a).max(v as i64)
+                    };
+                }
+            }
+        }
+        (acc, (kh * kw) as u64)
     }
 }
 
