@@ -75,3 +75,29 @@ fn largest_resnet20_on_the_icebreaker() {
     let main = &program.map.memories[0];
     assert!(main.percent > 90.0 && main.percent <= 100.0, "{main:?}");
 }
+
+/// A bundle written to disk and read back (as `unibit bundle example` and a later
+/// `hw compile` do) runs bit-exactly against the golden files it carries.
+#[test]
+fn bundle_on_disk_runs_against_its_golden_files() {
+    use unibit_core::bundle::{self, Accuracy, Bundle, ModelInfo};
+    let (model, golden) = family_model("mobilenetv2", 0.25, 4, 2, 11, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mbv2");
+    let b = Bundle {
+        model,
+        info: ModelInfo {
+            source: "synthetic".into(),
+            ..ModelInfo::default()
+        },
+        accuracy: Accuracy::default(),
+        golden: Some(golden),
+    };
+    bundle::write(&path, &b).unwrap();
+    let read = bundle::read(&path).unwrap();
+    let golden = read.golden.expect("golden vectors");
+    let shape = EngineShape::icebreaker(bits(2));
+    let (program, runs) = run_all(&read.model, &golden, &shape, &Memories::up5k());
+    assert_exact(&program, &runs, "mobilenetv2 bundle");
+    assert_eq!(runs.len(), 2);
+}
