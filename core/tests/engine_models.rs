@@ -31,7 +31,7 @@ fn families_bit_exact_at_every_bitwidth() {
             for (mem, c) in &boards {
                 let shape = EngineShape::new(*c, *c, bits(b)).unwrap();
                 let what = format!("{fam} w={width} B={b} {c}×{c}");
-                // MobileNetV2's 28×28 expansions at B ≥ 4 exceed the ECP5's 88 KiB: refused.
+                // MobileNetV2's 28×28 expansions at B ≥ 4 exceed the ECP5's 96 KiB: refused.
                 if let Err(e) = compile(&model, &shape, mem) {
                     assert!(
                         matches!(e, Error::DoesNotFit { .. }) && *c == 16 && b >= 4,

@@ -240,7 +240,10 @@ pub struct MemoryConfig {
     pub main: Allocation,
     /// The current row tile's weight plane words (R·C bits), rewritten per tile.
     pub wtb: Allocation,
-    /// The current row tile's R parameter words (64 bits).
+    /// The current row tile's R parameter words (64 bits), one bank per requantizer lane
+    /// (lane l reads rows l, l + L, …). Block RAM where the main memory is SPRAM (the EBRs
+    /// are otherwise idle and LUTs are scarce); registers (`blocks` = 0) where block RAM is the
+    /// main memory.
     pub pbuf: Allocation,
     /// Blocks of each type on the chip and how many the engine uses.
     pub totals: Vec<(String, usize, usize)>,
@@ -295,7 +298,30 @@ pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
         shape.rows * shape.cols,
         shape.wtb_words,
     );
-    let pbuf = gang(bram, "tile parameter buffer", 64, shape.rows);
+    let spram = mem.of_kind(BlockKind::Spram);
+    let pbuf = match spram {
+        Some(_) => {
+            let bank = gang(
+                bram,
+                "tile parameter buffer",
+                64,
+                shape.rows.div_ceil(shape.requant_lanes),
+            );
+            Allocation {
+                blocks: bank.blocks * shape.requant_lanes,
+                depth: shape.rows,
+                ..bank
+            }
+        }
+        None => Allocation {
+            name: "tile parameter buffer".into(),
+            block: "registers".into(),
+            blocks: 0,
+            mode: (shape.rows, 64),
+            width_bits: 64,
+            depth: shape.rows,
+        },
+    };
     let used = wtb.blocks + pbuf.blocks;
     if used > bram.count {
         return Err(Error::DoesNotFit {
@@ -306,7 +332,7 @@ pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
         });
     }
     let word = shape.word_bits();
-    let main = match mem.of_kind(BlockKind::Spram) {
+    let main = match spram {
         Some(sp) => largest(sp, "main", word, sp.count).ok_or_else(|| {
             Error::shape(
                 "cols",
@@ -351,11 +377,11 @@ mod tests {
             (up.main.depth, up.main.width_bits, up.main.blocks),
             (16384, 64, 4)
         );
-        assert_eq!((up.wtb.blocks, up.pbuf.blocks), (8, 4));
+        assert_eq!((up.wtb.blocks, up.pbuf.blocks), (8, 8));
         let ecp = configure(&EngineShape::ulx3s(b2), &Memories::ecp5_25f()).unwrap();
-        assert_eq!((ecp.wtb.blocks, ecp.pbuf.blocks), (8, 2));
-        assert_eq!(ecp.main.blocks, 44);
-        assert_eq!(ecp.main.bytes(), 88 * 1024);
+        assert_eq!((ecp.wtb.blocks, ecp.pbuf.blocks), (8, 0));
+        assert_eq!(ecp.main.blocks, 48);
+        assert_eq!(ecp.main.bytes(), 96 * 1024);
         assert!(configure(&EngineShape::ulx3s(b2), &Memories::up5k()).is_err());
         assert_eq!(tree_latency(8), 3);
         assert_eq!(tree_latency(16), 3);
