@@ -164,7 +164,7 @@ impl Requirements {
                 "; the activation buffers alone do not fit: a narrower model is needed".to_string()
             } else {
                 format!(
-                    "; a model whose weights and parameters take at most {} bytes would fit",
+                    "; with these activation buffers, weights and parameters of at most {} bytes would fit",
                     m.available - fixed
                 )
             };
