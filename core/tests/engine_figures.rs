@@ -44,10 +44,10 @@ fn figures() {
         ),
     ];
     println!(
-        "| model | engine | cycles | MAC bound | ratio | main memory | tile buffer | blocks |"
+        "| model | engine | cycles | MAC bound | ratio | images/s | main memory | tile buffer | blocks |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
-    for (name, shape, mem) in &boards {
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for ((name, shape, mem), mhz) in boards.iter().zip([24.0, 100.0]) {
         let demo = config("resnet8", 0.8594, 8);
         let best = largest_width(&config("resnet20", 1.0, shape.rows), shape, mem).unwrap();
         let r20 = config("resnet20", best.width, shape.rows);
@@ -67,12 +67,13 @@ fn figures() {
                 .map(|(n, u, t)| format!("{n} {u}/{t}"))
                 .collect();
             println!(
-                "| {label} (w = {:.4}, {}) | {name} | {} | {:.0} | {:.3} | {} / {} B ({:.1}%) | {} / {} B | {} |",
+                "| {label} (w = {:.4}, {}) | {name} | {} | {:.0} | {:.3} | {:.1} at {mhz} MHz | {} / {} B ({:.1}%) | {} / {} B | {} |",
                 cfg.width,
                 unibit_core::size::format_bits(size.total_bits),
                 rep.cycles,
                 rep.bound,
                 rep.ratio,
+                mhz * 1e6 / rep.cycles as f64,
                 req.main.needed,
                 req.main.available,
                 100.0 * req.main.needed as f64 / req.main.available as f64,
@@ -81,7 +82,7 @@ fn figures() {
                 blocks.join(", ")
             );
             println!(
-                "|  | parts | program {} B, weights + parameters {} B, activations {} B ({} slots) | | | | | |",
+                "|  | parts | program {} B, weights + parameters {} B, activations {} B ({} slots) | | | | | | |",
                 req.program_bytes, req.weight_bytes, req.activation_bytes, p.slots.len()
             );
         }

@@ -47,7 +47,8 @@ pub fn largest_width(
     let (mut lo, mut hi) = (1usize, MAX_WIDTH_STEPS + 1);
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
-        if at(mid)?.fits() {
+        // A layout the engine cannot express at a larger width does not fit either.
+        if at(mid).is_ok_and(|r| r.fits()) {
             lo = mid;
         } else {
             hi = mid;
