@@ -72,6 +72,9 @@ pub struct Descriptor {
     /// f0 `[9]`: the tile's planes exceed the tile buffer: they are read from main memory per
     /// vector (streaming) instead of loaded once per tile.
     pub stream: bool,
+    /// f0 `[10]`: depthwise conv: row r's only input is lane r, so its Σx correction is
+    /// `Σ x[r]` (no mask plane).
+    pub diagonal: bool,
     /// f1 `[3:0]` kernel k, `[7:4]` stride, `[11:8]` padding (conv); stride also for pools.
     pub kernel: u16,
     pub stride: u16,
@@ -111,7 +114,8 @@ impl Descriptor {
             | (self.a_signed as u16) << 6
             | (self.b_signed as u16) << 7
             | (self.masked as u16) << 8
-            | (self.stream as u16) << 9;
+            | (self.stream as u16) << 9
+            | (self.diagonal as u16) << 10;
         let f1 = (self.kernel & 0xf) | (self.stride & 0xf) << 4 | (self.pad & 0xf) << 8;
         [
             f0,
@@ -140,6 +144,7 @@ impl Descriptor {
             b_signed: (f[0] >> 7) & 1 == 1,
             masked: (f[0] >> 8) & 1 == 1,
             stream: (f[0] >> 9) & 1 == 1,
+            diagonal: (f[0] >> 10) & 1 == 1,
             kernel: f[1] & 0xf,
             stride: (f[1] >> 4) & 0xf,
             pad: (f[1] >> 8) & 0xf,
@@ -240,6 +245,7 @@ mod tests {
             b_signed: false,
             masked: true,
             stream: true,
+            diagonal: false,
             kernel: 3,
             stride: 2,
             pad: 1,

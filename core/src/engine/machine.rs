@@ -391,6 +391,8 @@ impl Machine {
                     acc[r] += part;
                     if d.masked {
                         q[r] += masked_sum(self.row_bits(ch * planes + b, r), &x);
+                    } else if d.diagonal {
+                        q[r] += x[r] as i64;
                     }
                 }
                 comp += planes as u64;
@@ -423,7 +425,7 @@ impl Machine {
         let raw = kind_from_code(d.out_kind) == ActKind::I32;
         let mut bytes = vec![];
         for r in 0..s.rows {
-            let corr = if d.masked { q[r] } else { sum_x };
+            let corr = if d.masked || d.diagonal { q[r] } else { sum_x };
             let dot = 2 * acc[r] - max_level * corr;
             let (bias, m, sh, kind) = decode_row_param(self.pbuf[r]);
             let live = t * s.rows + r < d.out_channels as usize;

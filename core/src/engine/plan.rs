@@ -546,11 +546,16 @@ fn plan_conv(
             ));
         }
     };
-    let planes = s.bits.get() as usize + (groups > 1) as usize;
+    // Depthwise (one input channel per output channel, R = C): row r's input is lane r of
+    // word t, so the per-row correction needs no mask plane.
+    let diagonal = matches!(map, LaneMap::Spatial { cg: 1, mg: 1, .. }) && groups > 1;
+    let masked = groups > 1 && !diagonal;
+    let planes = s.bits.get() as usize + masked as usize;
     let chunks = k * k * nw;
     let tile_words = 1 + s.param_words() + chunks * planes * s.plane_words();
     d.op = OpCode::Conv as u16;
-    d.masked = groups > 1;
+    d.masked = masked;
+    d.diagonal = diagonal;
     d.stream = chunks * planes > s.wtb_words;
     d.kernel = field(&node.name, "kernel", k, 4)?;
     d.stride = field(&node.name, "stride", stride, 4)?;
