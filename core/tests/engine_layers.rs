@@ -45,7 +45,11 @@ fn layer() -> impl Strategy<Value = Layer> {
         any::<bool>(),
     )
         .prop_map(|(groups, cg, mg, k, stride, pad, dw)| {
-            let (groups, cg, mg) = if dw { (3 * cg + 1, 1, 1) } else { (groups, cg, mg) };
+            let (groups, cg, mg) = if dw {
+                (3 * cg + 1, 1, 1)
+            } else {
+                (groups, cg, mg)
+            };
             Layer::Conv {
                 groups,
                 cg,

@@ -245,7 +245,7 @@ mod tests {
             b_signed: false,
             masked: true,
             stream: true,
-            diagonal: false,
+            diagonal: true,
             kernel: 3,
             stride: 2,
             pad: 1,
