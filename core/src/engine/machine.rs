@@ -148,7 +148,8 @@ impl Machine {
     pub fn run_with(&mut self, mut after: impl FnMut(usize, &Machine)) -> Result<Vec<u64>> {
         self.cycles = 0;
         let mut per_layer = vec![];
-        for n in 0.. {
+        let records = self.main.len() / (self.shape.desc_words() * self.shape.dwords());
+        for n in 0..records {
             let d = self.descriptor(n);
             let setup = self.shape.desc_words() as u64 + 1;
             let op = d
@@ -169,7 +170,7 @@ impl Machine {
             self.cycles += setup + body;
             after(n, self);
         }
-        unreachable!()
+        Err(Error::Machine("the program has no End record".into()))
     }
 
     /// Run one loaded image; returns the cycle count and the logits.
