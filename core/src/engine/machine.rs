@@ -91,11 +91,16 @@ impl Machine {
         }
     }
 
+    /// Dword `j` of main word `word`; addresses wrap at the memory's depth, as in the RTL.
+    fn dw(&self, word: usize, j: usize) -> usize {
+        (word * self.shape.dwords()) % self.main.len() + j
+    }
     fn byte(&self, word: usize, lane: usize) -> u8 {
-        (self.main[word * self.shape.dwords() + lane / 8] >> (8 * (lane % 8))) as u8
+        (self.main[self.dw(word, lane / 8)] >> (8 * (lane % 8))) as u8
     }
     fn set_byte(&mut self, word: usize, lane: usize, v: u8) {
-        let d = &mut self.main[word * self.shape.dwords() + lane / 8];
+        let i = self.dw(word, lane / 8);
+        let d = &mut self.main[i];
         let sh = 8 * (lane % 8);
         *d = (*d & !(0xff << sh)) | ((v as u64) << sh);
     }
@@ -110,7 +115,7 @@ impl Machine {
         }
     }
     fn dword(&self, word: usize) -> u64 {
-        self.main[word * self.shape.dwords()]
+        self.main[self.dw(word, 0)]
     }
 
     /// The image loader: clears the input buffer and writes every pixel (C, H, W order, as
@@ -139,7 +144,7 @@ impl Machine {
     fn descriptor(&self, n: usize) -> Descriptor {
         let s = self.shape;
         let at = n * s.desc_words() * s.dwords();
-        let d: [u64; 4] = self.main[at..at + 4].try_into().unwrap();
+        let d: [u64; 4] = std::array::from_fn(|j| self.main[(at + j) % self.main.len()]);
         Descriptor::from_dwords(d)
     }
 
@@ -283,10 +288,12 @@ impl Machine {
         let d = s.dwords();
         let w0 = (base + 1 + s.param_words()) * d;
         self.stream_at = stream.then_some(w0);
+        self.w0 = (self.dword(base) & 0xffff) as usize;
+        let p0 = (base + 1) * d;
+        for r in 0..s.rows {
+            self.pbuf[r] = self.main[(p0 + r) % self.main.len()];
+        }
         if stream {
-            self.w0 = (self.dword(base) & 0xffff) as usize;
-            let p0 = (base + 1) * d;
-            self.pbuf.copy_from_slice(&self.main[p0..p0 + s.rows]);
             return Ok(1 + s.param_words() as u64);
         }
         if planes > s.wtb_words {
@@ -295,11 +302,9 @@ impl Machine {
                 s.wtb_words
             )));
         }
-        self.w0 = (self.dword(base) & 0xffff) as usize;
-        let p0 = (base + 1) * d;
-        self.pbuf.copy_from_slice(&self.main[p0..p0 + s.rows]);
-        let n = planes * s.plane_dwords();
-        self.wtb[..n].copy_from_slice(&self.main[w0..w0 + n]);
+        for i in 0..planes * s.plane_dwords() {
+            self.wtb[i] = self.main[(w0 + i) % self.main.len()];
+        }
         Ok(words as u64)
     }
 
@@ -350,7 +355,7 @@ impl Machine {
         let c = self.shape.cols;
         let at = i * self.shape.plane_dwords() + r * c / 64;
         let word = match self.stream_at {
-            Some(base) => self.main[base + at],
+            Some(base) => self.main[(base + at) % self.main.len()],
             None => self.wtb[at],
         };
         let w = word >> (r * c % 64);
