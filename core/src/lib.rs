@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod bundle;
 pub mod cost;
 pub mod dataset;
+pub mod engine;
 pub mod error;
 pub mod family;
 pub mod graph;
