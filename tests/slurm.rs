@@ -38,7 +38,9 @@ fn cluster_up() {
 /// The docs' Slurm block: its `N=`, `sbatch` and `collect` lines (continuations joined).
 fn docs_slurm_lines() -> (String, String, String) {
     let text = std::fs::read_to_string(Path::new(ROOT).join("docs/experiment.md")).unwrap();
-    let start = text.find("### Beyond one machine (Slurm)").expect("docs' Slurm section");
+    let start = text
+        .find("### Beyond one machine (Slurm)")
+        .expect("docs' Slurm section");
     let block = &text[start..];
     let block = &block[block.find("```sh").unwrap() + 5..];
     let block = &block[..block.find("```").unwrap()];
@@ -51,11 +53,7 @@ fn docs_slurm_lines() -> (String, String, String) {
             .unwrap_or_else(|| panic!("docs' Slurm block has no line starting {prefix:?}"))
             .to_string()
     };
-    (
-        find("N="),
-        find("sbatch "),
-        find("unibit sweep collect"),
-    )
+    (find("N="), find("sbatch "), find("unibit sweep collect"))
 }
 
 /// Run `script` in bash with `SWEEP` set and the test's `unibit` first on PATH; its stdout.
