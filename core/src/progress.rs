@@ -37,7 +37,10 @@ pub struct Lines(pub std::sync::Mutex<Vec<String>>);
 
 impl Progress for Lines {
     fn line(&self, msg: &str) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(msg.to_string());
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(msg.to_string());
     }
 }
 
