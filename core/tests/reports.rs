@@ -45,7 +45,11 @@ fn inspect_verifies_golden_vectors_and_names_a_mismatch() {
     let r = reference::verify_golden(&bun, &Silent).unwrap();
     let m: &GoldenMismatch = r.mismatch.as_ref().unwrap();
     assert_eq!((m.layer, m.index), (3, (1, 0, 0, 0)));
-    assert!(m.to_string().starts_with("golden mismatch at layer 3 \"s1b1.add\""), "{m}");
+    assert!(
+        m.to_string()
+            .starts_with("golden mismatch at layer 3 \"s1b1.add\""),
+        "{m}"
+    );
 
     bun.golden = None;
     assert!(reference::verify_golden(&bun, &Silent).is_err());

@@ -1,11 +1,20 @@
 //! Errors of the report crate. Input problems name the file and line (and the field when one
-//! field is at fault), so a broken sweep table points straight at the bad row.
+//! field is at fault), so a broken sweep table points straight at the bad row. Underlying
+//! errors travel as sources, not in the message.
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A results line that does not parse or breaks a record invariant.
+    /// A results line that is not a run record.
+    #[error("{}: line {line}: not a run record", .file.display())]
+    Json {
+        file: PathBuf,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A results line that breaks a record invariant ("field: expected …, found …").
     #[error("{}: line {line}: {msg}", .file.display())]
     Input {
         file: PathBuf,
@@ -15,13 +24,23 @@ pub enum Error {
     /// An input path that is neither a sweep directory nor a results file, or holds nothing.
     #[error("{}: {msg}", .path.display())]
     Path { path: PathBuf, msg: String },
-    #[error("{}: {source}", .path.display())]
+    #[error("{}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    /// Drawing a figure failed (backend or font).
+    /// `results.json` could not be written as JSON.
+    #[error("{}", .file.display())]
+    WriteJson {
+        file: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Staging and atomic writes (unibit-core's helpers).
+    #[error(transparent)]
+    Core(#[from] unibit_core::Error),
+    /// Drawing a figure failed (plotters' backend or font errors, as text).
     #[error("{}: drawing failed: {msg}", .file.display())]
     Plot { file: PathBuf, msg: String },
     /// No TrueType font could be loaded for plot text.

@@ -2,9 +2,9 @@
 //! both as Markdown and as one self-contained HTML page (SVG figures inlined, so the page can be
 //! mailed or archived alone). Used by the sweep report and meant for the demo report too.
 
-use crate::atomic::write_atomic;
 use crate::error::Result;
 use std::path::Path;
+use unibit_core::atomic::write_atomic;
 
 /// A table: a header row and rows of already formatted cells.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -185,11 +185,11 @@ impl Page {
 
     /// Write the HTML page atomically.
     pub fn write_html(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_html().as_bytes())
+        Ok(write_atomic(path, self.to_html().as_bytes())?)
     }
     /// Write the Markdown atomically.
     pub fn write_markdown(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_markdown().as_bytes())
+        Ok(write_atomic(path, self.to_markdown().as_bytes())?)
     }
 }
 
