@@ -1,7 +1,8 @@
 //! One error type for the contract crate. Every message names what was expected, and where
 //! (file, field) when the problem came from a file the user gave us. Errors of the libraries we
-//! read files with (serde_json, safetensors, ndarray-npy, std::io) travel as sources, not in
-//! the message: printed as a chain (anyhow's `{:#}`), each part appears once.
+//! read files with (serde_json, safetensors, ndarray-npy, std::io) are kept as sources; the
+//! messages also say what they said, so `to_string()` alone is complete (a printer of the
+//! whole chain skips causes the message already contains).
 
 use std::path::{Path, PathBuf};
 
@@ -15,14 +16,14 @@ pub enum Error {
         expected: String,
         found: String,
     },
-    #[error("{}", .path.display())]
+    #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// A file that should be JSON and is not.
-    #[error("{}: not valid JSON", .path.display())]
+    #[error("{}: not valid JSON ({source})", .path.display())]
     NotJson {
         path: PathBuf,
         #[source]
@@ -30,40 +31,40 @@ pub enum Error {
     },
     /// JSON that does not match its schema (on `line` of a JSON-lines file), or a value that
     /// cannot be written as JSON.
-    #[error("{}{}", .path.display(), line_of(.line))]
+    #[error("{}{}: {source}", .path.display(), line_of(.line))]
     Json {
         path: PathBuf,
         line: Option<usize>,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{}: not a valid safetensors file", .path.display())]
+    #[error("{}: not a valid safetensors file ({source})", .path.display())]
     ReadSafetensors {
         path: PathBuf,
         #[source]
         source: safetensors::SafeTensorError,
     },
-    #[error("{}", .path.display())]
+    #[error("{}: {source}", .path.display())]
     WriteSafetensors {
         path: PathBuf,
         #[source]
         source: safetensors::SafeTensorError,
     },
     /// An `.npy` file that does not hold the array expected (`expected`: "a 4-d array of u8").
-    #[error("{}: expected {expected}", .path.display())]
+    #[error("{}: {source} (expected {expected})", .path.display())]
     ReadNpy {
         path: PathBuf,
         expected: String,
         #[source]
         source: ndarray_npy::ReadNpyError,
     },
-    #[error("{}", .path.display())]
+    #[error("{}: {source}", .path.display())]
     WriteNpy {
         path: PathBuf,
         #[source]
         source: ndarray_npy::WriteNpyError,
     },
-    #[error("{}: not a valid gzip file", .path.display())]
+    #[error("{}: not a valid gzip file ({source})", .path.display())]
     Gzip {
         path: PathBuf,
         #[source]

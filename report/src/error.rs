@@ -1,13 +1,13 @@
 //! Errors of the report crate. Input problems name the file and line (and the field when one
 //! field is at fault), so a broken sweep table points straight at the bad row. Underlying
-//! errors travel as sources, not in the message.
+//! errors are kept as sources (and quoted in the message, so `to_string()` is complete).
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A results line that is not a run record.
-    #[error("{}: line {line}: not a run record", .file.display())]
+    #[error("{}: line {line}: {source}", .file.display())]
     Json {
         file: PathBuf,
         line: usize,
@@ -24,14 +24,14 @@ pub enum Error {
     /// An input path that is neither a sweep directory nor a results file, or holds nothing.
     #[error("{}: {msg}", .path.display())]
     Path { path: PathBuf, msg: String },
-    #[error("{}", .path.display())]
+    #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// `results.json` could not be written as JSON.
-    #[error("{}", .file.display())]
+    #[error("{}: {source}", .file.display())]
     WriteJson {
         file: PathBuf,
         #[source]
