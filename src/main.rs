@@ -25,25 +25,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Model size of a family at a bitwidth, and the width that fits a budget.
-    Size(cli::core_cmds::SizeArgs),
+    Size(cli::size::SizeArgs),
     /// Bundle tools (synthetic example bundles).
     #[command(subcommand)]
-    Bundle(cli::core_cmds::BundleCmd),
+    Bundle(cli::bundle::BundleCmd),
     /// Show a bundle: arithmetic, layers, size, accuracy, golden vectors.
-    Inspect(cli::core_cmds::InspectArgs),
+    Inspect(cli::inspect::InspectArgs),
     /// Integer accuracy of a bundle on a dataset (unibit-core's reference executor).
-    Infer(cli::core_cmds::InferArgs),
+    Infer(cli::infer::InferArgs),
     /// Predicted cycles of a bundle on an R×C bit-serial array.
-    Cost(cli::core_cmds::CostArgs),
+    Cost(cli::cost::CostArgs),
     /// Run a bundle on the simulated engine and compare every layer with its golden vectors.
     Cosim(cli::cosim::CosimArgs),
     /// The whole flow, small and end to end: model within a budget, accuracy, cycles, cosimulation.
     Demo(cli::demo::DemoArgs),
     /// Plots and a Markdown/HTML summary of sweeps: which bitwidth wins at each model size.
-    Report(unibit_report::cli::ReportArgs),
+    Report(cli::report::ReportArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
-    Bench(cli::core_cmds::BenchCmd),
+    Bench(cli::bench::BenchCmd),
     /// Hardware: engine Verilog, board synthesis (bitstream + report), memory images for a bundle.
     Hw(unibit_hw::cli::HwArgs),
     /// Train a ConvNet with one weight bitwidth B for every layer (QAT), at a width or a size budget.
@@ -73,15 +73,15 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Size(a) => cli::core_cmds::size(a),
-        Command::Bundle(c) => cli::core_cmds::bundle(c),
-        Command::Inspect(a) => cli::core_cmds::inspect(a),
-        Command::Infer(a) => cli::core_cmds::infer(a),
-        Command::Cost(a) => cli::core_cmds::cost(a),
+        Command::Size(a) => cli::size::size(a),
+        Command::Bundle(c) => cli::bundle::bundle(c),
+        Command::Inspect(a) => cli::inspect::inspect(a),
+        Command::Infer(a) => cli::infer::infer(a),
+        Command::Cost(a) => cli::cost::cost(a),
         Command::Cosim(a) => cli::cosim::cosim(a),
         Command::Demo(a) => cli::demo::demo(a),
-        Command::Report(a) => unibit_report::cli::run(a),
-        Command::Bench(c) => cli::core_cmds::bench(c),
+        Command::Report(a) => cli::report::report(a),
+        Command::Bench(c) => cli::bench::bench(c),
         Command::Hw(a) => unibit_hw::cli::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => {
@@ -107,8 +107,22 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `e` and its causes joined by ": " (as anyhow's `{:#}`), leaving out a cause whose text is
+/// already there: library errors quote their sources in their own messages.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
 }

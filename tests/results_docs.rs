@@ -13,7 +13,7 @@ fn check(report: &str, raw: &[&str]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/results");
     let inputs: Vec<PathBuf> = raw.iter().map(|f| root.join("raw").join(f)).collect();
     let tmp = tempfile::tempdir().unwrap();
-    unibit_report::sweep_report(&inputs, tmp.path()).unwrap();
+    unibit_report::run(&inputs, tmp.path()).unwrap();
     assert_eq!(
         comparison(&tmp.path().join("results.json")),
         comparison(&root.join(report).join("results.json")),

@@ -16,7 +16,7 @@
 use crate::arith::{ActKind, Bits, Requant};
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::graph::{Graph, Node, Shape};
+use crate::graph::{Graph, Node, Op, Shape, TensorInfo};
 use crate::model::{NodeParams, NodeScales, QuantModel};
 use crate::reference::{self, Keep};
 use crate::size::{model_size, ModelSize};
@@ -25,6 +25,9 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+mod inspect;
+pub use inspect::{inspect, GoldenCheck, Inspection};
 
 pub const FORMAT: &str = "unibit-bundle";
 pub const VERSION: u32 = 1;
@@ -199,15 +202,14 @@ pub fn write(dir: &Path, bundle: &Bundle) -> Result<Manifest> {
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     let name = dir
         .file_name()
-        .ok_or_else(|| Error::Other(format!("{}: not a directory name", dir.display())))?
-        .to_string_lossy()
-        .to_string();
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        .ok_or_else(|| Error::path(dir, "not a directory name"))?;
+    let tmp = crate::atomic::temp_sibling(&parent.join(name));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(tmp.join(GOLDEN_DIR)).map_err(|e| Error::io(&tmp, e))?;
 
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Other(e.to_string()))?;
-    std::fs::write(tmp.join(MANIFEST), json).map_err(|e| Error::io(tmp.join(MANIFEST), e))?;
+    let mpath = tmp.join(MANIFEST);
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::json(&mpath, e))?;
+    std::fs::write(&mpath, json).map_err(|e| Error::io(&mpath, e))?;
     write_weights(&tmp.join(WEIGHTS), &bundle.model, &info)?;
     if let Some(g) = &bundle.golden {
         write_golden(
@@ -240,7 +242,7 @@ pub fn replace_dir(tmp: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn manifest_of(bundle: &Bundle, info: &[crate::graph::TensorInfo]) -> Result<Manifest> {
+fn manifest_of(bundle: &Bundle, info: &[TensorInfo]) -> Result<Manifest> {
     let m = &bundle.model;
     let size = model_size(&m.graph, |_| m.bits)?;
     let layers = m
@@ -297,7 +299,7 @@ fn manifest_of(bundle: &Bundle, info: &[crate::graph::TensorInfo]) -> Result<Man
     })
 }
 
-fn write_weights(path: &Path, m: &QuantModel, info: &[crate::graph::TensorInfo]) -> Result<()> {
+fn write_weights(path: &Path, m: &QuantModel, info: &[TensorInfo]) -> Result<()> {
     let mut buffers: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![];
     for (i, node) in m.graph.nodes.iter().enumerate() {
         if let NodeParams::Weighted {
@@ -350,8 +352,11 @@ fn write_weights(path: &Path, m: &QuantModel, info: &[crate::graph::TensorInfo])
     let mut meta = std::collections::HashMap::new();
     meta.insert("format".to_string(), FORMAT.to_string());
     meta.insert("weight_bits".to_string(), m.bits.to_string());
-    let bytes = safetensors::serialize(views, Some(meta))
-        .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+    let bytes =
+        safetensors::serialize(views, Some(meta)).map_err(|source| Error::WriteSafetensors {
+            path: path.to_path_buf(),
+            source,
+        })?;
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
@@ -359,11 +364,13 @@ fn write_golden(
     dir: &Path,
     g: &Golden,
     m: &QuantModel,
-    info: &[crate::graph::TensorInfo],
+    info: &[TensorInfo],
     entry: &GoldenEntry,
 ) -> Result<()> {
-    let npy_err =
-        |p: &Path, e: ndarray_npy::WriteNpyError| Error::Other(format!("{}: {e}", p.display()));
+    let npy_err = |p: &Path, source| Error::WriteNpy {
+        path: p.to_path_buf(),
+        source,
+    };
     let p = dir.join(&entry.input);
     ndarray_npy::write_npy(&p, &g.input).map_err(|e| npy_err(&p, e))?;
     if let (Some(l), Some(f)) = (&g.labels, &entry.labels) {
@@ -404,8 +411,10 @@ fn write_golden(
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
     let path = dir.join(MANIFEST);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::Other(format!("{}: not valid JSON ({e})", path.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|source| Error::NotJson {
+        path: path.clone(),
+        source,
+    })?;
     let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
     if format != FORMAT {
         return Err(
@@ -422,7 +431,7 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         )
         .in_file(&path));
     }
-    serde_json::from_value(v).map_err(|e| Error::Other(format!("{}: {e}", path.display())))
+    serde_json::from_value(v).map_err(|e| Error::json(&path, e))
 }
 
 /// Read a bundle (manifest, weights and, if present, golden vectors) and validate it.
@@ -433,116 +442,39 @@ pub fn read(dir: &Path) -> Result<Bundle> {
 /// Read a bundle, optionally skipping the golden vectors.
 pub fn read_with(dir: &Path, golden: bool) -> Result<Bundle> {
     if !dir.is_dir() {
-        return Err(Error::Other(format!(
-            "{}: not a bundle directory (no such directory)",
-            dir.display()
-        )));
+        return Err(Error::path(
+            dir,
+            "not a bundle directory (no such directory)",
+        ));
     }
     let mpath = dir.join(MANIFEST);
     let man = read_manifest(dir)?;
-    let graph = Graph {
-        input: Shape::new(man.input.shape[0], man.input.shape[1], man.input.shape[2]),
-        nodes: man.layers.iter().map(|l| l.node.clone()).collect(),
-    };
-    let info = graph.infer().map_err(|e| rename_nodes(e).in_file(&mpath))?;
-    if man.input.kind != ActKind::U8 {
-        return Err(
-            Error::invalid("input.kind", "u8", format!("{:?}", man.input.kind)).in_file(&mpath),
-        );
-    }
-    for (i, (l, t)) in man.layers.iter().zip(&info).enumerate() {
-        if l.output.shape != t.shape.dims() || l.output.kind != t.kind {
-            return Err(Error::invalid(
-                format!("layers[{i}] \"{}\".output", l.node.name),
-                format!(
-                    "shape {:?}, kind {:?} (inferred from the graph)",
-                    t.shape.dims(),
-                    t.kind
-                ),
-                format!("shape {:?}, kind {:?}", l.output.shape, l.output.kind),
-            )
-            .in_file(&mpath));
-        }
-    }
+    let (graph, info) = manifest_graph(&man, &mpath)?;
     let wpath = dir.join(WEIGHTS);
     let bytes = std::fs::read(&wpath).map_err(|e| Error::io(&wpath, e))?;
-    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
-        Error::Other(format!(
-            "{}: not a valid safetensors file ({e})",
-            wpath.display()
-        ))
-    })?;
-    let bits = man.arithmetic.weight_bits;
-    let mut params = Vec::with_capacity(graph.nodes.len());
-    let mut scales = Vec::with_capacity(graph.nodes.len());
-    for (i, (l, t)) in man.layers.iter().zip(&info).enumerate() {
-        let at = format!("layers[{i}] \"{}\"", l.node.name);
-        let p = if l.node.op.has_weights() {
-            let n = &l.node.name;
-            let ws = l.node.op.weight_shape().unwrap();
-            let out = ws[0];
-            let codes = tensor(&st, &format!("{n}.codes"), Dtype::U8, &ws, &wpath)?;
-            let codes = Array4::from_shape_vec(ws, codes).expect("shape checked");
-            let bias: Vec<i32> = tensor(&st, &format!("{n}.bias"), Dtype::I32, &[out], &wpath)?
-                .chunks_exact(4)
-                .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
-                .collect();
-            let requant = if t.kind == ActKind::I32 {
-                vec![]
-            } else {
-                let mult = tensor(&st, &format!("{n}.multiplier"), Dtype::U16, &[out], &wpath)?;
-                let shift = tensor(&st, &format!("{n}.shift"), Dtype::U8, &[out], &wpath)?;
-                mult.chunks_exact(2)
-                    .zip(shift)
-                    .map(|(m, s)| Requant {
-                        multiplier: u16::from_le_bytes(m.try_into().unwrap()) as u32,
-                        shift: s as u32,
-                    })
-                    .collect()
-            };
-            NodeParams::Weighted {
-                codes,
-                bias,
-                requant,
-            }
-        } else {
-            match (&l.node.op, &l.add, &l.pool) {
-                (crate::graph::Op::Add, Some(a), _) => NodeParams::Add {
-                    ma: a.ma,
-                    mb: a.mb,
-                    shift: a.shift,
-                },
-                (
-                    crate::graph::Op::AvgPool { .. } | crate::graph::Op::GlobalAvgPool,
-                    _,
-                    Some(r),
-                ) => NodeParams::Pool { requant: *r },
-                (crate::graph::Op::Add, None, _) => {
-                    return Err(
-                        Error::invalid(format!("{at}.add"), "{ma, mb, shift}", "nothing")
-                            .in_file(&mpath),
-                    )
-                }
-                (crate::graph::Op::AvgPool { .. } | crate::graph::Op::GlobalAvgPool, _, None) => {
-                    return Err(Error::invalid(
-                        format!("{at}.pool"),
-                        "{multiplier, shift}",
-                        "nothing",
-                    )
-                    .in_file(&mpath))
-                }
-                _ => NodeParams::None,
-            }
-        };
-        params.push(p);
-        scales.push(NodeScales {
+    let st =
+        safetensors::SafeTensors::deserialize(&bytes).map_err(|source| Error::ReadSafetensors {
+            path: wpath.clone(),
+            source,
+        })?;
+    let params = man
+        .layers
+        .iter()
+        .zip(&info)
+        .enumerate()
+        .map(|(i, (l, t))| layer_params(&st, i, l, t.kind, &wpath, &mpath))
+        .collect::<Result<Vec<_>>>()?;
+    let scales = man
+        .layers
+        .iter()
+        .map(|l| NodeScales {
             output: l.output.scale,
             weight: l.weight_scale.clone(),
-        });
-    }
+        })
+        .collect();
     let model = QuantModel {
         graph,
-        bits,
+        bits: man.arithmetic.weight_bits,
         input_scale: man.input.scale,
         params,
         scales,
@@ -559,6 +491,107 @@ pub fn read_with(dir: &Path, golden: bool) -> Result<Bundle> {
         info: man.model,
         accuracy: man.accuracy,
         golden,
+    })
+}
+
+/// The manifest's graph and its inferred tensors, checked against the shapes and kinds the
+/// manifest records.
+fn manifest_graph(man: &Manifest, mpath: &Path) -> Result<(Graph, Vec<TensorInfo>)> {
+    let graph = Graph {
+        input: Shape::new(man.input.shape[0], man.input.shape[1], man.input.shape[2]),
+        nodes: man.layers.iter().map(|l| l.node.clone()).collect(),
+    };
+    let info = graph.infer().map_err(|e| rename_nodes(e).in_file(mpath))?;
+    if man.input.kind != ActKind::U8 {
+        return Err(
+            Error::invalid("input.kind", "u8", format!("{:?}", man.input.kind)).in_file(mpath),
+        );
+    }
+    for (i, (l, t)) in man.layers.iter().zip(&info).enumerate() {
+        if l.output.shape != t.shape.dims() || l.output.kind != t.kind {
+            return Err(Error::invalid(
+                format!("layers[{i}] \"{}\".output", l.node.name),
+                format!(
+                    "shape {:?}, kind {:?} (inferred from the graph)",
+                    t.shape.dims(),
+                    t.kind
+                ),
+                format!("shape {:?}, kind {:?}", l.output.shape, l.output.kind),
+            )
+            .in_file(mpath));
+        }
+    }
+    Ok((graph, info))
+}
+
+/// Layer `i`'s parameters: weights from the safetensors file, add/pool parameters from the
+/// manifest.
+fn layer_params(
+    st: &safetensors::SafeTensors,
+    i: usize,
+    l: &LayerEntry,
+    kind: ActKind,
+    wpath: &Path,
+    mpath: &Path,
+) -> Result<NodeParams> {
+    let at = format!("layers[{i}] \"{}\"", l.node.name);
+    match (&l.node.op, &l.add, &l.pool) {
+        (op, _, _) if op.has_weights() => weighted_params(st, &l.node, kind, wpath),
+        (Op::Add, Some(a), _) => Ok(NodeParams::Add {
+            ma: a.ma,
+            mb: a.mb,
+            shift: a.shift,
+        }),
+        (Op::AvgPool { .. } | Op::GlobalAvgPool, _, Some(r)) => {
+            Ok(NodeParams::Pool { requant: *r })
+        }
+        (Op::Add, None, _) => {
+            Err(Error::invalid(format!("{at}.add"), "{ma, mb, shift}", "nothing").in_file(mpath))
+        }
+        (Op::AvgPool { .. } | Op::GlobalAvgPool, _, None) => {
+            Err(
+                Error::invalid(format!("{at}.pool"), "{multiplier, shift}", "nothing")
+                    .in_file(mpath),
+            )
+        }
+        _ => Ok(NodeParams::None),
+    }
+}
+
+/// Codes, bias and (unless the output is the raw i32 accumulator) requantizers of a conv or
+/// linear node.
+fn weighted_params(
+    st: &safetensors::SafeTensors,
+    node: &Node,
+    kind: ActKind,
+    wpath: &Path,
+) -> Result<NodeParams> {
+    let n = &node.name;
+    let ws = node.op.weight_shape().expect("weighted op");
+    let out = ws[0];
+    let codes = tensor(st, &format!("{n}.codes"), Dtype::U8, &ws, wpath)?;
+    let codes = Array4::from_shape_vec(ws, codes).expect("shape checked");
+    let bias: Vec<i32> = tensor(st, &format!("{n}.bias"), Dtype::I32, &[out], wpath)?
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let requant = if kind == ActKind::I32 {
+        vec![]
+    } else {
+        let mult = tensor(st, &format!("{n}.multiplier"), Dtype::U16, &[out], wpath)?;
+        let shift = tensor(st, &format!("{n}.shift"), Dtype::U8, &[out], wpath)?;
+        mult.chunks_exact(2)
+            .zip(shift)
+            .map(|(m, s)| Requant {
+                multiplier: u16::from_le_bytes(m.try_into().unwrap()) as u32,
+                shift: s as u32,
+            })
+            .collect()
+    };
+    Ok(NodeParams::Weighted {
+        codes,
+        bias,
+        requant,
     })
 }
 
@@ -601,12 +634,7 @@ fn tensor(
     Ok(t.data().to_vec())
 }
 
-fn read_golden(
-    dir: &Path,
-    g: &GoldenEntry,
-    m: &QuantModel,
-    info: &[crate::graph::TensorInfo],
-) -> Result<Golden> {
+fn read_golden(dir: &Path, g: &GoldenEntry, m: &QuantModel, info: &[TensorInfo]) -> Result<Golden> {
     let s = m.graph.input;
     let p = dir.join(&g.input);
     let input: Array4<u8> = read_npy(&p)?;
@@ -670,13 +698,14 @@ fn read_npy<T: ndarray_npy::ReadableElement, D: ndarray::Dimension>(
     p: &Path,
 ) -> Result<ndarray::Array<T, D>> {
     let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-    ndarray::Array::<T, D>::read_npy(f).map_err(|e| {
-        Error::Other(format!(
-            "{}: {e} (expected a {} array of {})",
-            p.display(),
+    ndarray::Array::<T, D>::read_npy(f).map_err(|source| Error::ReadNpy {
+        path: p.to_path_buf(),
+        expected: format!(
+            "a {} array of {}",
             D::NDIM.map_or("n-d".to_string(), |n| format!("{n}-d")),
             std::any::type_name::<T>()
-        ))
+        ),
+        source,
     })
 }
 

@@ -194,6 +194,13 @@ pub fn model_cost(graph: &Graph, engine: &EngineConfig) -> Result<ModelCost> {
     })
 }
 
+/// Cycles of the bundle in `dir` on an R×C array at the bundle's bitwidth.
+pub fn bundle_cost(dir: &std::path::Path, rows: usize, cols: usize) -> Result<ModelCost> {
+    let b = crate::bundle::read_with(dir, false)?;
+    let engine = EngineConfig::new(rows, cols, b.model.bits)?;
+    model_cost(&b.model.graph, &engine)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -191,6 +191,20 @@ impl Graph {
         Ok(out)
     }
 
+    /// The index of the node called `name` among the first `i`.
+    fn earlier(&self, i: usize, name: &str) -> Result<usize> {
+        self.nodes[..i]
+            .iter()
+            .position(|n| n.name == name)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "inputs",
+                    "names of earlier nodes or \"input\"",
+                    format!("{name:?}"),
+                )
+            })
+    }
+
     fn infer_node(
         &self,
         i: usize,
@@ -226,16 +240,7 @@ impl Graph {
             let t = if name == INPUT {
                 *input
             } else {
-                match self.nodes[..i].iter().position(|n| &n.name == name) {
-                    Some(j) => done[j],
-                    None => {
-                        return Err(Error::invalid(
-                            "inputs",
-                            "names of earlier nodes or \"input\"",
-                            format!("{name:?}"),
-                        ))
-                    }
-                }
+                done[self.earlier(i, name)?]
             };
             if t.kind == ActKind::I32 {
                 return Err(Error::invalid(

@@ -18,6 +18,7 @@ pub mod reference;
 pub mod results;
 pub mod size;
 pub mod synthetic;
+pub mod threads;
 
 pub use arith::{ActKind, Bits, Requant};
 pub use error::{Error, Result};

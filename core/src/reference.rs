@@ -12,6 +12,14 @@ use crate::model::{NodeParams, QuantModel};
 use ndarray::{s, Array2, Array4, ArrayView4, Axis};
 use rayon::prelude::*;
 
+mod bench;
+mod eval;
+mod golden;
+
+pub use bench::{bench, BenchConfig, BenchReport, TEST_IMAGES};
+pub use eval::{accuracy, bundle_accuracy, BundleAccuracy, IntegerAccuracy};
+pub use golden::{verify_golden, GoldenMismatch, GoldenReport};
+
 /// Outputs of a run: for each node (graph order) its `[N, C, H, W]` integer tensor, or `None`
 /// where it was dropped once no later node needed it (see [`Keep`]).
 pub type Outputs = Vec<Option<Array4<i32>>>;
@@ -275,41 +283,8 @@ pub fn conv_gemm(
             let (c, rest) = (r / (k * k), r % (k * k));
             arith::level(codes[[g * mg + m, c, rest / k, rest % k]], bits) as f32
         });
-        // im2col, [kk, n·p].
-        let mut col = Array2::<f32>::zeros((kk, n * p));
-        for b in 0..n {
-            for c in 0..cg {
-                let xc = x.slice(s![b, g * cg + c, .., ..]);
-                for ki in 0..k {
-                    for kj in 0..k {
-                        let mut row =
-                            col.slice_mut(s![c * k * k + ki * k + kj, b * p..(b + 1) * p]);
-                        for oi in 0..oh {
-                            let ii = (oi * stride + ki) as isize - padding as isize;
-                            if ii < 0 || ii >= h as isize {
-                                continue;
-                            }
-                            for oj in 0..ow {
-                                let jj = (oj * stride + kj) as isize - padding as isize;
-                                if jj >= 0 && jj < w as isize {
-                                    row[oi * ow + oj] = xc[[ii as usize, jj as usize]] as f32;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let mut acc = Array2::<i64>::zeros((mg, n * p));
-        let mut k0 = 0;
-        while k0 < kk {
-            let k1 = (k0 + chunk).min(kk);
-            let part = wmat.slice(s![.., k0..k1]).dot(&col.slice(s![k0..k1, ..]));
-            ndarray::Zip::from(&mut acc)
-                .and(&part)
-                .for_each(|a, &v| *a += v as i64);
-            k0 = k1;
-        }
+        let col = im2col(x, g * cg..(g + 1) * cg, k, stride, padding, (oh, ow));
+        let acc = chunked_dot(&wmat, &col, chunk);
         for b in 0..n {
             for m in 0..mg {
                 let src = acc.slice(s![m, b * p..(b + 1) * p]);
@@ -321,6 +296,76 @@ pub fn conv_gemm(
         }
     }
     out
+}
+
+/// The patches of channels `chans` of `x` as columns: `[chans·k·k, N·oh·ow]`, zero where a
+/// window reaches into the padding.
+fn im2col(
+    x: &Array4<i32>,
+    chans: std::ops::Range<usize>,
+    k: usize,
+    stride: usize,
+    padding: usize,
+    (oh, ow): (usize, usize),
+) -> Array2<f32> {
+    let n = x.dim().0;
+    let p = oh * ow;
+    let mut col = Array2::<f32>::zeros((chans.len() * k * k, n * p));
+    for b in 0..n {
+        for (c, ch) in chans.clone().enumerate() {
+            let xc = x.slice(s![b, ch, .., ..]);
+            for ki in 0..k {
+                for kj in 0..k {
+                    let row = col.slice_mut(s![c * k * k + ki * k + kj, b * p..(b + 1) * p]);
+                    patch_row(xc, row, (ki, kj), stride, padding, ow);
+                }
+            }
+        }
+    }
+    col
+}
+
+/// One im2col row: the pixel under kernel offset `(ki, kj)` for every output position.
+#[inline]
+fn patch_row(
+    xc: ndarray::ArrayView2<i32>,
+    mut row: ndarray::ArrayViewMut1<f32>,
+    (ki, kj): (usize, usize),
+    stride: usize,
+    padding: usize,
+    ow: usize,
+) {
+    let (h, w) = xc.dim();
+    let oh = row.len() / ow;
+    for oi in 0..oh {
+        let ii = (oi * stride + ki) as isize - padding as isize;
+        if ii < 0 || ii >= h as isize {
+            continue;
+        }
+        for oj in 0..ow {
+            let jj = (oj * stride + kj) as isize - padding as isize;
+            if jj >= 0 && jj < w as isize {
+                row[oi * ow + oj] = xc[[ii as usize, jj as usize]] as f32;
+            }
+        }
+    }
+}
+
+/// `wmat · col` with the reduction cut into chunks of `chunk` elements (each exact in `f32`),
+/// summed in `i64`.
+fn chunked_dot(wmat: &Array2<f32>, col: &Array2<f32>, chunk: usize) -> Array2<i64> {
+    let kk = wmat.dim().1;
+    let mut acc = Array2::<i64>::zeros((wmat.dim().0, col.dim().1));
+    let mut k0 = 0;
+    while k0 < kk {
+        let k1 = (k0 + chunk).min(kk);
+        let part = wmat.slice(s![.., k0..k1]).dot(&col.slice(s![k0..k1, ..]));
+        ndarray::Zip::from(&mut acc)
+            .and(&part)
+            .for_each(|a, &v| *a += v as i64);
+        k0 = k1;
+    }
+    acc
 }
 
 /// The direct `i64` convolution the GEMM path is checked against.

@@ -51,7 +51,7 @@ pub struct RunRecord {
 
 /// Append one record to a JSON-lines file (one write call, so concurrent appenders don't tear).
 pub fn append(path: &Path, rec: &RunRecord) -> Result<()> {
-    let line = to_line(rec)?;
+    let line = to_line(rec, path)?;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -62,13 +62,16 @@ pub fn append(path: &Path, rec: &RunRecord) -> Result<()> {
 
 /// Replace a JSON-lines file with `records` atomically (a table that is rebuilt, not appended).
 pub fn write(path: &Path, records: &[RunRecord]) -> Result<()> {
-    let text = records.iter().map(to_line).collect::<Result<String>>()?;
+    let text = records
+        .iter()
+        .map(|r| to_line(r, path))
+        .collect::<Result<String>>()?;
     crate::atomic::write_atomic(path, text.as_bytes())
 }
 
-/// One record as a JSON line (with its newline).
-fn to_line(rec: &RunRecord) -> Result<String> {
-    let mut line = serde_json::to_string(rec).map_err(|e| Error::Other(e.to_string()))?;
+/// One record as a JSON line (with its newline), for the table at `path`.
+fn to_line(rec: &RunRecord, path: &Path) -> Result<String> {
+    let mut line = serde_json::to_string(rec).map_err(|e| Error::json(path, e))?;
     line.push('\n');
     Ok(line)
 }
@@ -80,8 +83,11 @@ pub fn read(path: &Path) -> Result<Vec<RunRecord>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::Other(format!("{}: line {}: {e}", path.display(), i + 1)))
+            serde_json::from_str(l).map_err(|source| Error::Json {
+                path: path.to_path_buf(),
+                line: Some(i + 1),
+                source,
+            })
         })
         .collect()
 }

@@ -141,6 +141,73 @@ pub fn width_for_budget(
     })
 }
 
+/// What `size_report` sizes: a family at a width, or the largest width within a budget.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SizeTarget {
+    Width(f64),
+    /// A budget in bits.
+    Budget(u64),
+}
+
+/// A model's size layer by layer, at a width given or solved for. JSON fields in alphabetical
+/// order (the order of the earlier untyped output).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SizeReport {
+    pub bits: Bits,
+    pub budget_bits: Option<u64>,
+    pub channel_multiple: usize,
+    /// Every conv/linear layer's weight shape `[out, in/groups, k, k]`.
+    pub channel_plan: Vec<(String, Option<[usize; 4]>)>,
+    pub family: crate::family::Family,
+    pub size: ModelSize,
+    pub width: f64,
+    /// The conv/linear layers (op name, weight shape, size), for tables.
+    #[serde(skip)]
+    pub weight_layers: Vec<WeightLayer>,
+}
+
+/// One conv/linear layer of a [`SizeReport`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightLayer {
+    pub op: &'static str,
+    pub weight_shape: [usize; 4],
+    pub size: LayerSize,
+}
+
+/// Size `base`'s family (everything but its width from `base`) at bitwidth `bits`, at the
+/// width `target` gives or the largest that fits its budget.
+pub fn size_report(base: &FamilyConfig, bits: Bits, target: SizeTarget) -> Result<SizeReport> {
+    let (width, budget_bits) = match target {
+        SizeTarget::Width(w) => (w, None),
+        SizeTarget::Budget(b) => (width_for_budget(base, bits, b)?.width, Some(b)),
+    };
+    let cfg = FamilyConfig { width, ..*base };
+    let graph = cfg.build()?;
+    let size = model_size(&graph, |_| bits)?;
+    let weight_layers = graph
+        .weight_layers()
+        .zip(size.layers.iter().filter(|l| l.weights > 0))
+        .map(|(n, l)| WeightLayer {
+            op: n.op.kind_name(),
+            weight_shape: n.op.weight_shape().expect("a weight layer"),
+            size: l.clone(),
+        })
+        .collect();
+    Ok(SizeReport {
+        bits,
+        budget_bits,
+        channel_multiple: cfg.channel_multiple,
+        channel_plan: graph
+            .weight_layers()
+            .map(|n| (n.name.clone(), n.op.weight_shape()))
+            .collect(),
+        family: cfg.family,
+        size,
+        width: cfg.width,
+        weight_layers,
+    })
+}
+
 /// Parse a size such as `64KiB`, `0.5MiB`, `100kbit`, `4096B`, `12000` (bits) into bits.
 pub fn parse_bits(s: &str) -> Result<u64> {
     let t = s.trim();

@@ -2,14 +2,19 @@
 //! sample images so every layer uses its 8-bit range. Hardware work and tests need no training.
 
 use crate::arith::{ActKind, Bits, Requant, MAX_BIAS_MAGNITUDE};
-use crate::error::Result;
+use crate::bundle::{self, Accuracy, Bundle, Golden, ModelInfo};
+use crate::dataset::{self, Split};
+use crate::error::{Error, Result};
 use crate::family::FamilyConfig;
 use crate::graph::{Graph, Op, Shape};
 use crate::model::{NodeParams, NodeScales, QuantModel};
 use crate::reference::{accumulate, eval_node};
+use crate::size::ModelSize;
 use ndarray::{Array4, ArrayView4, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
 /// Fraction of the output range that the calibration's 99th percentile maps to.
 const TARGET_FILL: f64 = 0.7;
@@ -39,6 +44,91 @@ pub fn synthetic_images(n: usize, shape: Shape, seed: u64) -> Array4<u8> {
         }
     }
     out
+}
+
+/// A synthetic example bundle to write.
+#[derive(Clone, Debug)]
+pub struct ExampleConfig {
+    /// Family, width and channel multiple.
+    pub family: FamilyConfig,
+    pub bits: Bits,
+    /// Seed of codes and calibration.
+    pub seed: u64,
+    /// Golden images to record.
+    pub golden: usize,
+    /// Fashion-MNIST directory (`None`: [`dataset::data_dir`]'s default). Its test images
+    /// calibrate the model and become the golden inputs; synthetic images stand in without it.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// What [`write_example`] wrote.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExampleReport {
+    pub out: PathBuf,
+    pub family: FamilyConfig,
+    pub bits: Bits,
+    pub layers: usize,
+    pub size: ModelSize,
+    pub golden: usize,
+    /// Where the calibration and golden images came from.
+    pub images: &'static str,
+}
+
+/// Images (calibration, golden) and golden labels for an example bundle.
+struct ExampleImages {
+    calib: Array4<u8>,
+    golden: Array4<u8>,
+    labels: Option<Vec<u8>>,
+    source: &'static str,
+}
+
+fn example_images(cfg: &ExampleConfig) -> ExampleImages {
+    let dir = dataset::data_dir(cfg.data_dir.as_deref());
+    match dataset::load(&dir, Split::Test) {
+        Ok(d) => ExampleImages {
+            calib: d.take(32).images,
+            golden: d.take(cfg.golden).images,
+            labels: Some(d.take(cfg.golden).labels),
+            source: "fashion-mnist test images",
+        },
+        Err(_) => ExampleImages {
+            calib: synthetic_images(32, cfg.family.input, cfg.seed),
+            golden: synthetic_images(cfg.golden, cfg.family.input, cfg.seed + 1),
+            labels: None,
+            source: "synthetic images (Fashion-MNIST not found)",
+        },
+    }
+}
+
+/// Write a synthetic bundle to `out`: random codes (seeded), requantizers calibrated on test
+/// images, golden vectors.
+pub fn write_example(cfg: &ExampleConfig, out: &Path) -> Result<ExampleReport> {
+    let f = &cfg.family;
+    let imgs = example_images(cfg);
+    let model = synthetic_model(f, cfg.bits, cfg.seed, imgs.calib.view())?;
+    let golden = Golden::compute(&model, imgs.golden.view(), imgs.labels)?;
+    let b = Bundle {
+        model,
+        info: ModelInfo {
+            family: Some(f.family),
+            width: Some(f.width),
+            channel_multiple: Some(f.channel_multiple),
+            source: "synthetic".into(),
+            details: Some(serde_json::json!({ "seed": cfg.seed, "calibration": imgs.source })),
+        },
+        accuracy: Accuracy::default(),
+        golden: Some(golden),
+    };
+    let man = bundle::write(out, &b)?;
+    Ok(ExampleReport {
+        out: out.to_path_buf(),
+        family: *f,
+        bits: cfg.bits,
+        layers: man.layers.len(),
+        size: man.size,
+        golden: cfg.golden,
+        images: imgs.source,
+    })
 }
 
 /// A model of `cfg`'s family at bitwidth `bits` with random codes (seeded), its biases and
@@ -115,74 +205,92 @@ pub fn synthetic_from_graph(
                 Some(j) => (&outs[j], info[j].kind),
             })
             .collect();
-        let kind = info[i].kind;
-        let target = TARGET_FILL * kind.range().1 as f64;
-        match model.graph.nodes[i].op {
-            Op::Conv2d { .. } | Op::Linear { .. } => {
-                let acc = accumulate(&model, i, ins[0].0, ins[0].1);
-                let mut bias = vec![];
-                let mut requant = vec![];
-                for ch in acc.axis_iter(Axis(1)) {
-                    let vals: Vec<f64> = ch.iter().map(|&v| v as f64).collect();
-                    let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-                    let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-                        / vals.len() as f64)
-                        .sqrt();
-                    let b = (-mean + rng.random_range(-0.5..0.5) * sd).round();
-                    let b = b.clamp(
-                        -(MAX_BIAS_MAGNITUDE - 1) as f64,
-                        (MAX_BIAS_MAGNITUDE - 1) as f64,
-                    );
-                    bias.push(b as i32);
-                    if kind != ActKind::I32 {
-                        let p99 = percentile_abs(vals.iter().map(|v| v + b), 0.99).max(1.0);
-                        requant
-                            .push(Requant::from_real(target / p99).map_err(crate::Error::Other)?);
-                    }
-                }
-                if let NodeParams::Weighted {
-                    bias: b,
-                    requant: r,
-                    ..
-                } = &mut model.params[i]
-                {
-                    *b = bias;
-                    *r = requant;
-                }
-            }
-            Op::Add => {
-                let sums = ins[0]
-                    .0
-                    .iter()
-                    .zip(ins[1].0.iter())
-                    .map(|(&a, &b)| (a + b) as f64);
-                let p99 = percentile_abs(sums, 0.99).max(1.0);
-                let rq = Requant::from_real(target / p99).map_err(crate::Error::Other)?;
-                // Unequal multipliers exercise both paths of the adder.
-                let mb = ((rq.multiplier as f64) * rng.random_range(0.6..1.0)).round() as u32;
-                model.params[i] = NodeParams::Add {
-                    ma: rq.multiplier,
-                    mb,
-                    shift: rq.shift,
-                };
-            }
-            Op::AvgPool { kernel, .. } => {
-                let rq = Requant::from_real(1.0 / (kernel * kernel) as f64)
-                    .map_err(crate::Error::Other)?;
-                model.params[i] = NodeParams::Pool { requant: rq };
-            }
-            Op::GlobalAvgPool => {
-                let s = ins[0].0.shape();
-                let rq =
-                    Requant::from_real(1.0 / (s[2] * s[3]) as f64).map_err(crate::Error::Other)?;
-                model.params[i] = NodeParams::Pool { requant: rq };
-            }
-            _ => {}
-        }
+        calibrate_node(&mut model, i, &ins, info[i].kind, &mut rng)?;
         outs.push(eval_node(&model, &info, i, &ins));
     }
     model.validate()?;
     Ok(model)
+}
+
+/// Set node `i`'s bias and requantizer (or add/pool parameters) from its inputs on the
+/// calibration images, so its 99th percentile fills [`TARGET_FILL`] of its output range.
+fn calibrate_node(
+    model: &mut QuantModel,
+    i: usize,
+    ins: &[(&Array4<i32>, ActKind)],
+    kind: ActKind,
+    rng: &mut ChaCha8Rng,
+) -> Result<()> {
+    let target = TARGET_FILL * kind.range().1 as f64;
+    let name = &model.graph.nodes[i].name;
+    let scale =
+        |m: f64| Requant::from_real(m).map_err(|e| Error::Message(format!("node {name:?}: {e}")));
+    let params = match model.graph.nodes[i].op {
+        Op::Conv2d { .. } | Op::Linear { .. } => {
+            let acc = accumulate(model, i, ins[0].0, ins[0].1);
+            let (b, r) = calibrate_channels(&acc, kind, target, rng, scale)?;
+            if let NodeParams::Weighted { bias, requant, .. } = &mut model.params[i] {
+                (*bias, *requant) = (b, r);
+            }
+            return Ok(());
+        }
+        Op::Add => {
+            let sums = ins[0]
+                .0
+                .iter()
+                .zip(ins[1].0.iter())
+                .map(|(&a, &b)| (a + b) as f64);
+            let rq = scale(target / percentile_abs(sums, 0.99).max(1.0))?;
+            // Unequal multipliers exercise both paths of the adder.
+            let mb = ((rq.multiplier as f64) * rng.random_range(0.6..1.0)).round() as u32;
+            NodeParams::Add {
+                ma: rq.multiplier,
+                mb,
+                shift: rq.shift,
+            }
+        }
+        Op::AvgPool { kernel, .. } => NodeParams::Pool {
+            requant: scale(1.0 / (kernel * kernel) as f64)?,
+        },
+        Op::GlobalAvgPool => {
+            let s = ins[0].0.shape();
+            NodeParams::Pool {
+                requant: scale(1.0 / (s[2] * s[3]) as f64)?,
+            }
+        }
+        _ => return Ok(()),
+    };
+    model.params[i] = params;
+    Ok(())
+}
+
+/// Per output channel: a bias near minus the mean accumulator (jittered by the seed), and,
+/// unless the output is the raw i32 accumulator, a requantizer from the 99th percentile.
+fn calibrate_channels(
+    acc: &ndarray::Array4<i64>,
+    kind: ActKind,
+    target: f64,
+    rng: &mut ChaCha8Rng,
+    scale: impl Fn(f64) -> Result<Requant>,
+) -> Result<(Vec<i32>, Vec<Requant>)> {
+    let mut bias = vec![];
+    let mut requant = vec![];
+    for ch in acc.axis_iter(Axis(1)) {
+        let vals: Vec<f64> = ch.iter().map(|&v| v as f64).collect();
+        let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+        let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len() as f64).sqrt();
+        let b = (-mean + rng.random_range(-0.5..0.5) * sd).round();
+        let b = b.clamp(
+            -(MAX_BIAS_MAGNITUDE - 1) as f64,
+            (MAX_BIAS_MAGNITUDE - 1) as f64,
+        );
+        bias.push(b as i32);
+        if kind != ActKind::I32 {
+            let p99 = percentile_abs(vals.iter().map(|v| v + b), 0.99).max(1.0);
+            requant.push(scale(target / p99)?);
+        }
+    }
+    Ok((bias, requant))
 }
 
 fn percentile_abs(vals: impl Iterator<Item = f64>, q: f64) -> f64 {

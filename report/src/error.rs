@@ -1,11 +1,20 @@
 //! Errors of the report crate. Input problems name the file and line (and the field when one
-//! field is at fault), so a broken sweep table points straight at the bad row.
+//! field is at fault), so a broken sweep table points straight at the bad row. Underlying
+//! errors are kept as sources (and quoted in the message, so `to_string()` is complete).
 
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A results line that does not parse or breaks a record invariant.
+    /// A results line that is not a run record.
+    #[error("{}: line {line}: {source}", .file.display())]
+    Json {
+        file: PathBuf,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A results line that breaks a record invariant ("field: expected …, found …").
     #[error("{}: line {line}: {msg}", .file.display())]
     Input {
         file: PathBuf,
@@ -21,7 +30,17 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// Drawing a figure failed (backend or font).
+    /// `results.json` could not be written as JSON.
+    #[error("{}: {source}", .file.display())]
+    WriteJson {
+        file: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Staging and atomic writes (unibit-core's helpers).
+    #[error(transparent)]
+    Core(#[from] unibit_core::Error),
+    /// Drawing a figure failed (plotters' backend or font errors, as text).
     #[error("{}: drawing failed: {msg}", .file.display())]
     Plot { file: PathBuf, msg: String },
     /// No TrueType font could be loaded for plot text.

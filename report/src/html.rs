@@ -2,9 +2,9 @@
 //! both as Markdown and as one self-contained HTML page (SVG figures inlined, so the page can be
 //! mailed or archived alone). Used by the sweep report and meant for the demo report too.
 
-use crate::atomic::write_atomic;
 use crate::error::Result;
 use std::path::Path;
+use unibit_core::atomic::write_atomic;
 
 /// A table: a header row and rows of already formatted cells.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -155,21 +155,7 @@ impl Page {
                     }
                     s.push_str("</ul>\n");
                 }
-                Block::Table(t) => {
-                    s.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
-                    for h in &t.header {
-                        s.push_str(&format!("<th>{}</th>", esc(h)));
-                    }
-                    s.push_str("</tr></thead>\n<tbody>\n");
-                    for r in &t.rows {
-                        s.push_str("<tr>");
-                        for c in r {
-                            s.push_str(&format!("<td>{}</td>", esc(c)));
-                        }
-                        s.push_str("</tr>\n");
-                    }
-                    s.push_str("</tbody></table></div>\n");
-                }
+                Block::Table(t) => s.push_str(&html_table(t)),
                 Block::Figure(f) => s.push_str(&format!(
                     "<figure>\n{}\n<figcaption>{} (<a href=\"{}\">{}</a>)</figcaption>\n</figure>\n",
                     inline_svg(&f.svg),
@@ -185,11 +171,11 @@ impl Page {
 
     /// Write the HTML page atomically.
     pub fn write_html(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_html().as_bytes())
+        Ok(write_atomic(path, self.to_html().as_bytes())?)
     }
     /// Write the Markdown atomically.
     pub fn write_markdown(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_markdown().as_bytes())
+        Ok(write_atomic(path, self.to_markdown().as_bytes())?)
     }
 }
 
@@ -243,6 +229,24 @@ fn md_cell(s: &str) -> String {
 /// An SVG document as an inline element: drop the XML prolog, keep the `<svg>` element.
 fn inline_svg(svg: &str) -> &str {
     svg.find("<svg").map_or(svg, |i| &svg[i..])
+}
+
+/// A table in a horizontally scrolling box (wide tables stay readable on narrow screens).
+fn html_table(t: &Table) -> String {
+    let mut s = String::from("<div class=\"scroll\"><table>\n<thead><tr>");
+    for h in &t.header {
+        s.push_str(&format!("<th>{}</th>", esc(h)));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for r in &t.rows {
+        s.push_str("<tr>");
+        for c in r {
+            s.push_str(&format!("<td>{}</td>", esc(c)));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody></table></div>\n");
+    s
 }
 
 #[cfg(test)]

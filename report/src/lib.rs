@@ -7,8 +7,6 @@
 //! [`RunRecord`]: unibit_core::results::RunRecord
 
 pub mod analysis;
-pub mod atomic;
-pub mod cli;
 pub mod error;
 pub mod fonts;
 pub mod html;
@@ -23,6 +21,7 @@ use analysis::{Cell, FamilyReport, Stats};
 use html::{Page, Table};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use unibit_core::atomic::{write_atomic, Staging};
 
 /// File names inside the output directory.
 pub const ACCURACY: &str = "accuracy_vs_size";
@@ -34,7 +33,7 @@ pub const RESULTS_JSON: &str = "results.json";
 
 /// What a report run did, for the CLI to print.
 #[derive(Clone, Debug, Serialize)]
-pub struct ReportSummary {
+pub struct ReportOutput {
     pub out: PathBuf,
     pub files: Vec<PathBuf>,
     pub records: usize,
@@ -55,14 +54,14 @@ struct ResultsJson<'a> {
 
 /// Read the sweeps (directories or `results.jsonl` files), compare, and write the report into
 /// `out` (staged, then moved into place file by file; a failure leaves `out` as it was).
-pub fn sweep_report(inputs: &[PathBuf], out: &Path) -> Result<ReportSummary> {
+pub fn run(inputs: &[PathBuf], out: &Path) -> Result<ReportOutput> {
     let loaded = load::load(inputs)?;
     let comparison = analysis::compare(&loaded.records);
     let mut warnings = loaded.warnings.clone();
     // Font problems surface before anything is staged.
     fonts::ensure()?;
 
-    let stage = atomic::Staging::new(out)?;
+    let stage = Staging::new(out)?;
     let dir = stage.path("");
     plots::render(&plots::VersusSize::accuracy(&comparison), &dir, ACCURACY)?;
     plots::render(&plots::VersusSize::cycles(&comparison), &dir, CYCLES)?;
@@ -97,11 +96,11 @@ pub fn sweep_report(inputs: &[PathBuf], out: &Path) -> Result<ReportSummary> {
         comparison: &comparison,
         warnings: &warnings,
     })
-    .map_err(|e| Error::Plot {
+    .map_err(|source| Error::WriteJson {
         file: stage.path(RESULTS_JSON),
-        msg: e.to_string(),
+        source,
     })?;
-    atomic::write_atomic(&stage.path(RESULTS_JSON), json.as_bytes())?;
+    write_atomic(&stage.path(RESULTS_JSON), json.as_bytes())?;
 
     let files = stage.publish()?;
     if allocations.is_empty() {
@@ -110,7 +109,7 @@ pub fn sweep_report(inputs: &[PathBuf], out: &Path) -> Result<ReportSummary> {
             let _ = std::fs::remove_file(out.join(format!("{ALLOCATION}.{ext}")));
         }
     }
-    Ok(ReportSummary {
+    Ok(ReportOutput {
         out: out.to_path_buf(),
         files,
         records: loaded.records.len(),

@@ -65,7 +65,11 @@ pub fn read_file(path: &Path) -> Result<Vec<Sourced>> {
             line: i + 1,
             msg,
         };
-        let record: RunRecord = serde_json::from_str(l).map_err(|e| bad(e.to_string()))?;
+        let record: RunRecord = serde_json::from_str(l).map_err(|source| Error::Json {
+            file: path.to_path_buf(),
+            line: i + 1,
+            source,
+        })?;
         validate(&record).map_err(bad)?;
         out.push(Sourced {
             record,

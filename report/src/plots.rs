@@ -2,10 +2,10 @@
 //! slides): accuracy vs size, predicted cycles vs size, and per-layer bit allocations of the
 //! mixed-precision runs. One panel per family, stacked.
 
-use crate::analysis::{Cell, Comparison, FamilyReport, Series, Stats};
+use crate::analysis::{BudgetRow, Cell, Comparison, FamilyReport, Series, Stats};
 use crate::error::{Error, Result};
 use crate::fonts::{self, FAMILY};
-use plotters::coord::Shift;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -312,70 +312,7 @@ impl VersusSize<'_> {
             .map_err(e)?;
 
         for (s, p) in &all {
-            let color = series_color(*s);
-            let note = p
-                .iter()
-                .find_map(|(c, _, _)| c.metric_note())
-                .filter(|_| q == Quantity::Accuracy)
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default();
-            let label = format!("{}{note}", s.label());
-            let line: Vec<(f64, f64)> = p.iter().map(|(_, x, st)| (*x, st.mean)).collect();
-            // Seed spread only where there is one (a bar of one seed would hide the marker).
-            let bars = p.iter().filter(|(_, _, st)| st.n > 1).map(|(_, x, st)| {
-                ErrorBar::new_vertical(*x, st.min, st.mean, st.max, color.stroke_width(2), 10)
-            });
-            chart.draw_series(bars).map_err(e)?;
-            match s {
-                Series::Uniform { .. } => {
-                    chart
-                        .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
-                        .map_err(e)?;
-                    chart
-                        .draw_series(line.iter().map(|&xy| Circle::new(xy, 5, color.filled())))
-                        .map_err(e)?
-                        .label(label)
-                        .legend(move |(x, y)| {
-                            EmptyElement::at((x, y))
-                                + PathElement::new(vec![(-2, 0), (20, 0)], color.stroke_width(2))
-                                + Circle::new((9, 0), 4, color.filled())
-                        });
-                }
-                Series::MixedBudget => {
-                    if line.len() > 1 {
-                        chart
-                            .draw_series(DashedLineSeries::new(
-                                line.clone(),
-                                8,
-                                5,
-                                color.stroke_width(2),
-                            ))
-                            .map_err(e)?;
-                    }
-                    chart
-                        .draw_series(
-                            line.iter()
-                                .map(|&xy| TriangleMarker::new(xy, 8, color.filled())),
-                        )
-                        .map_err(e)?
-                        .label(label)
-                        .legend(move |(x, y)| {
-                            EmptyElement::at((x, y))
-                                + PathElement::new(vec![(-2, 0), (20, 0)], color.stroke_width(2))
-                                + TriangleMarker::new((9, 0), 7, color.filled())
-                        });
-                }
-                Series::MixedZeroDegradation => {
-                    chart
-                        .draw_series(
-                            line.iter()
-                                .map(|&xy| Cross::new(xy, 7, color.stroke_width(3))),
-                        )
-                        .map_err(e)?
-                        .label(label)
-                        .legend(move |(x, y)| Cross::new((x + 9, y), 6, color.stroke_width(3)));
-                }
-            }
+            draw_series(&mut chart, *s, p, q)?;
         }
         let pos = match q {
             Quantity::Accuracy => SeriesLabelPosition::LowerRight,
@@ -395,6 +332,76 @@ impl VersusSize<'_> {
     }
 }
 
+/// One series of a versus-size panel: seed-spread bars, then the means as a line with circles
+/// (uniform), a dashed line with triangles (mixed at a budget) or crosses (zero-degradation).
+fn draw_series<'a, DB: DrawingBackend + 'a, CT: CoordTranslate<From = (f64, f64)>>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    s: Series,
+    p: &[Point],
+    q: Quantity,
+) -> Drawn {
+    let color = series_color(s);
+    let note = p
+        .iter()
+        .find_map(|(c, _, _)| c.metric_note())
+        .filter(|_| q == Quantity::Accuracy)
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    let label = format!("{}{note}", s.label());
+    let line: Vec<(f64, f64)> = p.iter().map(|(_, x, st)| (*x, st.mean)).collect();
+    // Seed spread only where there is one (a bar of one seed would hide the marker).
+    let bars = p.iter().filter(|(_, _, st)| st.n > 1).map(|(_, x, st)| {
+        ErrorBar::new_vertical(*x, st.min, st.mean, st.max, color.stroke_width(2), 10)
+    });
+    chart.draw_series(bars).map_err(e)?;
+    let key = vec![(-2, 0), (20, 0)];
+    match s {
+        Series::Uniform { .. } => {
+            chart
+                .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
+                .map_err(e)?;
+            chart
+                .draw_series(line.iter().map(|&xy| Circle::new(xy, 5, color.filled())))
+                .map_err(e)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(key.clone(), color.stroke_width(2))
+                        + Circle::new((9, 0), 4, color.filled())
+                });
+        }
+        Series::MixedBudget => {
+            if line.len() > 1 {
+                let dashed = DashedLineSeries::new(line.clone(), 8, 5, color.stroke_width(2));
+                chart.draw_series(dashed).map_err(e)?;
+            }
+            chart
+                .draw_series(
+                    line.iter()
+                        .map(|&xy| TriangleMarker::new(xy, 8, color.filled())),
+                )
+                .map_err(e)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(key.clone(), color.stroke_width(2))
+                        + TriangleMarker::new((9, 0), 7, color.filled())
+                });
+        }
+        Series::MixedZeroDegradation => {
+            chart
+                .draw_series(
+                    line.iter()
+                        .map(|&xy| Cross::new(xy, 7, color.stroke_width(3))),
+                )
+                .map_err(e)?
+                .label(label)
+                .legend(move |(x, y)| Cross::new((x + 9, y), 6, color.stroke_width(3)));
+        }
+    }
+    Ok(())
+}
+
 /// One mixed-precision run's allocation, for the bit-allocation figure.
 pub struct Allocation {
     pub title: String,
@@ -408,44 +415,43 @@ pub fn allocations(c: &Comparison) -> Vec<Allocation> {
     let mut out = Vec::new();
     for fam in &c.families {
         for b in &fam.budgets {
-            let best_uniform = b
-                .cells
-                .iter()
-                .filter_map(|c| match (c.series, c.accuracy) {
-                    (Series::Uniform { bits }, Some(a)) => Some((bits, a.mean)),
-                    _ => None,
-                })
-                .max_by(|a, b| a.1.total_cmp(&b.1))
-                .map(|x| x.0);
+            let best = best_uniform(b);
             for cell in b.cells.iter().filter(|c| c.series.is_mixed()) {
-                for (seed, bits) in &cell.layer_bits {
-                    out.push(Allocation {
-                        title: format!(
-                            "{} · {} · {} · seed {seed}",
-                            fam.family, cell.label, b.budget
-                        ),
-                        layer_bits: bits.clone(),
-                        reference: best_uniform,
-                    });
-                }
+                out.extend(cell_allocations(fam, cell, &b.budget, best));
             }
         }
         for cell in fam.unbudgeted.iter().filter(|c| c.series.is_mixed()) {
-            for (seed, bits) in &cell.layer_bits {
-                out.push(Allocation {
-                    title: format!(
-                        "{} · {} · {} · seed {seed}",
-                        fam.family,
-                        cell.label,
-                        unibit_core::size::format_bits(cell.size_bits.mean as u64)
-                    ),
-                    layer_bits: bits.clone(),
-                    reference: None,
-                });
-            }
+            let size = unibit_core::size::format_bits(cell.size_bits.mean as u64);
+            out.extend(cell_allocations(fam, cell, &size, None));
         }
     }
     out
+}
+
+/// The uniform bitwidth with the best mean accuracy at a budget.
+fn best_uniform(b: &BudgetRow) -> Option<u8> {
+    b.cells
+        .iter()
+        .filter_map(|c| match (c.series, c.accuracy) {
+            (Series::Uniform { bits }, Some(a)) => Some((bits, a.mean)),
+            _ => None,
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|x| x.0)
+}
+
+/// One allocation per seed of a mixed-precision cell; `at` names its budget or size.
+fn cell_allocations<'c>(
+    fam: &'c FamilyReport,
+    cell: &'c Cell,
+    at: &'c str,
+    reference: Option<u8>,
+) -> impl Iterator<Item = Allocation> + 'c {
+    cell.layer_bits.iter().map(move |(seed, bits)| Allocation {
+        title: format!("{} · {} · {at} · seed {seed}", fam.family, cell.label),
+        layer_bits: bits.clone(),
+        reference,
+    })
 }
 
 /// At most this many allocation panels in one figure; the rest are listed in the summary only.

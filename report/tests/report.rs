@@ -93,12 +93,12 @@ fn mean_sd(v: [f64; 2]) -> (f64, f64) {
     (m, ((v[0] - m).powi(2) + (v[1] - m).powi(2)).sqrt())
 }
 
-fn report(dir: &Path) -> (PathBuf, unibit_report::ReportSummary) {
+fn report(dir: &Path) -> (PathBuf, unibit_report::ReportOutput) {
     let inputs = fixture(dir);
     let out = dir.join("report");
-    let s = unibit_report::sweep_report(&inputs, &out).unwrap();
+    let s = unibit_report::run(&inputs, &out).unwrap();
     if let Some(keep) = std::env::var_os("UNIBIT_REPORT_KEEP") {
-        unibit_report::sweep_report(&inputs, Path::new(&keep)).unwrap();
+        unibit_report::run(&inputs, Path::new(&keep)).unwrap();
     }
     (out, s)
 }
@@ -230,7 +230,7 @@ fn fallback_accuracy_is_labelled() {
     append(&f, &r).unwrap();
     append(&f, &record(64, Method::Uniform, Some(4), 0, 0.8)).unwrap();
     let out = d.path().join("out");
-    unibit_report::sweep_report(&[f], &out).unwrap();
+    unibit_report::run(&[f], &out).unwrap();
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(md.contains("90.10% (1 seed) (fake-quant acc.)"), "{md}");
     let svg = std::fs::read_to_string(out.join("accuracy_vs_size.svg")).unwrap();
@@ -249,7 +249,7 @@ fn bad_lines_name_file_and_line() {
     text.push_str("{\"family\": \"resnet20\", oops\n");
     std::fs::write(&f, &text).unwrap();
     let out = d.path().join("out");
-    let err = unibit_report::sweep_report(&[d.path().to_path_buf()], &out)
+    let err = unibit_report::run(&[d.path().to_path_buf()], &out)
         .unwrap_err()
         .to_string();
     assert!(err.contains(&format!("{}: line 2:", f.display())), "{err}");
@@ -258,7 +258,7 @@ fn bad_lines_name_file_and_line() {
     let mut r = record(64, Method::Uniform, Some(2), 0, 0.9);
     r.int_acc = Some(91.0); // a percentage where a fraction belongs
     std::fs::write(&f, serde_json::to_string(&r).unwrap()).unwrap();
-    let err = unibit_report::sweep_report(std::slice::from_ref(&f), &out)
+    let err = unibit_report::run(std::slice::from_ref(&f), &out)
         .unwrap_err()
         .to_string();
     assert!(
@@ -266,7 +266,7 @@ fn bad_lines_name_file_and_line() {
         "{err}"
     );
 
-    let err = unibit_report::sweep_report(&[d.path().join("nope")], &out)
+    let err = unibit_report::run(&[d.path().join("nope")], &out)
         .unwrap_err()
         .to_string();
     assert!(
@@ -281,7 +281,7 @@ fn repeated_runs_are_counted_once() {
     let f = d.path().join("r.jsonl");
     append(&f, &record(64, Method::Uniform, Some(2), 0, 0.90)).unwrap();
     append(&f, &record(64, Method::Uniform, Some(2), 0, 0.91)).unwrap();
-    let s = unibit_report::sweep_report(&[f], &d.path().join("out")).unwrap();
+    let s = unibit_report::run(&[f], &d.path().join("out")).unwrap();
     assert_eq!(s.records, 1);
     assert!(
         s.warnings[0].contains("kept the later line"),
@@ -308,7 +308,7 @@ fn runs_of_different_studies_are_kept_and_copies_counted_once() {
     // A copy of study a's results elsewhere holds the same record again.
     let copy = d.path().join("copy.jsonl");
     std::fs::copy(a.join("results.jsonl"), &copy).unwrap();
-    let s = unibit_report::sweep_report(&[a, b, copy], &d.path().join("out")).unwrap();
+    let s = unibit_report::run(&[a, b, copy], &d.path().join("out")).unwrap();
     assert_eq!(s.records, 2, "{:?}", s.warnings);
     assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
     assert!(

@@ -48,7 +48,7 @@ pub fn draw_run(run: &Path) -> Result<Option<std::path::PathBuf>> {
         epochs.len(),
         cfg.epochs
     );
-    let staging = unibit_report::atomic::Staging::new(run)?;
+    let staging = unibit_core::atomic::Staging::new(run)?;
     let curve = TrainingCurve {
         title,
         epochs: &epochs,

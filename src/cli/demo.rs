@@ -121,8 +121,8 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         &["bundle/manifest.json"],
         |_| {
             if synthetic {
-                super::core_cmds::bundle(super::core_cmds::BundleCmd::Example(super::core_cmds::ExampleArgs {
-                    family: super::core_cmds::FamilyArgs {
+                super::bundle::example(super::bundle::ExampleArgs {
+                    family: super::family::FamilyArgs {
                         family: a.family,
                         channel_multiple: base.channel_multiple,
                     },
@@ -132,7 +132,7 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                     seed: 1,
                     golden: a.images.max(1),
                     data_dir: a.data_dir.clone(),
-                }))?;
+                })?;
             } else {
                 export(&a, &run_dir, &bundle_dir)?;
             }

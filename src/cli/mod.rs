@@ -1,8 +1,15 @@
 //! Argument structs and glue for each group of subcommands.
 
-pub mod core_cmds;
+pub mod bench;
+pub mod bundle;
 pub mod cosim;
+pub mod cost;
 pub mod curve;
+pub mod family;
+pub mod infer;
+pub mod inspect;
+pub mod report;
+pub mod size;
 pub mod table;
 
 /// Write a file atomically (unibit-core's helper: a temporary sibling, then rename).

@@ -1,5 +1,6 @@
-//! `unibit report`: arguments and the glue that prints what was written.
+//! `unibit report`: plots and a Markdown/HTML summary of sweeps (unibit-report).
 
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -15,8 +16,8 @@ pub struct ReportArgs {
 }
 
 /// Write the report and print the verdicts and where the files went.
-pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let s = crate::sweep_report(&args.sweeps, &args.out)?;
+pub fn report(a: ReportArgs) -> Result<()> {
+    let s = unibit_report::run(&a.sweeps, &a.out)?;
     println!(
         "{} runs from {} file(s) → {}",
         s.records,
