@@ -430,14 +430,7 @@ fn checked_bias(v: f64, at: &str, k: usize) -> Result<i32> {
 
 /// Accuracy of the integer model on a dataset (unibit-core's reference executor).
 pub fn integer_accuracy(model: &QuantModel, data: &Dataset) -> Result<f64> {
-    let out = reference::run_output(model, data.images.view(), 250)?;
-    let pred = reference::argmax(&out);
-    let correct = pred
-        .iter()
-        .zip(&data.labels)
-        .filter(|(p, l)| **p == **l as usize)
-        .count();
-    Ok(correct as f64 / data.len().max(1) as f64)
+    Ok(reference::accuracy(model, data, None, &unibit_core::Silent)?.accuracy)
 }
 
 /// Per-node comparison of the tch fake-quant forward with the integer reference.
