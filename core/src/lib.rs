@@ -9,6 +9,7 @@ pub mod cost;
 pub mod dataset;
 pub mod error;
 pub mod family;
+pub mod flow;
 pub mod graph;
 pub mod hash;
 pub mod model;

