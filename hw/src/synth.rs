@@ -172,7 +172,7 @@ fn verilog_step(flow: &mut Flow, plan: &Plan) -> Result<()> {
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
     let parts: Vec<&[u8]> = files.iter().map(|(_, t)| *t).collect();
     let what = format!(
-        "Verilog: engine with host link and the {} wrapper at {:.3} MHz",
+        "engine with host link, {} wrapper at {:.3} MHz and constraints",
         plan.board.name, plan.clock_mhz
     );
     flow.step(
@@ -211,7 +211,7 @@ fn yosys_step(flow: &mut Flow, plan: &Plan, progress: &dyn Progress) -> Result<Y
     }
     let params = json!({ "tool": tc.yosys, "args": args,
         "inputs": hash_files(&plan.dir, &["top.v", "board.v"]) });
-    let what = format!("yosys synthesis of {} ({})", plan.label(), tc.yosys);
+    let what = format!("synthesis of {} with {}", plan.label(), tc.yosys);
     let v = flow.step("yosys", &what, params, &outputs, |dir| -> Result<Value> {
         let mut commands = vec![];
         let run = ToolRun {
@@ -274,10 +274,8 @@ fn pnr_step(flow: &mut Flow, plan: &Plan, pnr: &Pnr, progress: &dyn Progress) ->
     let params = json!({ "tool": pnr.tool, "args": args,
         "inputs": hash_files(&plan.dir, &["board.json", pnr.constraints_file]) });
     let what = format!(
-        "place and route of {} at {:.3} MHz ({})",
-        plan.label(),
-        plan.clock_mhz,
-        pnr.tool
+        "place and route at {:.3} MHz with {}",
+        plan.clock_mhz, pnr.tool
     );
     let v = flow.step(
         "pnr",
@@ -310,7 +308,7 @@ fn pack_step(
     let params = json!({ "tool": pnr.packer, "args": args,
         "inputs": hash_files(&plan.dir, &[pnr.output[1]]) });
     let log = format!("{}.log", pnr.packer.trim_start_matches("yowasp-"));
-    let what = format!("bitstream {} ({})", pnr.bitstream, pnr.packer);
+    let what = format!("bitstream {} with {}", pnr.bitstream, pnr.packer);
     let v = flow.step(
         "pack",
         &what,

@@ -265,7 +265,14 @@ pub fn lint(dir: &Path, engine_v: &str) -> Result<()> {
     }
     args.extend(["--top-module".into(), "top".into(), "top.v".into()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_tool(dir, "verilator", &args).map(|_| ())
+    match run_tool(dir, "verilator", &args) {
+        Err(Error::ToolFailed { how, output, .. }) => Err(Error::ToolFailed {
+            tool: "verilator lint".into(),
+            how,
+            output,
+        }),
+        r => r.map(|_| ()),
+    }
 }
 
 /// What `hw verilog` wrote: the engine's description and the files.
