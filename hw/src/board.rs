@@ -321,41 +321,50 @@ pub fn ecp5_pll(fin: f64, target: f64) -> Option<Ecp5Pll> {
 /// engine clock frequency it produces.
 pub fn wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
     match b.family {
-        Family::Ice40Up5k => {
-            let (clock, mhz) = if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
-                ("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz)
-            } else {
-                let p = ice40_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
-                    family: "iCE40",
-                    mhz: freq_mhz,
-                })?;
-                (
-                    format!(
-                        "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
-                        p.divr, p.divf, p.divq, p.filter_range
-                    ),
-                    p.mhz,
-                )
-            };
-            Ok((
-                format!(
-                    "// iCEBreaker top: {mhz:.3} MHz engine clock from the 12 MHz oscillator.\n\
+        Family::Ice40Up5k => ice40_wrapper(b, freq_mhz),
+        Family::Ecp5_25f => ecp5_wrapper(b, freq_mhz),
+        Family::Xc7 => Ok(xc7_wrapper(freq_mhz)),
+    }
+}
+
+/// iCEBreaker-style top: the oscillator directly, or through `SB_PLL40_PAD`.
+fn ice40_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    let (clock, mhz) = if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
+        ("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz)
+    } else {
+        let p = ice40_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
+            family: "iCE40",
+            mhz: freq_mhz,
+        })?;
+        (
+            format!(
+                "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
+                p.divr, p.divf, p.divq, p.filter_range
+            ),
+            p.mhz,
+        )
+    };
+    Ok((
+        format!(
+            "// iCEBreaker top: {mhz:.3} MHz engine clock from the 12 MHz oscillator.\n\
 module unibit_board(input clk_12mhz, input uart_rx, output uart_tx, output led_red_n, output led_green_n);\n\
   wire clk;\n{clock}  wire busy, done;\n\
   top engine(.clock(clk), .rx(uart_rx), .tx(uart_tx), .led_busy(busy), .led_done(done));\n\
   assign led_red_n = ~busy;\n  assign led_green_n = ~done;\nendmodule\n"
-                ),
-                mhz,
-            ))
-        }
-        Family::Ecp5_25f => {
-            let p = ecp5_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
-                family: "ECP5",
-                mhz: freq_mhz,
-            })?;
-            Ok((
-                format!(
-                    "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
+        ),
+        mhz,
+    ))
+}
+
+/// ULX3S-style top: the engine clock from `EHXPLLL`.
+fn ecp5_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    let p = ecp5_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
+        family: "ECP5",
+        mhz: freq_mhz,
+    })?;
+    Ok((
+        format!(
+            "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
 module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:0] led);\n\
   wire clk;\n\
   (* FREQUENCY_PIN_CLKI=\"25\" *)\n\
@@ -368,24 +377,26 @@ module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:
     .ENCLKOP(1'b0));\n\
   top engine(.clock(clk), .rx(ftdi_txd), .tx(ftdi_rxd), .led_busy(led[0]), .led_done(led[1]));\n\
 endmodule\n",
-                    p.clki_div,
-                    p.clkop_div,
-                    p.clkop_div - 1,
-                    p.clkfb_div,
-                    mhz = p.mhz
-                ),
-                p.mhz,
-            ))
-        }
-        Family::Xc7 => Ok((
-            "// 7-series resource estimate: the engine with host link, no clocking primitives.\n\
+            p.clki_div,
+            p.clkop_div,
+            p.clkop_div - 1,
+            p.clkfb_div,
+            mhz = p.mhz
+        ),
+        p.mhz,
+    ))
+}
+
+/// 7-series resource estimate: no clocking primitives.
+fn xc7_wrapper(freq_mhz: f64) -> (String, f64) {
+    (
+        "// 7-series resource estimate: the engine with host link, no clocking primitives.\n\
 module unibit_board(input clk, input uart_rx, output uart_tx, output led_busy, output led_done);\n\
   top engine(.clock(clk), .rx(uart_rx), .tx(uart_tx), .led_busy(led_busy), .led_done(led_done));\n\
 endmodule\n"
-                .to_string(),
-            freq_mhz,
-        )),
-    }
+            .to_string(),
+        freq_mhz,
+    )
 }
 
 #[cfg(test)]
