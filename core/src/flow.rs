@@ -131,6 +131,11 @@ impl<'p> Flow<'p> {
         Ok(summary)
     }
 
+    /// Forgets step `name`'s stamp, so it runs next time (its outputs changed behind its back).
+    pub fn invalidate(&self, name: &str) {
+        let _ = std::fs::remove_file(self.stamp(name));
+    }
+
     /// Counts step `name` as not run, for `why` (e.g. an earlier step's result rules it out).
     pub fn pass(&mut self, name: &str, why: &str) {
         self.done += 1;

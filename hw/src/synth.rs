@@ -171,6 +171,11 @@ fn verilog_step(flow: &mut Flow, plan: &Plan) -> Result<()> {
     }
     let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
     let parts: Vec<&[u8]> = files.iter().map(|(_, t)| *t).collect();
+    let sha = sha256_parts(&parts);
+    if hash_files(&plan.dir, &names) != sha {
+        // Edited or missing files: write them again even if the stamp matches.
+        flow.invalidate("verilog");
+    }
     let what = format!(
         "engine with host link, {} wrapper at {:.3} MHz and constraints",
         plan.board.name, plan.clock_mhz
@@ -178,7 +183,7 @@ fn verilog_step(flow: &mut Flow, plan: &Plan) -> Result<()> {
     flow.step(
         "verilog",
         &what,
-        json!({ "files": names, "sha256": sha256_parts(&parts) }),
+        json!({ "files": names, "sha256": sha }),
         &names,
         |dir| -> Result<Value> {
             for (name, text) in &files {
