@@ -235,46 +235,51 @@ pub struct Ice40Pll {
     pub mhz: f64,
 }
 
-/// The iCE40 PLL setting closest to `target` MHz (same search and limits as `icepll`).
+/// The iCE40 PLL setting closest to `target` MHz (same search and limits as `icepll`; the
+/// first of equally close settings in divider order).
 pub fn ice40_pll(fin: f64, target: f64) -> Option<Ice40Pll> {
-    let mut best: Option<Ice40Pll> = None;
-    for divr in 0..16u32 {
-        let fpfd = fin / (divr + 1) as f64;
-        if !(10.0..=133.0).contains(&fpfd) {
-            continue;
-        }
-        for divf in 0..128u32 {
-            let fvco = fpfd * (divf + 1) as f64;
-            if !(533.0..=1066.0).contains(&fvco) {
-                continue;
-            }
-            for divq in 1..7u32 {
-                let fout = fvco / (1u32 << divq) as f64;
-                if !(16.0..=275.0).contains(&fout) {
-                    continue;
-                }
-                let better = best.is_none_or(|b| (fout - target).abs() < (b.mhz - target).abs());
-                if better {
-                    let filter_range = match fpfd {
-                        f if f < 17.0 => 1,
-                        f if f < 26.0 => 2,
-                        f if f < 44.0 => 3,
-                        f if f < 66.0 => 4,
-                        f if f < 101.0 => 5,
-                        _ => 6,
-                    };
-                    best = Some(Ice40Pll {
-                        divr,
-                        divf,
-                        divq,
-                        filter_range,
-                        mhz: fout,
-                    });
-                }
-            }
-        }
+    let settings = (0..16u32)
+        .map(|divr| (divr, fin / (divr + 1) as f64))
+        .filter(|&(_, fpfd)| (10.0..=133.0).contains(&fpfd))
+        .flat_map(|(divr, fpfd)| {
+            (0..128u32).map(move |divf| (divr, fpfd, divf, fpfd * (divf + 1) as f64))
+        })
+        .filter(|&(.., fvco)| (533.0..=1066.0).contains(&fvco))
+        .flat_map(|(divr, fpfd, divf, fvco)| {
+            (1..7u32).map(move |divq| Ice40Pll {
+                divr,
+                divf,
+                divq,
+                filter_range: ice40_filter_range(fpfd),
+                mhz: fvco / (1u32 << divq) as f64,
+            })
+        })
+        .filter(|p| (16.0..=275.0).contains(&p.mhz));
+    closest(settings, target, |p| p.mhz)
+}
+
+/// The PLL loop filter setting for a phase-detector frequency of `fpfd` MHz.
+fn ice40_filter_range(fpfd: f64) -> u32 {
+    match fpfd {
+        f if f < 17.0 => 1,
+        f if f < 26.0 => 2,
+        f if f < 44.0 => 3,
+        f if f < 66.0 => 4,
+        f if f < 101.0 => 5,
+        _ => 6,
     }
-    best
+}
+
+/// The first of `settings` whose frequency is closest to `target`.
+fn closest<T>(
+    settings: impl Iterator<Item = T>,
+    target: f64,
+    mhz: impl Fn(&T) -> f64,
+) -> Option<T> {
+    settings.fold(None, |best: Option<T>, p| match best {
+        Some(b) if (mhz(&p) - target).abs() >= (mhz(&b) - target).abs() => Some(b),
+        _ => Some(p),
+    })
 }
 
 /// ECP5 `EHXPLLL` settings (feedback from CLKOP) and the frequency they give.
@@ -287,34 +292,24 @@ pub struct Ecp5Pll {
 }
 
 pub fn ecp5_pll(fin: f64, target: f64) -> Option<Ecp5Pll> {
-    let mut best: Option<Ecp5Pll> = None;
-    for clki_div in 1..=128u32 {
-        let fpfd = fin / clki_div as f64;
-        if !(3.125..=400.0).contains(&fpfd) {
-            continue;
-        }
-        for clkfb_div in 1..=80u32 {
-            let fout = fpfd * clkfb_div as f64;
-            if !(3.125..=400.0).contains(&fout) {
-                continue;
-            }
-            for clkop_div in 1..=128u32 {
-                let fvco = fout * clkop_div as f64;
-                if !(400.0..=800.0).contains(&fvco) {
-                    continue;
-                }
-                if best.is_none_or(|b| (fout - target).abs() < (b.mhz - target).abs()) {
-                    best = Some(Ecp5Pll {
-                        clki_div,
-                        clkfb_div,
-                        clkop_div,
-                        mhz: fout,
-                    });
-                }
-            }
-        }
-    }
-    best
+    let settings = (1..=128u32)
+        .map(|clki_div| (clki_div, fin / clki_div as f64))
+        .filter(|&(_, fpfd)| (3.125..=400.0).contains(&fpfd))
+        .flat_map(|(clki_div, fpfd)| {
+            (1..=80u32).map(move |clkfb_div| (clki_div, clkfb_div, fpfd * clkfb_div as f64))
+        })
+        .filter(|&(.., fout)| (3.125..=400.0).contains(&fout))
+        .flat_map(|(clki_div, clkfb_div, fout)| {
+            (1..=128u32)
+                .filter(move |&op| (400.0..=800.0).contains(&(fout * op as f64)))
+                .map(move |clkop_div| Ecp5Pll {
+                    clki_div,
+                    clkfb_div,
+                    clkop_div,
+                    mhz: fout,
+                })
+        });
+    closest(settings, target, |p| p.mhz)
 }
 
 /// The board wrapper module `unibit_board` around the host-link module `top`, and the
@@ -403,6 +398,7 @@ endmodule\n"
 mod tests {
     use super::*;
 
+    /// The iCE40 PLL setting closest to `target` MHz (same search and limits as `icepll`).
     #[test]
     fn plls_hit_the_targets() {
         let p = ice40_pll(12.0, 24.0).unwrap();
