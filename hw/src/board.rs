@@ -398,7 +398,6 @@ endmodule\n"
 mod tests {
     use super::*;
 
-    /// The iCE40 PLL setting closest to `target` MHz (same search and limits as `icepll`).
     #[test]
     fn plls_hit_the_targets() {
         let p = ice40_pll(12.0, 24.0).unwrap();
