@@ -45,7 +45,7 @@ enum Command {
     #[command(subcommand)]
     Bench(cli::bench::BenchCmd),
     /// Hardware: engine Verilog, board synthesis (bitstream + report), memory images for a bundle.
-    Hw(unibit_hw::cli::HwArgs),
+    Hw(cli::hw::HwArgs),
     /// Train a ConvNet with one weight bitwidth B for every layer (QAT), at a width or a size budget.
     #[cfg(feature = "train")]
     Train(cli::train::TrainArgs),
@@ -82,7 +82,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => cli::demo::demo(a),
         Command::Report(a) => cli::report::report(a),
         Command::Bench(c) => cli::bench::bench(c),
-        Command::Hw(a) => unibit_hw::cli::run(a),
+        Command::Hw(a) => cli::hw::run(a),
         #[cfg(feature = "train")]
         Command::Train(a) => {
             let run = a.out.clone();

@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod engine;
 pub mod error;
 pub mod family;
+pub mod flow;
 pub mod graph;
 pub mod hash;
 pub mod model;

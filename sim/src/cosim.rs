@@ -3,8 +3,8 @@
 //! arithmetic, every layer compared with the bundle's golden vectors.
 
 use crate::backend::{check_gemm, run_gemm, Backend, TileRecord};
+use crate::error::{Error, Result};
 use crate::lower::lower;
-use anyhow::{bail, Result};
 use ndarray::{Array4, ArrayView4, Axis};
 use serde::Serialize;
 use unibit_core::arith::ActKind;
@@ -12,6 +12,8 @@ use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::graph::TensorInfo;
 use unibit_core::model::QuantModel;
 use unibit_core::reference::eval_node;
+
+pub use crate::run::{run_bundle, CosimOptions, CosimReport, SimKind};
 
 /// The first output that differs from the golden vectors.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -72,31 +74,81 @@ pub struct ImageRun {
 pub fn check_model(model: &QuantModel, be: &dyn Backend) -> Result<()> {
     let p = be.params();
     if p.bits != model.bits.get() {
-        bail!(
-            "the bundle's weights are B = {} bits but the engine is built for B = {}: one engine, one bitwidth",
-            model.bits,
-            p.bits
-        );
+        return Err(Error::BitsMismatch {
+            bundle: model.bits.get(),
+            engine: p.bits,
+        });
     }
     for n in model.graph.weight_layers() {
-        let k = n.op.reduction().unwrap();
-        check_gemm(&p, k).map_err(|e| anyhow::anyhow!("layer {:?}: {e}", n.name))?;
+        let k = n.op.reduction().expect("a weight layer has a reduction");
+        check_gemm(&p, k).map_err(|problem| Error::DoesNotFit {
+            layer: n.name.clone(),
+            problem,
+        })?;
     }
     Ok(())
 }
 
-/// The engine configuration the cost model predicts with.
+/// The engine configuration the cost model predicts with (see `EngineParams::engine_config`).
 pub fn engine_config(be: &dyn Backend) -> Result<EngineConfig> {
-    engine_config_of(&be.params())
+    Ok(be.params().engine_config()?)
 }
 
-/// The cost model's view of an engine with parameters `p` (timing and memory depths).
-pub fn engine_config_of(p: &unibit_hw::model::EngineParams) -> Result<EngineConfig> {
-    let mut e = EngineConfig::new(p.rows, p.cols, p.bits())?;
-    e.timing = p.timing();
-    e.act_words = p.a_depth();
-    e.out_words = p.o_depth();
-    Ok(e)
+/// Runs conv/linear node `i` on the engine, one GEMM per group; returns its output, its tiles
+/// (channels absolute, for mismatch reports) and the cycle after its last tile.
+fn engine_layer(
+    model: &QuantModel,
+    info: &[TensorInfo],
+    be: &mut dyn Backend,
+    i: usize,
+    x: &Array4<i32>,
+    mut cycle: u64,
+) -> Result<(Array4<i32>, Vec<TileRecord>, u64)> {
+    let shape = info[i].shape;
+    let mut y = Array4::<i32>::zeros((1, shape.c, shape.h, shape.w));
+    let mut all = vec![];
+    for g in lower(model, i, x.index_axis(Axis(0), 0), info[i].kind) {
+        let (o, tiles) = run_gemm(be, &g, cycle)?;
+        cycle = tiles.last().map_or(cycle, |t| t.start_cycle + t.cycles);
+        let ow = g.out_hw.1;
+        for ((v, m), &val) in o.indexed_iter() {
+            y[[0, g.channel0 + m, v / ow, v % ow]] = val;
+        }
+        all.extend(tiles.into_iter().map(|t| TileRecord {
+            row0: t.row0 + g.channel0,
+            ..t
+        }));
+    }
+    Ok((y, all, cycle))
+}
+
+/// The first output of layer `layer` that differs from `want`, located in its tile.
+fn first_mismatch(
+    image: usize,
+    layer: &str,
+    y: &Array4<i32>,
+    want: &ArrayView4<i32>,
+    tiles: &[TileRecord],
+) -> Option<Mismatch> {
+    let ((idx, &actual), &expected) = y
+        .indexed_iter()
+        .zip(want.iter())
+        .find(|((_, a), b)| *a != *b)?;
+    let (_, ch, pi, pj) = idx;
+    let v = pi * y.dim().3 + pj;
+    let tile = tiles
+        .iter()
+        .position(|t| ch >= t.row0 && ch < t.row0 + t.rows && v >= t.v0 && v < t.v0 + t.vectors);
+    Some(Mismatch {
+        image,
+        layer: layer.to_string(),
+        tile,
+        channel: ch,
+        pixel: (pi, pj),
+        expected,
+        actual,
+        first_cycle: tile.map(|t| tiles[t].start_cycle),
+    })
 }
 
 /// Run image `index` (`[1, C, H, W]`) through the network on `be`, comparing each layer with
@@ -123,66 +175,31 @@ pub fn run_image(
                 Some(j) => (&outs[j], info[j].kind),
             })
             .collect();
-        let shape = info[i].shape;
-        let (y, tiles): (Array4<i32>, Vec<TileRecord>) = if node.op.has_weights() {
-            let x = ins[0].0.index_axis(Axis(0), 0);
-            let mut y = Array4::<i32>::zeros((1, shape.c, shape.h, shape.w));
-            let mut all = vec![];
-            for g in lower(model, i, x, info[i].kind) {
-                let (o, tiles) = run_gemm(be, &g, cycle)?;
-                cycle = tiles.last().map_or(cycle, |t| t.start_cycle + t.cycles);
-                let ow = g.out_hw.1;
-                for ((v, m), &val) in o.indexed_iter() {
-                    y[[0, g.channel0 + m, v / ow, v % ow]] = val;
-                }
-                // Record tiles with absolute channels for mismatch reports.
-                all.extend(tiles.into_iter().map(|t| TileRecord {
-                    row0: t.row0 + g.channel0,
-                    ..t
-                }));
-            }
-            (y, all)
+        let (y, tiles) = if node.op.has_weights() {
+            let (y, tiles, end) = engine_layer(model, info, be, i, ins[0].0, cycle)?;
+            cycle = end;
+            (y, tiles)
         } else {
             (eval_node(model, info, i, &ins), vec![])
         };
-        let layer_cycles: u64 = tiles.iter().map(|t| t.cycles).sum();
-        let want = golden[i];
-        let bad = y
-            .indexed_iter()
-            .zip(want.iter())
-            .find(|((_, a), b)| *a != *b);
-        let pred = predicted
-            .layers
-            .iter()
-            .find(|l| l.name == node.name)
-            .map_or(0, |l| l.cycles);
+        let mismatch = first_mismatch(index, &node.name, &y, &golden[i], &tiles);
         layers.push(LayerRun {
             name: node.name.clone(),
             on_engine: node.op.has_weights(),
             tiles: tiles.len(),
-            cycles: layer_cycles,
-            predicted: pred,
-            matches: bad.is_none(),
+            cycles: tiles.iter().map(|t| t.cycles).sum(),
+            predicted: predicted
+                .layers
+                .iter()
+                .find(|l| l.name == node.name)
+                .map_or(0, |l| l.cycles),
+            matches: mismatch.is_none(),
         });
-        if let Some(((idx, &actual), &expected)) = bad {
-            let (_, ch, pi, pj) = idx;
-            let v = pi * shape.w + pj;
-            let tile = tiles.iter().position(|t| {
-                ch >= t.row0 && ch < t.row0 + t.rows && v >= t.v0 && v < t.v0 + t.vectors
-            });
+        if mismatch.is_some() {
             return Ok(ImageRun {
                 layers,
                 cycles: cycle,
-                mismatch: Some(Mismatch {
-                    image: index,
-                    layer: node.name.clone(),
-                    tile,
-                    channel: ch,
-                    pixel: (pi, pj),
-                    expected,
-                    actual,
-                    first_cycle: tile.map(|t| tiles[t].start_cycle),
-                }),
+                mismatch,
             });
         }
         outs.push(y);

@@ -3,5 +3,9 @@
 
 pub mod backend;
 pub mod cosim;
+pub mod error;
 pub mod lower;
+mod run;
 pub mod verilator;
+
+pub use error::{Error, Result};

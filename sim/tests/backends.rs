@@ -61,7 +61,7 @@ fn verilator_engine_runs_networks_bit_exactly() {
     for bits in [1u8, 2, 4, 8] {
         let p = unibit_hw::configs::engine_params(bits, ROWS, COLS).unwrap();
         let v = unibit_hw::configs::engine_verilog(bits, ROWS, COLS).unwrap();
-        let mut be = VerilatorEngine::start(p, &v, false, |m| eprintln!("{m}")).unwrap();
+        let mut be = VerilatorEngine::start(p, &v, false, &unibit_core::Silent).unwrap();
         for family in ["resnet8", "mobilenetv2"] {
             check(&mut be, family, bits);
         }

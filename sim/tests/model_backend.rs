@@ -87,7 +87,7 @@ impl Backend for FlipOneWeightBit {
     fn params(&self) -> EngineParams {
         self.inner.params
     }
-    fn write_weights(&mut self, base: usize, words: &[Vec<u64>]) -> anyhow::Result<()> {
+    fn write_weights(&mut self, base: usize, words: &[Vec<u64>]) -> unibit_sim::Result<()> {
         let mut words = words.to_vec();
         if self.calls == self.call {
             words[self.word][self.bit / 64] ^= 1 << (self.bit % 64);
@@ -95,16 +95,16 @@ impl Backend for FlipOneWeightBit {
         self.calls += 1;
         self.inner.write_weights(base, &words)
     }
-    fn write_acts(&mut self, base: usize, words: &[Vec<i32>]) -> anyhow::Result<()> {
+    fn write_acts(&mut self, base: usize, words: &[Vec<i32>]) -> unibit_sim::Result<()> {
         self.inner.write_acts(base, words)
     }
-    fn write_params(&mut self, base: usize, words: &[u64]) -> anyhow::Result<()> {
+    fn write_params(&mut self, base: usize, words: &[u64]) -> unibit_sim::Result<()> {
         self.inner.write_params(base, words)
     }
-    fn run(&mut self, d: &TileDesc) -> anyhow::Result<u64> {
+    fn run(&mut self, d: &TileDesc) -> unibit_sim::Result<u64> {
         Backend::run(&mut self.inner, d)
     }
-    fn read_outputs(&mut self, base: usize, n: usize) -> anyhow::Result<Vec<i32>> {
+    fn read_outputs(&mut self, base: usize, n: usize) -> unibit_sim::Result<Vec<i32>> {
         self.inner.read_outputs(base, n)
     }
 }

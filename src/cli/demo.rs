@@ -145,7 +145,7 @@ pub fn demo(a: DemoArgs) -> Result<()> {
     // ---- 3. cost
     let params = unibit_hw::configs::engine_params(a.bits.get(), a.rows, a.cols)
         .map_err(anyhow::Error::msg)?;
-    let engine = unibit_sim::cosim::engine_config_of(&params)?;
+    let engine = params.engine_config()?;
     flow.step(
         "cost",
         &format!("predicted cycles on the {}×{} engine", a.rows, a.cols),
@@ -196,7 +196,8 @@ pub fn demo(a: DemoArgs) -> Result<()> {
             json!({ "board": a.board, "bits": a.bits, "rows": a.rows, "cols": a.cols }),
             &["build/report.json"],
             |_| {
-                let r = unibit_hw::synth::synth(&unibit_hw::synth::SynthOptions {
+                let progress = super::progress::Bars::new(false);
+                let r = unibit_hw::synth::run(&unibit_hw::synth::SynthOptions {
                     board: a.board.clone(),
                     bits: a.bits.get(),
                     rows: Some(a.rows),
@@ -205,9 +206,9 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                     out: synth_dir.clone(),
                     yosys_only: false,
                     seed: 1,
-                })?;
-                unibit_hw::synth::print_table(&r);
-                unibit_hw::synth::check_timing(&r)?;
+                }, &progress)?;
+                super::hw::print_table(&r);
+                super::hw::check_timing(&r)?;
                 Ok(json!({ "fmax_mhz": r.fmax_mhz, "clock_mhz": r.clock_mhz, "luts": r.resources.luts,
                            "bitstream": r.bitstream }))
             },

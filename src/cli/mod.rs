@@ -18,6 +18,7 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> 
 }
 pub mod demo;
 pub mod flow;
+pub mod hw;
 #[cfg(feature = "train")]
 pub mod mixed;
 pub mod progress;

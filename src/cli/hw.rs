@@ -1,8 +1,8 @@
-//! `unibit hw …`: argument structs (clap) and the library functions behind them.
+//! `unibit hw …`: argument structs (clap), the library call behind each command, and its table.
 
-use crate::synth::{check_timing, print_header, print_row, print_table, synth, SynthOptions};
-use anyhow::Result;
+use anyhow::{bail, Result};
 use std::path::PathBuf;
+use unibit_hw::synth::{BenchOptions, SynthOptions, SynthReport};
 
 #[derive(clap::Args, Debug)]
 pub struct HwArgs {
@@ -99,34 +99,30 @@ pub struct PackArgs {
 pub fn run(a: HwArgs) -> Result<()> {
     match a.command {
         HwCommand::Verilog(v) => verilog(v),
-        HwCommand::Synth(s) => synth_cmd(s),
+        HwCommand::Synth(s) => synth(s),
         HwCommand::Bench(b) => bench(b),
-        HwCommand::Pack(p) => crate::pack::pack_cmd(&p.bundle, p.rows, p.cols, &p.out),
+        HwCommand::Pack(p) => pack(p),
     }
 }
 
 pub fn verilog(a: VerilogArgs) -> Result<()> {
-    let info = crate::verilog::write_engine(a.bits, a.rows, a.cols, &a.out)?;
-    if let Some(cpb) = a.host_clocks_per_bit {
-        let v = crate::configs::host_verilog(a.bits, a.rows, a.cols, cpb)
-            .map_err(anyhow::Error::msg)?;
-        crate::util::write_atomic(&a.out.join("host.v"), v.as_bytes())?;
-    }
+    let o =
+        unibit_hw::verilog::write_engine(a.bits, a.rows, a.cols, a.host_clocks_per_bit, &a.out)?;
     println!(
         "wrote {}/top.v and engine.json: B={} {}x{} (weight word {} bits, activation word {} bits, tile overhead {} cycles)",
         a.out.display(),
         a.bits,
         a.rows,
         a.cols,
-        info.weight_word_bits,
-        info.activation_word_bits,
-        info.timing.tile_overhead
+        o.info.weight_word_bits,
+        o.info.activation_word_bits,
+        o.info.timing.tile_overhead
     );
     Ok(())
 }
 
-pub fn synth_cmd(a: SynthArgs) -> Result<()> {
-    let r = synth(&SynthOptions {
+pub fn synth(a: SynthArgs) -> Result<()> {
+    let opts = SynthOptions {
         board: a.board,
         bits: a.bits,
         rows: a.rows,
@@ -135,7 +131,8 @@ pub fn synth_cmd(a: SynthArgs) -> Result<()> {
         out: a.out.clone(),
         yosys_only: a.yosys_only,
         seed: a.seed,
-    })?;
+    };
+    let r = unibit_hw::synth::run(&opts, &super::progress::Bars::new(false))?;
     print_table(&r);
     println!("report: {}", a.out.join("report.json").display());
     check_timing(&r)
@@ -144,28 +141,95 @@ pub fn synth_cmd(a: SynthArgs) -> Result<()> {
 /// `hw bench`: one synthesis per bitwidth; timing failures are reported in the table (and in
 /// `bench.json`) rather than stopping the sweep.
 pub fn bench(a: BenchArgs) -> Result<()> {
-    let mut reports = vec![];
-    for &b in &a.bits {
-        let out = a.out.join(format!("{}-b{b}", a.board));
-        let r = synth(&SynthOptions {
-            board: a.board.clone(),
-            bits: b,
-            rows: a.rows,
-            cols: a.cols,
-            freq_mhz: a.freq,
-            out,
-            yosys_only: a.yosys_only,
-            seed: 1,
-        })?;
-        reports.push(r);
-    }
+    let opts = BenchOptions {
+        board: a.board,
+        bits: a.bits,
+        rows: a.rows,
+        cols: a.cols,
+        freq_mhz: a.freq,
+        yosys_only: a.yosys_only,
+        out: a.out,
+    };
+    let b = unibit_hw::synth::bench(&opts, &super::progress::Bars::new(false))?;
     print_header();
-    for r in &reports {
+    for r in &b.reports {
         print_row(r);
     }
-    crate::util::write_atomic(
-        &a.out.join("bench.json"),
-        serde_json::to_string_pretty(&reports)?.as_bytes(),
-    )?;
+    Ok(())
+}
+
+pub fn pack(a: PackArgs) -> Result<()> {
+    let r = unibit_hw::pack::pack_bundle(&a.bundle, a.rows, a.cols, &a.out)?;
+    println!(
+        "packed {} layers into {} weight words ({} bits) and {} parameter words in {}",
+        r.layout.layers.len(),
+        r.layout.weight_words,
+        r.layout.weight_word_bits,
+        r.layout.param_words,
+        r.out.display()
+    );
+    Ok(())
+}
+
+pub fn print_header() {
+    println!(
+        "{:<10} {:>2} {:>5} {:>6} {:>6} {:>7} {:>5} {:>4} {:>8} {:>8} {:>6} {:>10} {:>9}",
+        "board",
+        "B",
+        "RxC",
+        "LUTs",
+        "FFs",
+        "carries",
+        "BRAMs",
+        "DSPs",
+        "Fmax",
+        "clock",
+        "met",
+        "GMAC/s",
+        "lanes/kLUT"
+    );
+}
+
+pub fn print_row(r: &SynthReport) {
+    let f = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
+    println!(
+        "{:<10} {:>2} {:>5} {:>6} {:>6} {:>7} {:>5} {:>4} {:>8} {:>8} {:>6} {:>10.3} {:>9.2}",
+        r.board,
+        r.bits,
+        format!("{}x{}", r.rows, r.cols),
+        r.resources.luts,
+        r.resources.ffs,
+        r.resources.carries,
+        r.resources.brams,
+        r.resources.dsps,
+        f(r.fmax_mhz),
+        format!("{:.2}", r.clock_mhz),
+        r.timing_met
+            .map(|t| if t { "yes" } else { "NO" })
+            .unwrap_or("-"),
+        r.peak_macs_per_s / 1e9,
+        r.mac_lanes_per_1000_luts
+    );
+}
+
+pub fn print_table(r: &SynthReport) {
+    print_header();
+    print_row(r);
+}
+
+/// Fails with a clear message when timing was not met.
+pub fn check_timing(r: &SynthReport) -> Result<()> {
+    if r.timing_met == Some(false) {
+        bail!(
+            "timing not met: Fmax {:.2} MHz < {:.2} MHz clock for {} {}x{} B={}; no bitstream \
+             written (lower --freq or use a smaller array)",
+            r.fmax_mhz.unwrap_or(0.0),
+            r.clock_mhz,
+            r.board,
+            r.rows,
+            r.cols,
+            r.bits
+        );
+    }
     Ok(())
 }
