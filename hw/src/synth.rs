@@ -44,7 +44,7 @@ pub struct Resources {
     pub cells: BTreeMap<String, u64>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SynthReport {
     pub board: String,
     pub device: String,

@@ -6,7 +6,7 @@ use crate::backend::{check_gemm, run_gemm, Backend, TileRecord};
 use crate::error::{Error, Result};
 use crate::lower::lower;
 use ndarray::{Array4, ArrayView4, Axis};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use unibit_core::arith::ActKind;
 use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::graph::TensorInfo;
@@ -52,7 +52,7 @@ impl std::fmt::Display for Mismatch {
 }
 
 /// One layer of one image.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LayerRun {
     pub name: String,
     pub on_engine: bool,

@@ -6,7 +6,7 @@ use crate::cosim::{check_model, run_image, ImageRun, LayerRun, Mismatch};
 use crate::error::{Error, Result};
 use crate::verilator::VerilatorEngine;
 use ndarray::{s, ArrayView4};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use unibit_core::bundle::{self, Bundle, Golden};
@@ -14,7 +14,7 @@ use unibit_core::{Progress, QuantModel, TensorInfo};
 use unibit_hw::model::{EngineModel, EngineParams};
 
 /// The simulated engine.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SimKind {
     /// Verilator build of the generated Verilog (whole networks; built once per configuration).
@@ -49,8 +49,9 @@ pub struct CosimOptions {
     pub vcd: Option<PathBuf>,
 }
 
-/// What a cosimulation found. The serialized fields are the summary JSON of `unibit cosim`.
-#[derive(Clone, Debug, Serialize)]
+/// What a cosimulation found. The serialized fields are the summary JSON of `unibit cosim`
+/// (which reads back as a report without the skipped fields).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CosimReport {
     pub bundle: String,
     pub sim: SimKind,

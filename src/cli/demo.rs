@@ -3,16 +3,21 @@
 //! place-and-route for the iCEBreaker, and an HTML report. Finished steps are reused.
 
 use super::flow::Flow;
-use anyhow::{Context, Result};
+use super::progress::Bars;
+use anyhow::{bail, Context, Result};
 use clap::Args;
+use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use unibit_core::bundle;
 use unibit_core::cost::model_cost;
 use unibit_core::dataset::{self, Split};
 use unibit_core::size::{format_bits, parse_bits, width_for_budget};
+use unibit_core::synthetic::{write_example, ExampleConfig};
 use unibit_core::{Bits, Family, FamilyConfig};
+use unibit_hw::synth::{SynthOptions, SynthReport};
 use unibit_report::html::{Page, Table};
+use unibit_sim::cosim::{run_bundle, CosimOptions, CosimReport, SimKind};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -55,11 +60,12 @@ pub struct DemoArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-fn read_json(p: &Path) -> Result<Value> {
+/// A step's typed result, read back from the JSON file it wrote (also when the step was skipped).
+fn read_json<T: DeserializeOwned>(p: &Path) -> Result<T> {
     serde_json::from_str(
         &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
     )
-    .with_context(|| format!("{}: not valid JSON", p.display()))
+    .with_context(|| format!("{}: not the expected JSON", p.display()))
 }
 
 pub fn demo(a: DemoArgs) -> Result<()> {
@@ -108,7 +114,7 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                 std::fs::write(dir.join("synthetic"), "no training: synthetic weights\n")?;
                 return Ok(Value::Null);
             }
-            train(&a, &run_dir, budget, base.channel_multiple)
+            train(&a, &run_dir, budget, FamilyConfig { width: sol.width, ..base.clone() })
         },
     )?;
 
@@ -121,18 +127,27 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         &["bundle/manifest.json"],
         |_| {
             if synthetic {
-                super::bundle::example(super::bundle::ExampleArgs {
-                    family: super::family::FamilyArgs {
-                        family: a.family,
-                        channel_multiple: base.channel_multiple,
+                let r = write_example(
+                    &ExampleConfig {
+                        family: FamilyConfig {
+                            width: sol.width,
+                            ..base.clone()
+                        },
+                        bits: a.bits,
+                        seed: 1,
+                        golden: a.images.max(1),
+                        data_dir: a.data_dir.clone(),
                     },
-                    bits: a.bits,
-                    width: sol.width,
-                    out: bundle_dir.clone(),
-                    seed: 1,
-                    golden: a.images.max(1),
-                    data_dir: a.data_dir.clone(),
-                })?;
+                    &bundle_dir,
+                )?;
+                println!(
+                    "{}: synthetic {} at B = {}, {} layers, {}",
+                    r.out.display(),
+                    a.family,
+                    a.bits,
+                    r.layers,
+                    format_bits(r.size.total_bits)
+                );
             } else {
                 export(&a, &run_dir, &bundle_dir)?;
             }
@@ -169,18 +184,24 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         json!({ "rows": a.rows, "cols": a.cols, "images": a.images, "bits": a.bits,
                 "bundle": std::fs::metadata(bundle_dir.join("weights.safetensors"))?.len() }),
         &["cosim.json"],
-        |_| {
-            super::cosim::cosim(super::cosim::CosimArgs {
-                bundle: bundle_dir.clone(),
+        |dir| {
+            let opts = CosimOptions {
                 rows: a.rows,
                 cols: a.cols,
-                sim: super::cosim::SimKind::Verilator,
+                sim: SimKind::Verilator,
                 images: Some(a.images.min(b.golden.as_ref().map_or(0, |g| g.count()))),
-                json: Some(cosim_json.clone()),
-                vcd: Some(flow_dir(&a.out, "cosim").join("mismatch.vcd")),
-            })?;
-            let v = read_json(&cosim_json)?;
-            Ok(json!({ "bit_exact": v["bit_exact"], "cycles_per_image": v["cycles_per_image"] }))
+                vcd: Some(dir.join("mismatch.vcd")),
+            };
+            let r = run_bundle(&bundle_dir, &opts, &Bars::new(false))?;
+            super::write_atomic(&cosim_json, serde_json::to_string_pretty(&r)?.as_bytes())?;
+            if let Some(m) = &r.mismatch {
+                bail!("cosimulation MISMATCH: {m} (summary {})", cosim_json.display());
+            }
+            println!(
+                "bit-exact: {} image(s), every layer equals the golden vectors — {} cycles/image (cost model {})",
+                r.images, r.cycles_per_image, r.predicted_per_image
+            );
+            Ok(json!({ "bit_exact": r.bit_exact, "cycles_per_image": r.cycles_per_image }))
         },
     )?;
 
@@ -196,17 +217,19 @@ pub fn demo(a: DemoArgs) -> Result<()> {
             json!({ "board": a.board, "bits": a.bits, "rows": a.rows, "cols": a.cols }),
             &["build/report.json"],
             |_| {
-                let progress = super::progress::Bars::new(false);
-                let r = unibit_hw::synth::run(&unibit_hw::synth::SynthOptions {
-                    board: a.board.clone(),
-                    bits: a.bits.get(),
-                    rows: Some(a.rows),
-                    cols: Some(a.cols),
-                    freq_mhz: None,
-                    out: synth_dir.clone(),
-                    yosys_only: false,
-                    seed: 1,
-                }, &progress)?;
+                let r = unibit_hw::synth::run(
+                    &SynthOptions {
+                        board: a.board.clone(),
+                        bits: a.bits.get(),
+                        rows: Some(a.rows),
+                        cols: Some(a.cols),
+                        freq_mhz: None,
+                        out: synth_dir.clone(),
+                        yosys_only: false,
+                        seed: 1,
+                    },
+                    &Bars::new(false),
+                )?;
                 super::hw::print_table(&r);
                 super::hw::check_timing(&r)?;
                 Ok(json!({ "fmax_mhz": r.fmax_mhz, "clock_mhz": r.clock_mhz, "luts": r.resources.luts,
@@ -223,12 +246,12 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         json!({ "at": std::fs::metadata(&cosim_json)?.modified()?.duration_since(std::time::UNIX_EPOCH)?.as_secs() }),
         &["index.html"],
         |dir| {
-            let synth = if a.no_synth {
+            let synth: Option<SynthReport> = if a.no_synth {
                 None
             } else {
                 Some(read_json(&synth_dir.join("report.json"))?)
             };
-            let cosim = read_json(&cosim_json)?;
+            let cosim: CosimReport = read_json(&cosim_json)?;
             let mut page = report(&a, &b, budget, &cosim, synth.as_ref())?;
             figures(&mut page, dir, &a, &run_dir, &cosim)?;
             page.write_html(&dir.join("index.html"))?;
@@ -250,60 +273,78 @@ pub fn demo(a: DemoArgs) -> Result<()> {
     Ok(())
 }
 
-fn flow_dir(root: &Path, step: &str) -> PathBuf {
-    root.join(step)
-}
-
 #[cfg(feature = "train")]
-fn train(a: &DemoArgs, run: &Path, budget: u64, channel_multiple: usize) -> Result<Value> {
+fn train(a: &DemoArgs, run: &Path, budget: u64, model: FamilyConfig) -> Result<Value> {
+    use unibit_sw::net::QuantSpec;
+    use unibit_sw::train::{RunOptions, TrainSettings};
+    super::train::threads(a.threads)?;
+    // A run killed part-way is resumed from its checkpoint.
     let resume = run.join("config.json").exists();
-    let args = super::train::TrainArgs {
-        family: a.family,
-        bits: Some(a.bits),
-        float: false,
-        width: None,
-        budget: Some(format!("{budget}bit")),
-        channel_multiple,
-        first_last_8bit: false,
-        train: super::train::TrainSettingsArgs {
-            epochs: a.epochs,
-            batch: 128,
-            lr: 0.1,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            warmup_epochs: 1.0_f64.min(a.epochs as f64 / 2.0),
-            no_augment: false,
-            train_limit: None,
-            data_dir: a.data_dir.clone(),
-        },
-        seed: 0,
-        out: run.to_path_buf(),
-        resume,
-        threads: a.threads,
-        device: "cpu".into(),
-        stop_after: None,
-        quiet: false,
+    let settings = TrainSettings {
+        epochs: a.epochs,
+        batch: 128,
+        lr: 0.1,
+        momentum: 0.9,
+        weight_decay: 5e-4,
+        warmup_epochs: 1.0_f64.min(a.epochs as f64 / 2.0),
+        no_augment: false,
+        train_limit: None,
+        data_dir: a.data_dir.clone(),
     };
-    super::train::train(args)?;
+    let quant = QuantSpec {
+        bits: a.bits,
+        first_last_8bit: false,
+    };
+    let cfg = (!resume).then(|| {
+        settings.config(model, Some(quant), 0, Some((format!("{budget}bit"), budget)))
+    });
+    let opts = RunOptions {
+        device: unibit_sw::Device::Cpu,
+        stop_after: None,
+    };
+    let r = unibit_sw::train::train(run, cfg, resume, &opts, &Bars::new(false))?;
+    if let Some(m) = r.epochs.last() {
+        println!(
+            "{}: epoch {}/{} test accuracy {:.2}%",
+            r.run.display(),
+            m.epoch,
+            r.config.epochs,
+            100.0 * m.test_acc
+        );
+    }
     Ok(Value::Null)
 }
 
 #[cfg(not(feature = "train"))]
-fn train(_: &DemoArgs, _: &Path, _: u64, _: usize) -> Result<Value> {
+fn train(_: &DemoArgs, _: &Path, _: u64, _: FamilyConfig) -> Result<Value> {
     anyhow::bail!("this unibit was built without training (--no-default-features); run the demo with --synthetic")
 }
 
 #[cfg(feature = "train")]
 fn export(a: &DemoArgs, run: &Path, bundle: &Path) -> Result<()> {
-    super::train::export(super::train::ExportArgs {
-        run: run.to_path_buf(),
-        out: bundle.to_path_buf(),
+    let opts = unibit_sw::export::ExportOptions {
         golden: a.images.max(1),
         calibration_images: 5000,
+        device: unibit_sw::Device::Cpu,
         test_limit: None,
-        threads: a.threads,
-        device: "cpu".into(),
-    })
+    };
+    let r = unibit_sw::export::export(run, bundle, &opts)?;
+    println!(
+        "{}: trained {:.2}% · fake-quant {:.2}% · integer {:.2}% (gap {:+.2} pp) on {} test images",
+        bundle.display(),
+        100.0 * r.trained_accuracy,
+        100.0 * r.fake_quant_accuracy,
+        100.0 * r.integer_accuracy,
+        r.gap_pp,
+        r.test_images
+    );
+    if r.gap_pp.abs() > 0.3 {
+        bail!(
+            "integer accuracy differs from the fake-quantized model's by {:+.2} pp (limit 0.3 pp)",
+            r.gap_pp
+        );
+    }
+    Ok(())
 }
 
 #[cfg(not(feature = "train"))]
@@ -313,7 +354,13 @@ fn export(_: &DemoArgs, _: &Path, _: &Path) -> Result<()> {
 
 /// The demo report's figures: the training curve (when there was training) and the engine's
 /// cycles per layer, measured against predicted. Drawn as SVG (embedded) and PNG next to the page.
-fn figures(page: &mut Page, dir: &Path, a: &DemoArgs, run: &Path, cosim: &Value) -> Result<()> {
+fn figures(
+    page: &mut Page,
+    dir: &Path,
+    a: &DemoArgs,
+    run: &Path,
+    cosim: &CosimReport,
+) -> Result<()> {
     use unibit_report::model_plots::{CyclesPerLayer, LayerCycles, TrainingCurve};
     use unibit_report::plots::render;
     page.heading(2, "Figures");
@@ -334,15 +381,14 @@ fn figures(page: &mut Page, dir: &Path, a: &DemoArgs, run: &Path, cosim: &Value)
             "Test accuracy of the quantization-aware model after each epoch, and the mean training loss.",
         )?;
     }
-    let layers: Vec<LayerCycles> = cosim["layers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|l| l["on_engine"] == true)
+    let layers: Vec<LayerCycles> = cosim
+        .layers
+        .iter()
+        .filter(|l| l.on_engine)
         .map(|l| LayerCycles {
-            name: l["name"].as_str().unwrap_or("").to_string(),
-            measured: l["cycles"].as_u64().unwrap_or(0),
-            predicted: l["predicted"].as_u64().unwrap_or(0),
+            name: l.name.clone(),
+            measured: l.cycles,
+            predicted: l.predicted,
         })
         .collect();
     if !layers.is_empty() {
@@ -377,8 +423,8 @@ fn report(
     a: &DemoArgs,
     b: &bundle::Bundle,
     budget: u64,
-    cosim: &Value,
-    synth: Option<&Value>,
+    cosim: &CosimReport,
+    synth: Option<&SynthReport>,
 ) -> Result<Page> {
     let man_size = unibit_core::size::model_size(&b.model.graph, |_| b.model.bits)?;
     let mut p = Page::new(format!("unibit demo — {} at B = {}", a.family, a.bits));
@@ -437,34 +483,23 @@ fn report(
     );
     p.paragraph(format!(
         "bit-exact: {} — {} image(s), {} cycles per image (cost model: {}).",
-        cosim["bit_exact"],
-        cosim["images"],
-        cosim["cycles_per_image"],
-        cosim["predicted_per_image"]
+        cosim.bit_exact, cosim.images, cosim.cycles_per_image, cosim.predicted_per_image
     ));
     let mut t = Table::new(["layer", "where", "tiles", "cycles", "predicted", "match"]);
-    for l in cosim["layers"].as_array().into_iter().flatten() {
+    for l in &cosim.layers {
         t.row([
-            l["name"].as_str().unwrap_or("").to_string(),
-            if l["on_engine"] == true {
-                "engine"
-            } else {
-                "host"
-            }
-            .to_string(),
-            l["tiles"].to_string(),
-            l["cycles"].to_string(),
-            l["predicted"].to_string(),
-            if l["matches"] == true { "✓" } else { "✗" }.to_string(),
+            l.name.clone(),
+            if l.on_engine { "engine" } else { "host" }.to_string(),
+            l.tiles.to_string(),
+            l.cycles.to_string(),
+            l.predicted.to_string(),
+            if l.matches { "✓" } else { "✗" }.to_string(),
         ]);
     }
     p.table(t);
     if let Some(s) = synth {
-        p.heading(
-            2,
-            format!("Synthesis: {}", s["board"].as_str().unwrap_or("")),
-        );
-        let r = &s["resources"];
+        p.heading(2, format!("Synthesis: {}", s.board));
+        let r = &s.resources;
         let mut t = Table::new([
             "device",
             "LUTs",
@@ -478,29 +513,27 @@ fn report(
             "peak MAC/s",
         ]);
         t.row([
-            s["device"].as_str().unwrap_or("").to_string(),
-            r["luts"].to_string(),
-            r["ffs"].to_string(),
-            r["carries"].to_string(),
-            r["brams"].to_string(),
-            r["dsps"].to_string(),
-            format!("{:.2} MHz", s["clock_mhz"].as_f64().unwrap_or(0.0)),
-            s["fmax_mhz"]
-                .as_f64()
-                .map_or("—".into(), |f| format!("{f:.2} MHz")),
-            match s["timing_met"].as_bool() {
+            s.device.clone(),
+            r.luts.to_string(),
+            r.ffs.to_string(),
+            r.carries.to_string(),
+            r.brams.to_string(),
+            r.dsps.to_string(),
+            format!("{:.2} MHz", s.clock_mhz),
+            s.fmax_mhz.map_or("—".into(), |f| format!("{f:.2} MHz")),
+            match s.timing_met {
                 Some(true) => "met".into(),
                 Some(false) => "NOT met".into(),
                 None => "—".into(),
             },
-            format!("{:.3e}", s["peak_macs_per_s"].as_f64().unwrap_or(0.0)),
+            format!("{:.3e}", s.peak_macs_per_s),
         ]);
         p.table(t);
-        if let Some(bs) = s["bitstream"].as_str() {
+        if let Some(bs) = &s.bitstream {
             p.paragraph(format!("Bitstream: {bs}"));
         }
-        let cycles = cosim["cycles_per_image"].as_f64().unwrap_or(0.0);
-        let clock = s["clock_mhz"].as_f64().unwrap_or(0.0);
+        let cycles = cosim.cycles_per_image as f64;
+        let clock = s.clock_mhz;
         if cycles > 0.0 && clock > 0.0 {
             p.paragraph(format!(
                 "At {clock:.2} MHz one image takes {:.2} ms of engine time ({:.0} images/s, compute only).",
