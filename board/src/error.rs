@@ -77,6 +77,18 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    #[error("{}: {source}", file.display())]
+    File {
+        file: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a readable PNG: {source}", file.display())]
+    Png {
+        file: std::path::PathBuf,
+        #[source]
+        source: png::DecodingError,
+    },
     #[error(transparent)]
     Engine(#[from] unibit_core::engine::Error),
     #[error(transparent)]

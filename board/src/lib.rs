@@ -12,12 +12,14 @@
 //! * [`soft`]: a software board over the engine's memory-level model (not the RTL).
 //! * [`driver`]: `load` (compile, check, write, verify, commit) and `classify` (run images,
 //!   compare with the integer reference, time engine and link).
+//! * [`images`]: images to classify from PNG files.
 //! * [`sim`]: serving a software board on a pseudo-terminal.
 
 pub mod device;
 pub mod driver;
 pub mod error;
 pub mod frame;
+pub mod images;
 pub mod link;
 pub mod port;
 pub mod protocol;

@@ -1,5 +1,6 @@
 //! Argument structs and glue for each group of subcommands.
 
+pub mod board;
 pub mod core_cmds;
 pub mod cosim;
 pub mod curve;
