@@ -22,7 +22,10 @@ fn tiny_dataset(dir: &Path) {
     let mut img = vec![0, 0, 8, 3, 0, 0, 0, 8, 0, 0, 0, 28, 0, 0, 0, 28];
     img.extend((0..8 * 784).map(|i: usize| ((i * 37 + i / 784 * 101) % 256) as u8));
     gz("t10k-images-idx3-ubyte.gz", &img);
-    gz("t10k-labels-idx1-ubyte.gz", &[0, 0, 8, 1, 0, 0, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7]);
+    gz(
+        "t10k-labels-idx1-ubyte.gz",
+        &[0, 0, 8, 1, 0, 0, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7],
+    );
 }
 
 struct Sim(Child);
@@ -61,19 +64,37 @@ fn board_commands_against_a_software_board() {
     let b = tmp.path().join("b");
     cli::ok_with(
         &[
-            "bundle", "example", "--family", "resnet8", "--bits", "2", "--width", "0.25",
-            "--channel-multiple", "8", "--golden", "8", "--out", s(&b),
+            "bundle",
+            "example",
+            "--family",
+            "resnet8",
+            "--bits",
+            "2",
+            "--width",
+            "0.25",
+            "--channel-multiple",
+            "8",
+            "--golden",
+            "8",
+            "--out",
+            s(&b),
         ],
         &env,
     );
     let (mut child, port) = sim(&["--board", "icebreaker", "--bits", "2", "--backend", "model"]);
 
     let info = cli::ok_with(&["board", "info", "--port", &port], &env);
-    assert!(info.contains("engine: B = 2, 8×8 array, 24.000 MHz"), "{info}");
+    assert!(
+        info.contains("engine: B = 2, 8×8 array, 24.000 MHz"),
+        "{info}"
+    );
     assert!(info.contains("model: none"), "{info}");
 
     let j = tmp.path().join("load.json");
-    let out = cli::ok_with(&["board", "load", s(&b), "--port", &port, "--json", s(&j)], &env);
+    let out = cli::ok_with(
+        &["board", "load", s(&b), "--port", &port, "--json", s(&j)],
+        &env,
+    );
     assert!(out.contains("loaded model"), "{out}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
     assert_eq!(v["skipped"], false);
@@ -83,12 +104,26 @@ fn board_commands_against_a_software_board() {
     let j = tmp.path().join("classify.json");
     let out = cli::ok_with(
         &[
-            "board", "classify", s(&b), "--port", &port, "--dataset", "fashion-mnist",
-            "--data-dir", s(&data), "--limit", "8", "--json", s(&j),
+            "board",
+            "classify",
+            s(&b),
+            "--port",
+            &port,
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            s(&data),
+            "--limit",
+            "8",
+            "--json",
+            s(&j),
         ],
         &env,
     );
-    assert!(out.contains("logits equal the integer reference: yes (8 of 8)"), "{out}");
+    assert!(
+        out.contains("logits equal the integer reference: yes (8 of 8)"),
+        "{out}"
+    );
     assert!(out.contains("(equal)"), "{out}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&j).unwrap()).unwrap();
     assert_eq!(v["images"], 8);
@@ -96,7 +131,15 @@ fn board_commands_against_a_software_board() {
     assert_eq!(v["cycles"][0], v["cycles_expected"]);
 
     cli::fails_with(
-        &["board", "load", s(&b), "--port", &port, "--board", "ulx3s-25f"],
+        &[
+            "board",
+            "load",
+            s(&b),
+            "--port",
+            &port,
+            "--board",
+            "ulx3s-25f",
+        ],
         &env,
         "R×C = 8×8 (expected 16×16)",
     );

@@ -85,7 +85,10 @@ fn differences(info: &Info, t: &Target) -> Result<Vec<String>> {
     let mut d = vec![];
     let bits = t.shape.bits.get();
     if info.bits != bits {
-        d.push(format!("B = {} (the bundle's model is B = {bits})", info.bits));
+        d.push(format!(
+            "B = {} (the bundle's model is B = {bits})",
+            info.bits
+        ));
     }
     if (info.rows as usize, info.cols as usize) != (t.shape.rows, t.shape.cols) {
         d.push(format!(
@@ -119,7 +122,12 @@ fn differences(info: &Info, t: &Target) -> Result<Vec<String>> {
 
 /// Read `bundle_dir` and compile it for the board that sent `info`; refuses a board whose
 /// engine differs from the target, naming every difference.
-pub fn compile_for(bundle_dir: &Path, info: &Info, port: &str, expect: &Expect) -> Result<Compiled> {
+pub fn compile_for(
+    bundle_dir: &Path,
+    info: &Info,
+    port: &str,
+    expect: &Expect,
+) -> Result<Compiled> {
     let bundle = bundle::read_with(bundle_dir, false)?;
     let bits = bundle.model.bits.get();
     let target = choose_target(info, bits, expect)?;
@@ -230,7 +238,11 @@ pub fn load<P: Port>(
 
 /// Write the image and the registers, then read both back and compare. Reading back is the
 /// exact check the protocol offers (the board computes no checksum); it doubles the bytes.
-fn write_verified<P: Port>(link: &mut Link<P>, c: &Compiled, progress: &dyn Progress) -> Result<usize> {
+fn write_verified<P: Port>(
+    link: &mut Link<P>,
+    c: &Compiled,
+    progress: &dyn Progress,
+) -> Result<usize> {
     let parts = [(MEM_MAIN, &c.image), (MEM_REGS, &c.regs)];
     let total: usize = parts.iter().map(|(_, d)| d.len()).sum();
     progress.begin("write", Some(total as u64));
@@ -363,7 +375,8 @@ fn run_all<P: Port>(
     progress: &dyn Progress,
 ) -> Result<Runs> {
     let n_logits = c.program.output().shape.c;
-    let engine_t = Duration::from_secs_f64(engine::cycles(&c.program) as f64 / c.target.clock_hz as f64);
+    let engine_t =
+        Duration::from_secs_f64(engine::cycles(&c.program) as f64 / c.target.clock_hz as f64);
     let (before, start) = (mark(link), Instant::now());
     let (mut logits, mut cycles) = (vec![], vec![]);
     progress.begin("classify", Some(images.pixels.shape()[0] as u64));
@@ -412,10 +425,13 @@ fn summarise<P: Port>(
             })
         })
         .collect();
-    let correct = images
-        .labels
-        .as_ref()
-        .map(|l| classes.iter().zip(l).filter(|(c, l)| **c == **l as usize).count());
+    let correct = images.labels.as_ref().map(|l| {
+        classes
+            .iter()
+            .zip(l)
+            .filter(|(c, l)| **c == **l as usize)
+            .count()
+    });
     let expected = engine::cycles(&c.program);
     let clock = c.target.clock_hz;
     let mean_cycles = runs.cycles.iter().sum::<u64>() as f64 / n.max(1) as f64;

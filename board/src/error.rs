@@ -62,7 +62,9 @@ pub enum Error {
         target: String,
         differs: String,
     },
-    #[error("{port}: the board holds model {found}, this bundle is model {expected}: load it first")]
+    #[error(
+        "{port}: the board holds model {found}, this bundle is model {expected}: load it first"
+    )]
     WrongModel {
         port: String,
         expected: String,

@@ -49,7 +49,10 @@ pub fn read_png(file: &Path, shape: Shape) -> Result<Vec<u8>> {
 
 /// `files` as one batch `[N, 1, H, W]` for the model in `bundle_dir`, without labels.
 pub fn read_pngs(bundle_dir: &Path, files: &[PathBuf]) -> Result<Images> {
-    let shape = unibit_core::bundle::read_with(bundle_dir, false)?.model.graph.input;
+    let shape = unibit_core::bundle::read_with(bundle_dir, false)?
+        .model
+        .graph
+        .input;
     let mut pixels = vec![];
     for f in files {
         pixels.extend(read_png(f, shape)?);

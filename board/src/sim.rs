@@ -42,7 +42,9 @@ impl PtyBoard {
         loop {
             match self.device.serve(&mut self.board_end, stop) {
                 Ok(()) => return Ok(()),
-                Err(e) if e.raw_os_error() == Some(5) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) if e.raw_os_error() == Some(5) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
                 Err(source) => {
                     return Err(Error::Io {
                         port: self.path.clone(),

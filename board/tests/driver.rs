@@ -83,7 +83,10 @@ fn load_classify_and_skip_on_the_model_board() {
     let first = driver::load(&b, &mut l, &Expect::default(), &Silent).unwrap();
     assert!(!first.skipped);
     assert_eq!(first.bytes_written, first.image_bytes + 64);
-    assert_eq!((first.board.as_str(), first.rows, first.cols), ("icebreaker", 8, 8));
+    assert_eq!(
+        (first.board.as_str(), first.rows, first.cols),
+        ("icebreaker", 8, 8)
+    );
     let images = Images {
         pixels: synthetic_images(8, unibit_core::graph::Shape::new(1, 28, 28), 7),
         labels: None,
@@ -116,7 +119,10 @@ fn refused(target: Target, expect: Expect) -> String {
 
 #[test]
 fn a_board_of_another_bitwidth_is_refused() {
-    let msg = refused(Target::named("icebreaker", 4, None, None).unwrap(), Expect::default());
+    let msg = refused(
+        Target::named("icebreaker", 4, None, None).unwrap(),
+        Expect::default(),
+    );
     assert!(msg.contains("B = 4 (the bundle's model is B = 2)"), "{msg}");
 }
 
@@ -139,5 +145,52 @@ fn a_board_with_too_little_memory_is_refused() {
     mem.blocks[0].count = 12;
     t.memories = mem;
     let msg = refused(t, Expect::default());
-    assert!(msg.contains("main memory 8192 bytes (expected 98304)"), "{msg}");
+    assert!(
+        msg.contains("main memory 8192 bytes (expected 98304)"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn png_images_are_read_as_grey_pixels() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = small_bundle(dir.path());
+    let write = |name: &str, color: png::ColorType, data: &[u8]| {
+        let path = dir.path().join(name);
+        let f = std::fs::File::create(&path).unwrap();
+        let mut e = png::Encoder::new(f, 28, 28);
+        e.set_color(color);
+        e.set_depth(png::BitDepth::Eight);
+        e.write_header().unwrap().write_image_data(data).unwrap();
+        path
+    };
+    let grey: Vec<u8> = (0..784).map(|i| (i % 251) as u8).collect();
+    let rgb: Vec<u8> = grey.iter().flat_map(|&g| [g, g, g]).collect();
+    let files = [
+        write("grey.png", png::ColorType::Grayscale, &grey),
+        write("rgb.png", png::ColorType::Rgb, &rgb),
+    ];
+    let imgs = unibit_board::images::read_pngs(&b, &files).unwrap();
+    assert_eq!(imgs.pixels.shape(), &[2, 1, 28, 28]);
+    for k in 0..2 {
+        let got: Vec<u8> = imgs
+            .pixels
+            .slice(ndarray::s![k, .., .., ..])
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(got, grey);
+    }
+    let small = dir.path().join("small.png");
+    let f = std::fs::File::create(&small).unwrap();
+    let mut e = png::Encoder::new(f, 4, 4);
+    e.set_color(png::ColorType::Grayscale);
+    e.write_header()
+        .unwrap()
+        .write_image_data(&[0; 16])
+        .unwrap();
+    let err = unibit_board::images::read_pngs(&b, &[small])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("expected 28×28 grey"), "{err}");
 }

@@ -179,7 +179,9 @@ fn program(a: ProgramArgs) -> Result<()> {
         .status()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
-                anyhow::anyhow!("{tool} not found on PATH: run `make setup` (scripts/setup.sh installs it)")
+                anyhow::anyhow!(
+                    "{tool} not found on PATH: run `make setup` (scripts/setup.sh installs it)"
+                )
             }
             _ => anyhow::Error::new(e).context(format!("running {tool}")),
         })?;
@@ -242,7 +244,10 @@ fn print_load(bundle: &Path, r: &LoadReport) {
         r.bits
     );
     if r.skipped {
-        println!("{what}: model {} already loaded, nothing written", r.model_id);
+        println!(
+            "{what}: model {} already loaded, nothing written",
+            r.model_id
+        );
     } else {
         println!(
             "{what}: loaded model {}: {} bytes written and read back ({} bytes image of {} bytes main memory)",
@@ -332,6 +337,12 @@ fn print_classify(r: &ClassifyReport) {
         r.clock_hz as f64 / 1e6,
         r.link_ms
     );
+    let wire_ms = r.traffic.wire_s * 1e3 / r.images.max(1) as f64;
+    println!(
+        "on the wire: {wire_ms:.2} ms per image at the link's baud rate (engine + wire: {:.2} ms, {:.1} images/s)",
+        r.engine_ms + wire_ms,
+        1e3 / (r.engine_ms + wire_ms)
+    );
 }
 
 /// Set by SIGINT / SIGTERM; the server polls it.
@@ -343,9 +354,19 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn sim(a: SimArgs) -> Result<()> {
     let Backend::Model = a.backend;
-    let target = Target::named(a.board.name(), a.bits, a.rows, a.cols)?;
+    let what = || {
+        format!(
+            "software board {} B = {} {}×{}",
+            a.board.name(),
+            a.bits,
+            a.rows.map_or("default".into(), |r| r.to_string()),
+            a.cols.map_or("default".into(), |c| c.to_string())
+        )
+    };
+    let target = Target::named(a.board.name(), a.bits, a.rows, a.cols).with_context(what)?;
     let (shape, clock) = (target.shape, target.clock_hz);
-    let mut pty = PtyBoard::open(ModelBoard::new(target, a.baud)?)?;
+    let board = ModelBoard::new(target, a.baud).with_context(what)?;
+    let mut pty = PtyBoard::open(board)?;
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
