@@ -23,11 +23,15 @@ use unibit_core::synthetic::{synthetic_images, synthetic_model};
 /// `unibit bundle example --family resnet8 --bits 2 --width 0.25 --channel-multiple 8`, on
 /// synthetic calibration images.
 fn small_bundle(dir: &Path) -> PathBuf {
-    let mut cfg = FamilyConfig::fashion_mnist("resnet8".parse().unwrap(), 0.25);
+    family_bundle(dir, "resnet8", 0.25)
+}
+
+fn family_bundle(dir: &Path, family: &str, width: f64) -> PathBuf {
+    let mut cfg = FamilyConfig::fashion_mnist(family.parse().unwrap(), width);
     cfg.channel_multiple = 8;
     let calib = synthetic_images(8, cfg.input, 1);
     let model = synthetic_model(&cfg, Bits::new(2).unwrap(), 1, calib.view()).unwrap();
-    let path = dir.join("resnet8");
+    let path = dir.join(family);
     let b = Bundle {
         model,
         info: ModelInfo {
@@ -193,4 +197,26 @@ fn png_images_are_read_as_grey_pixels() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("expected 28×28 grey"), "{err}");
+}
+
+#[test]
+fn a_model_too_big_for_the_board_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = family_bundle(dir.path(), "resnet20", 2.0);
+    let board = serve(Target::named("icebreaker", 2, None, None).unwrap());
+    let mut l = link(&board.path);
+    let before = l.bytes_sent;
+    let e = driver::load(&b, &mut l, &Expect::default(), &Silent).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("the model needs") && msg.contains("131072 bytes are available"),
+        "{msg}"
+    );
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    // Only the INFO command went out.
+    assert!(
+        l.bytes_sent - before < 16,
+        "{} bytes sent",
+        l.bytes_sent - before
+    );
 }
