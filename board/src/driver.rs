@@ -385,7 +385,6 @@ fn run_all<P: Port>(
         let r = link
             .run(&bytes, n_logits, engine_t * 2 + RUN_ALLOWANCE)
             .map_err(|e| Error::Image {
-                port: link.name().into(),
                 index,
                 source: Box::new(e),
             })?;

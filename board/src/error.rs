@@ -72,9 +72,8 @@ pub enum Error {
     },
     #[error("{port}: read-back of memory {mem} differs from what was written at byte {addr}")]
     Verify { port: String, mem: u8, addr: usize },
-    #[error("{port}: image {index}: {source}")]
+    #[error("image {index}: {source}")]
     Image {
-        port: String,
         index: usize,
         #[source]
         source: Box<Error>,
