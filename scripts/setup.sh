@@ -22,7 +22,7 @@ mkdir -p "$CACHE"
 # libudev-dev: serialport finds boards by USB VID:PID (`unibit board … --port auto`).
 APT_PACKAGES=(build-essential pkg-config unzip python3-venv yosys fpga-icestorm
               verilator iverilog dataset-fashion-mnist fonts-dejavu-core slurm-wlm munge
-              libudev-dev)
+              libudev-dev openfpgaloader)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -44,6 +44,9 @@ enum Command {
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(cli::bench::BenchCmd),
+    /// Boards: program a bitstream, query, load a bundle, classify, serve a software board.
+    #[command(subcommand)]
+    Board(cli::board::BoardCmd),
     /// Hardware: engine Verilog, board synthesis (bitstream + report), memory images for a bundle.
     Hw(cli::hw::HwArgs),
     /// Train a ConvNet with one weight bitwidth B for every layer (QAT), at a width or a size budget.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cli::report::report(a),
         Command::Bench(c) => cli::bench::bench(c),
         Command::Hw(a) => cli::hw::run(a),
+        Command::Board(c) => cli::board::run(c),
         #[cfg(feature = "train")]
         Command::Train(a) => {
             let run = a.out.clone();

@@ -56,6 +56,44 @@ pub enum Error {
         expected: String,
         found: String,
     },
+    #[error("{port}: the board's engine is not the one this bundle compiles for ({target}): {differs}; nothing was written")]
+    WrongEngine {
+        port: String,
+        target: String,
+        differs: String,
+    },
+    #[error(
+        "{port}: the board holds model {found}, this bundle is model {expected}: load it first"
+    )]
+    WrongModel {
+        port: String,
+        expected: String,
+        found: String,
+    },
+    #[error("{port}: read-back of memory {mem} differs from what was written at byte {addr}")]
+    Verify { port: String, mem: u8, addr: usize },
+    #[error("image {index}: {source}")]
+    Image {
+        index: usize,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("{}: {source}", file.display())]
+    File {
+        file: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a readable PNG: {source}", file.display())]
+    Png {
+        file: std::path::PathBuf,
+        #[source]
+        source: png::DecodingError,
+    },
+    #[error(transparent)]
+    Engine(#[from] unibit_core::engine::Error),
+    #[error(transparent)]
+    Core(#[from] unibit_core::Error),
     #[error("no board found for --port auto (looked for USB {wanted}; serial ports seen: {seen})")]
     NoBoard { wanted: String, seen: String },
     #[error("several boards found for --port auto ({found}): name one with --port")]

@@ -8,12 +8,23 @@
 //! * [`device`]: the device end in software (the protocol's reference: a board's behaviour on
 //!   the wire, over any [`device::Backend`]).
 //! * [`port`]: opening a serial port by path, or `auto` by USB VID:PID.
+//! * [`target`]: a board's engine configuration as data, its hash, the protocol's memory ids.
+//! * [`soft`]: a software board over the engine's memory-level model (not the RTL).
+//! * [`driver`]: `load` (compile, check, write, verify, commit) and `classify` (run images,
+//!   compare with the integer reference, time engine and link).
+//! * [`images`]: images to classify from PNG files.
+//! * [`sim`]: serving a software board on a pseudo-terminal.
 
 pub mod device;
+pub mod driver;
 pub mod error;
 pub mod frame;
+pub mod images;
 pub mod link;
 pub mod port;
 pub mod protocol;
+pub mod sim;
+pub mod soft;
+pub mod target;
 
 pub use error::{Error, Result};

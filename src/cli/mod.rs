@@ -1,6 +1,7 @@
 //! Argument structs and glue for each group of subcommands.
 
 pub mod bench;
+pub mod board;
 pub mod bundle;
 pub mod cosim;
 pub mod cost;
