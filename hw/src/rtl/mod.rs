@@ -8,3 +8,4 @@ pub mod pe;
 pub mod requant;
 pub mod sim;
 pub mod uart;
+pub mod net;
