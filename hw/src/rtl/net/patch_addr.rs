@@ -14,19 +14,19 @@
 //!
 //! Protocol: the descriptor fields and `w0` are held by the caller (descriptor unit, tile
 //! header register). Pulse `setup` once per layer; `ready` rises [`SETUP_CYCLES`] edges later.
-//! Pulse `begin` per tile; from the next cycle on, `valid` presents one chunk, and every edge
+//! Pulse `tile_go` per tile; from the next cycle on, `valid` presents one chunk, and every edge
 //! with `enable` moves to the next. `vec_last` marks a vector's last chunk, `last` the tile's.
 
 use rust_hdl::prelude::*;
 
-/// Edges from `setup` until `ready`.
+/// Rising edges from the one that samples `setup` (included) until `ready` is high.
 pub const SETUP_CYCLES: usize = 6;
 
 #[derive(LogicBlock, Default)]
 pub struct PatchAddr {
     pub clock: Signal<In, Clock>,
     pub setup: Signal<In, Bit>,
-    pub begin: Signal<In, Bit>,
+    pub tile_go: Signal<In, Bit>,
     pub enable: Signal<In, Bit>,
     pub kernel: Signal<In, Bits<4>>,
     pub stride: Signal<In, Bits<4>>,
@@ -191,8 +191,8 @@ impl Logic for PatchAddr {
                 }
             }
         }
-        // ---- begin: the tile's first chunk ----
-        if self.begin.val() {
+        // ---- tile_go: the tile's first chunk ----
+        if self.tile_go.val() {
             self.run.d.next = true;
             self.oy.d.next = bits::<16>(0);
             self.ox.d.next = bits::<16>(0);
