@@ -4,7 +4,7 @@
 //! equals the spec's formula, under a random `enable`; the Verilog equals rust-hdl cycle by
 //! cycle on a prefix of every layer; lint-clean.
 mod net_support;
-use net_support::{programs, word};
+use net_support::{wide, programs, word};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::*;
@@ -208,9 +208,9 @@ fn every_conv_layer_reads_the_spec_sequence_and_verilog_agrees() {
             let len = run.steps.len().min(VERILOG_PREFIX);
             let d_dir = dir.path().join(format!("{name}-{n}"));
             let rows =
-                run_iverilog(&d_dir, &v, &[], &INPUTS, &OUTPUTS, &run.steps[..len]).unwrap();
+                run_iverilog(&d_dir, &v, &[], &INPUTS, &OUTPUTS, &wide(&run.steps[..len])).unwrap();
             for (i, (row, want)) in rows.iter().zip(&run.trace).enumerate() {
-                let want: Vec<Option<u64>> = want.iter().map(|&x| Some(x)).collect();
+                let want: Vec<Option<u128>> = want.iter().map(|&x| Some(x as u128)).collect();
                 assert_eq!(*row, want, "{name} layer {n}: Verilog differs at cycle {i}");
             }
         }

@@ -30,3 +30,11 @@ pub fn programs() -> Vec<(&'static str, Program)> {
 pub fn word(p: &Program, w: usize) -> u64 {
     p.image.get(w).copied().unwrap_or(0)
 }
+
+/// A u64 stimulus as the harness's u128 values.
+pub fn wide(steps: &[Vec<u64>]) -> Vec<Vec<u128>> {
+    steps
+        .iter()
+        .map(|s| s.iter().map(|&v| v as u128).collect())
+        .collect()
+}

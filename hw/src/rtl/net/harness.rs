@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// A port of `top`: name and width in bits (at most 64).
+/// A port of `top`: name and width in bits (at most 128).
 #[derive(Clone, Copy, Debug)]
 pub struct Port {
     pub name: &'static str,
@@ -19,7 +19,7 @@ pub const fn port(name: &'static str, width: usize) -> Port {
 }
 
 /// Testbench: before edge n, inputs take `steps[n]`; after it, one line `T o0 o1 …` (hex).
-pub fn testbench(inputs: &[Port], outputs: &[Port], steps: &[Vec<u64>]) -> String {
+pub fn testbench(inputs: &[Port], outputs: &[Port], steps: &[Vec<u128>]) -> String {
     let mut s = String::from("`timescale 1ns/1ps\nmodule tb;\nreg clock = 0;\n");
     for p in inputs {
         let _ = writeln!(s, "reg [{}:0] {} = 0;", p.width - 1, p.name);
@@ -79,8 +79,8 @@ pub fn run_iverilog(
     libs: &[&str],
     inputs: &[Port],
     outputs: &[Port],
-    steps: &[Vec<u64>],
-) -> Result<Vec<Vec<Option<u64>>>> {
+    steps: &[Vec<u128>],
+) -> Result<Vec<Vec<Option<u128>>>> {
     std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
     write_scratch(dir, "top.v", top_v)?;
     write_scratch(dir, "tb.v", &testbench(inputs, outputs, steps))?;
@@ -88,12 +88,12 @@ pub fn run_iverilog(
     args.extend(libs);
     run_tool(dir, "iverilog", &args)?;
     let out = run_tool(dir, "vvp", &["-n", "tb.vvp"])?;
-    let rows: Vec<Vec<Option<u64>>> = String::from_utf8_lossy(&out.stdout)
+    let rows: Vec<Vec<Option<u128>>> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("T "))
         .map(|l| {
             l.split_whitespace()
-                .map(|v| u64::from_str_radix(v, 16).ok())
+                .map(|v| u128::from_str_radix(v, 16).ok())
                 .collect()
         })
         .collect();

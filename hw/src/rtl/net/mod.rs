@@ -1,5 +1,6 @@
 //! Blocks of the whole-network engine (docs/engine.md), one per file, each with its own test:
-//! the main memory, the descriptor unit and the conv patch address generator.
+//! the main memories (UP5K SPRAM gang, ECP5 block RAM), the descriptor unit and the conv patch address generator.
+pub mod bram_main;
 pub mod desc_unit;
 pub mod harness;
 pub mod patch_addr;
