@@ -1,7 +1,9 @@
 //! Blocks of the whole-network engine (docs/engine.md), one per file, each with its own test:
-//! the main memories (UP5K SPRAM gang, ECP5 block RAM), the descriptor unit and the conv patch address generator.
+//! the main memories (UP5K SPRAM gang, ECP5 block RAM), the descriptor unit, the conv patch address generator and the element-wise
+//! unit's address sequencing.
 pub mod bram_main;
 pub mod desc_unit;
+pub mod elem_addr;
 pub mod harness;
 pub mod patch_addr;
 pub mod spram_main;
