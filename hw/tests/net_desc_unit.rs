@@ -2,7 +2,7 @@
 //! VGG programs exactly as `engine::desc` encodes them, in `desc_words + 1` cycles; its
 //! Verilog under iverilog gives the same outputs cycle by cycle; lint-clean.
 mod net_support;
-use net_support::{wide, programs, word};
+use net_support::{programs, wide, word};
 use rust_hdl::prelude::*;
 use unibit_core::engine::{Descriptor, Program};
 use unibit_hw::rtl::net::desc_unit::{self, DescUnit};
@@ -137,10 +137,21 @@ fn every_record_of_the_test_models_decodes_as_engine_desc_encodes_it() {
             continue;
         }
         let d = dir.path().join(name);
-        let rows = run_iverilog(&d, &desc_unit::verilog(), &[], &INPUTS, &OUTPUTS, &wide(&steps)).unwrap();
+        let rows = run_iverilog(
+            &d,
+            &desc_unit::verilog(),
+            &[],
+            &INPUTS,
+            &OUTPUTS,
+            &wide(&steps),
+        )
+        .unwrap();
         for (i, (row, want)) in rows.iter().zip(&trace).enumerate() {
             let want: Vec<Option<u128>> = want.iter().map(|&v| Some(v as u128)).collect();
-            assert_eq!(*row, want, "{name}: Verilog differs from rust-hdl at cycle {i}");
+            assert_eq!(
+                *row, want,
+                "{name}: Verilog differs from rust-hdl at cycle {i}"
+            );
         }
     }
 }

@@ -59,7 +59,10 @@ fn expected(d: &Descriptor) -> Vec<(u64, usize)> {
                         v.push((0, a + ((oy * s + i) * w + ox * s + j) * cw + g));
                     }
                 }
-                v.push((2, out + (oy * d.out_w as usize + ox) * d.out_cw as usize + g));
+                v.push((
+                    2,
+                    out + (oy * d.out_w as usize + ox) * d.out_cw as usize + g,
+                ));
             }
         }
     }
@@ -70,7 +73,12 @@ fn inputs(d: &Descriptor, ctl: [bool; 3]) -> Vec<u64> {
     let is_add = d.opcode() == Some(OpCode::Add);
     let mut v: Vec<u64> = ctl.iter().map(|&c| c as u64).collect();
     v.extend([is_add as u64, d.stride as u64]);
-    v.extend([d.in_w, d.in_cw, d.out_h, d.out_w, d.out_cw, d.f10, d.in_a, d.in_b, d.out].map(u64::from));
+    v.extend(
+        [
+            d.in_w, d.in_cw, d.out_h, d.out_w, d.out_cw, d.f10, d.in_a, d.in_b, d.out,
+        ]
+        .map(u64::from),
+    );
     v
 }
 
@@ -101,32 +109,55 @@ fn cycle(u: &mut ElemAddr, steps: &mut Vec<Vec<u64>>, trace: &mut Vec<Vec<u64>>,
     ]);
 }
 
+/// Per-cycle values (a stimulus or a trace).
+type Rows = Vec<Vec<u64>>;
+
 /// One layer through the rust-hdl unit: (operations taken, stimulus, trace).
-fn run_layer(d: &Descriptor, seed: u64) -> (Vec<(u64, usize)>, Vec<Vec<u64>>, Vec<Vec<u64>>) {
+fn run_layer(d: &Descriptor, seed: u64) -> (Vec<(u64, usize)>, Rows, Rows) {
     let mut u = ElemAddr::default();
     u.connect_all();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut steps, mut trace) = (vec![], vec![]);
-    cycle(&mut u, &mut steps, &mut trace, inputs(d, [true, false, false]));
+    cycle(
+        &mut u,
+        &mut steps,
+        &mut trace,
+        inputs(d, [true, false, false]),
+    );
     for _ in 1..SETUP_CYCLES {
         assert!(!u.ready.val());
-        cycle(&mut u, &mut steps, &mut trace, inputs(d, [false, false, false]));
+        cycle(
+            &mut u,
+            &mut steps,
+            &mut trace,
+            inputs(d, [false, false, false]),
+        );
     }
     assert!(u.ready.val());
-    cycle(&mut u, &mut steps, &mut trace, inputs(d, [false, true, false]));
+    cycle(
+        &mut u,
+        &mut steps,
+        &mut trace,
+        inputs(d, [false, true, false]),
+    );
     let total = expected(d).len();
     let mut got = vec![];
     while got.len() < total {
         assert!(u.valid.val(), "valid fell after {} of {total}", got.len());
         assert_eq!(u.last.val(), got.len() + 1 == total);
-        let enable = rng.gen_bool(0.8);
+        let enable = rng.random_bool(0.8);
         if enable {
             got.push((u.kind.val().to_u64(), u.addr.val().index()));
             let first = u.first.val();
             let starts_word = got.len() == 1 || got[got.len() - 2].0 == 2;
             assert_eq!(first, starts_word, "first at op {}", got.len() - 1);
         }
-        cycle(&mut u, &mut steps, &mut trace, inputs(d, [false, false, enable]));
+        cycle(
+            &mut u,
+            &mut steps,
+            &mut trace,
+            inputs(d, [false, false, enable]),
+        );
     }
     assert!(!u.valid.val());
     (got, steps, trace)
@@ -152,20 +183,27 @@ fn every_elementwise_layer_sequences_the_spec_addresses_and_verilog_agrees() {
             };
             seen[k] = true;
             let (got, steps, trace) = run_layer(d, n as u64);
-            assert!(got == expected(d), "{name} layer {n} ({d:?}): sequence differs");
+            assert!(
+                got == expected(d),
+                "{name} layer {n} ({d:?}): sequence differs"
+            );
             if !iverilog {
                 continue;
             }
             let len = steps.len().min(VERILOG_PREFIX);
             let d_dir = dir.path().join(format!("{name}-{n}"));
-            let rows = run_iverilog(&d_dir, &v, &[], &INPUTS, &OUTPUTS, &wide(&steps[..len])).unwrap();
+            let rows =
+                run_iverilog(&d_dir, &v, &[], &INPUTS, &OUTPUTS, &wide(&steps[..len])).unwrap();
             for (i, (row, want)) in rows.iter().zip(&trace).enumerate() {
                 let want: Vec<Option<u128>> = want.iter().map(|&x| Some(x as u128)).collect();
                 assert_eq!(*row, want, "{name} layer {n}: Verilog differs at cycle {i}");
             }
         }
     }
-    assert_eq!(seen, [true; 3], "add, max pool and average pool all covered");
+    assert_eq!(
+        seen, [true; 3],
+        "add, max pool and average pool all covered"
+    );
 }
 
 #[test]

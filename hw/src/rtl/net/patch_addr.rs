@@ -87,8 +87,8 @@ impl Logic for PatchAddr {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, phase, rdy, rowstride, colstep, padcol, rowstep, padrow, run, oy, ox,
-            ky, kx, wi, iy0, ix0, a_row, a_pix, tap_row, tap_off
+            self, clock, phase, rdy, rowstride, colstep, padcol, rowstep, padrow, run, oy, ox, ky,
+            kx, wi, iy0, ix0, a_row, a_pix, tap_row, tap_off
         );
         self.s16.next = bit_cast::<16, 4>(self.stride.val());
         self.p16.next = bit_cast::<16, 4>(self.pad.val());
@@ -140,7 +140,8 @@ impl Logic for PatchAddr {
         // ---- the current chunk ----
         self.iy.next = self.iy0.q.val() + self.ky.q.val();
         self.ix.next = self.ix0.q.val() + self.kx.q.val();
-        self.addr.next = self.a_pix.q.val() + self.tap_off.q.val() + self.w0.val() + self.wi.q.val();
+        self.addr.next =
+            self.a_pix.q.val() + self.tap_off.q.val() + self.w0.val() + self.wi.q.val();
         self.zero.next = !((self.iy.val() < self.in_h.val()) & (self.ix.val() < self.in_w.val()));
         self.valid.next = self.run.q.val();
         self.end_wi.next = self.wi.q.val() + bits::<16>(1) == self.nw.val();
