@@ -4,6 +4,7 @@ pub mod controller;
 pub mod engine;
 pub mod frame;
 pub mod host;
+pub mod net;
 pub mod pe;
 pub mod requant;
 pub mod sim;
