@@ -38,8 +38,9 @@ pub enum Error {
     #[error("reading bundle {}", path.display())]
     Bundle {
         path: PathBuf,
+        /// Boxed: the core error is large, and every hw `Result` would carry its size.
         #[source]
-        source: unibit_core::Error,
+        source: Box<unibit_core::Error>,
     },
     /// A simulator or linter that is not installed.
     #[error(

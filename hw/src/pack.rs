@@ -244,7 +244,7 @@ fn weight_hex(wimg: &[Vec<u64>], width: usize) -> String {
 pub fn pack_bundle(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<PackReport> {
     let bd = unibit_core::bundle::read_with(bundle, false).map_err(|source| Error::Bundle {
         path: bundle.to_path_buf(),
-        source,
+        source: Box::new(source),
     })?;
     let (layout, wimg, pimg) = pack_model(&bd.model, rows, cols)?;
     std::fs::create_dir_all(out).map_err(Error::io("creating", out))?;

@@ -114,7 +114,15 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                 std::fs::write(dir.join("synthetic"), "no training: synthetic weights\n")?;
                 return Ok(Value::Null);
             }
-            train(&a, &run_dir, budget, FamilyConfig { width: sol.width, ..base.clone() })
+            train(
+                &a,
+                &run_dir,
+                budget,
+                FamilyConfig {
+                    width: sol.width,
+                    ..base
+                },
+            )
         },
     )?;
 
@@ -131,7 +139,7 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                     &ExampleConfig {
                         family: FamilyConfig {
                             width: sol.width,
-                            ..base.clone()
+                            ..base
                         },
                         bits: a.bits,
                         seed: 1,
@@ -296,7 +304,12 @@ fn train(a: &DemoArgs, run: &Path, budget: u64, model: FamilyConfig) -> Result<V
         first_last_8bit: false,
     };
     let cfg = (!resume).then(|| {
-        settings.config(model, Some(quant), 0, Some((format!("{budget}bit"), budget)))
+        settings.config(
+            model,
+            Some(quant),
+            0,
+            Some((format!("{budget}bit"), budget)),
+        )
     });
     let opts = RunOptions {
         device: unibit_sw::Device::Cpu,
