@@ -244,10 +244,13 @@ fn weight_bits_must_match_the_weights() {
     );
 }
 
+/// A manifest edit.
+type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+
 #[test]
 fn recomputable_fields_and_reals_are_checked() {
     let tmp = tempfile::tempdir().unwrap();
-    let edits: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>, &str)> = vec![
+    let edits: Vec<(&str, Edit, &str)> = vec![
         (
             "total",
             Box::new(|v| v["size"]["total_bits"] = 12345.into()),
