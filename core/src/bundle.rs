@@ -200,6 +200,8 @@ pub struct Manifest {
 pub fn write(dir: &Path, bundle: &Bundle) -> Result<Manifest> {
     let info = bundle.model.validate()?;
     let manifest = manifest_of(bundle, &info)?;
+    // Never write what a reader would refuse.
+    checks::reals(&manifest)?;
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -537,7 +539,7 @@ fn read_parts(dir: &Path, golden: bool) -> Result<(Bundle, Manifest)> {
 fn read_weights(dir: &Path, man: &Manifest, info: &[TensorInfo]) -> Result<Vec<NodeParams>> {
     let mpath = dir.join(MANIFEST);
     let wpath = dir.join(WEIGHTS);
-    let bytes = files::read_bytes(dir, WEIGHTS, MAX_WEIGHTS_BYTES)?;
+    let bytes = files::read_safetensors(dir, WEIGHTS, tensor_bytes(man, info))?;
     let st_err = |source| Error::ReadSafetensors {
         path: wpath.clone(),
         source,
@@ -555,6 +557,20 @@ fn read_weights(dir: &Path, man: &Manifest, info: &[TensorInfo]) -> Result<Vec<N
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(st_err)?;
     weights_metadata(meta.metadata(), bits).map_err(|e| e.in_file(&wpath))?;
     Ok(params)
+}
+
+/// Bytes of tensor data the layers store: codes (1 byte), bias (4) and, unless the output is
+/// the raw i32 accumulator, multiplier (2) and shift (1) per output channel.
+fn tensor_bytes(man: &Manifest, info: &[TensorInfo]) -> u64 {
+    man.layers
+        .iter()
+        .zip(info)
+        .filter_map(|(l, t)| {
+            let out = l.node.op.out_channels()? as u64;
+            let per_channel = if t.kind == ActKind::I32 { 4 } else { 7 };
+            Some(l.node.op.weight_count() as u64 + per_channel * out)
+        })
+        .sum()
 }
 
 /// Names of the tensors layer `l` stores (none for layers without weights).

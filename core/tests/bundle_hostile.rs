@@ -313,8 +313,12 @@ fn unknown_fields_tensors_and_golden_entries_are_refused() {
     refused(&d, &["\"mp\".pool"]);
 
     let d = written(tmp.path(), "tensor");
-    edit_weights(&d, |_, _| {}, Some(("ghost.codes", vec![1, 2])), "2");
+    // An empty extra tensor (a longer one fails the length check first).
+    edit_weights(&d, |_, _| {}, Some(("ghost.codes", vec![])), "2");
     refused(&d, &["weights.safetensors", "ghost.codes"]);
+    let d = written(tmp.path(), "longer");
+    edit_weights(&d, |_, _| {}, Some(("ghost.codes", vec![1, 2])), "2");
+    refused(&d, &["weights.safetensors", "layers need"]);
 
     let d = written(tmp.path(), "golden");
     edit_manifest(&d, |v| {

@@ -90,7 +90,7 @@ fn positive(field: String, v: f64) -> Result<()> {
 }
 
 /// Scales and the width positive and finite; accuracies in [0, 1].
-fn reals(man: &Manifest) -> Result<()> {
+pub fn reals(man: &Manifest) -> Result<()> {
     positive("input.scale".into(), man.input.scale)?;
     for (i, l) in man.layers.iter().enumerate() {
         let at = format!("layers[{i}] \"{}\"", l.node.name);

@@ -79,6 +79,30 @@ pub fn read_bytes(dir: &Path, name: &str, max: u64) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The bytes of `dir/name`, a safetensors file whose tensor data must be exactly `data_bytes`
+/// long (what the manifest's layers need): checked from the 8-byte header length and the file
+/// length before the file is read.
+pub fn read_safetensors(dir: &Path, name: &str, data_bytes: u64) -> Result<Vec<u8>> {
+    let p = dir.join(name);
+    check_contained(dir, &p).map_err(|e| e.in_field(name).in_file(&p))?;
+    let len = regular_len(&p, MAX_WEIGHTS_BYTES)?;
+    let mut head = [0u8; 8];
+    let f = std::fs::File::open(&p).map_err(|e| Error::io(&p, e))?;
+    let got = f.take(8).read(&mut head).map_err(|e| Error::io(&p, e))?;
+    let header = u64::from_le_bytes(head);
+    let data = len.checked_sub(8).and_then(|l| l.checked_sub(header));
+    if got < 8 || data != Some(data_bytes) {
+        return Err(Error::path(
+            &p,
+            format!(
+                "{len} bytes with a {header}-byte header, but the manifest's layers need \
+                 {data_bytes} bytes of tensor data"
+            ),
+        ));
+    }
+    read_bytes(dir, name, MAX_WEIGHTS_BYTES)
+}
+
 /// What an `.npy` header promises.
 #[derive(Debug, PartialEq)]
 struct NpyHeader {
