@@ -161,6 +161,26 @@ impl Graph {
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
     }
+    /// For every node, the index of each input (`None`: the network input), found in one pass
+    /// so that running a long graph stays linear. Unknown names (an unvalidated graph) are
+    /// `None` as well.
+    pub fn input_indices(&self) -> Vec<Vec<Option<usize>>> {
+        let index: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        self.nodes
+            .iter()
+            .map(|n| {
+                n.inputs
+                    .iter()
+                    .map(|x| index.get(x.as_str()).copied())
+                    .collect()
+            })
+            .collect()
+    }
     pub fn output(&self) -> Option<&Node> {
         self.nodes.last()
     }

@@ -417,6 +417,20 @@ fn layer_count_is_bounded_and_inference_is_linear() {
     let t = std::time::Instant::now();
     assert_eq!(g.infer().unwrap().len(), 50_000);
     assert!(t.elapsed().as_secs_f64() < 2.0, "{:?}", t.elapsed());
+    // So must running it (the reference looked every input up by name).
+    let m = unibit_core::QuantModel {
+        params: vec![unibit_core::NodeParams::None; 50_000],
+        scales: vec![Default::default(); 50_000],
+        graph: g,
+        bits: Bits::new(2).unwrap(),
+        input_scale: 1.0,
+    };
+    let t = std::time::Instant::now();
+    let imgs = synthetic_images(1, m.graph.input, 3);
+    let out =
+        unibit_core::reference::run(&m, imgs.view(), unibit_core::reference::Keep::Output).unwrap();
+    assert_eq!(out.last().unwrap().as_ref().unwrap().len(), 64);
+    assert!(t.elapsed().as_secs_f64() < 4.0, "{:?}", t.elapsed());
 
     let tmp = tempfile::tempdir().unwrap();
     let d = written(tmp.path(), "many");
