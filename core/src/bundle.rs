@@ -465,8 +465,53 @@ fn parse_manifest(dir: &Path) -> Result<(Manifest, serde_json::Value)> {
         )
         .in_file(&path));
     }
-    let man = serde_path_to_error::deserialize(&v).map_err(|e| Error::schema(&path, e))?;
+    let man = serde_path_to_error::deserialize(&v)
+        .map_err(|e| refine_layer_field(Error::schema(&path, e), &v))?;
     Ok((man, v))
+}
+
+/// serde loses the path inside a layer's flattened graph node (`layers[3]`); find the op
+/// field of the wrong type (op fields are integers but `batch_norm`) to name it.
+fn refine_layer_field(e: Error, v: &serde_json::Value) -> Error {
+    let Error::Schema {
+        path,
+        field,
+        source,
+    } = e
+    else {
+        return e;
+    };
+    let layer = field
+        .strip_prefix("layers[")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| v["layers"][i].as_object());
+    let node_fields = [
+        "name",
+        "op",
+        "inputs",
+        "relu",
+        "output",
+        "weight_scale",
+        "add",
+        "pool",
+    ];
+    let wrong = layer.and_then(|l| {
+        l.iter().find(|(k, x)| match k.as_str() {
+            k if node_fields.contains(&k) => false,
+            "batch_norm" => !x.is_boolean(),
+            _ => x.as_u64().is_none_or(|n| usize::try_from(n).is_err()),
+        })
+    });
+    let field = match wrong {
+        Some((k, _)) => format!("{field}.{k}"),
+        None => field,
+    };
+    Error::Schema {
+        path,
+        field,
+        source,
+    }
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {

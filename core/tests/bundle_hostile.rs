@@ -549,6 +549,11 @@ fn schema_errors_give_the_field_path() {
     });
     refused(&d, &[&format!("layers[{at}].add.ma"), "-5"]);
 
+    // A field of the flattened graph node.
+    let d = written(tmp.path(), "stride");
+    edit_manifest(&d, |v| v["layers"][0]["stride"] = (-5).into());
+    refused(&d, &["manifest.json", "layers[0].stride", "-5"]);
+
     let d = written(tmp.path(), "shift");
     edit_manifest(&d, |v| v["layers"][at]["add"]["shift"] = 200.into());
     let msg = refused(&d, &["add.shift", "found 200"]);
