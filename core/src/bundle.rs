@@ -486,21 +486,21 @@ fn refine_layer_field(e: Error, v: &serde_json::Value) -> Error {
         .and_then(|r| r.strip_suffix(']'))
         .and_then(|i| i.parse::<usize>().ok())
         .and_then(|i| v["layers"][i].as_object());
-    let node_fields = [
-        "name",
-        "op",
-        "inputs",
-        "relu",
-        "output",
-        "weight_scale",
-        "add",
-        "pool",
+    let op_integers = [
+        "in_channels",
+        "out_channels",
+        "kernel",
+        "stride",
+        "padding",
+        "groups",
+        "in_features",
+        "out_features",
     ];
     let wrong = layer.and_then(|l| {
         l.iter().find(|(k, x)| match k.as_str() {
-            k if node_fields.contains(&k) => false,
             "batch_norm" => !x.is_boolean(),
-            _ => x.as_u64().is_none_or(|n| usize::try_from(n).is_err()),
+            k if op_integers.contains(&k) => x.as_u64().is_none_or(|n| usize::try_from(n).is_err()),
+            _ => false,
         })
     });
     let field = match wrong {
