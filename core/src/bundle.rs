@@ -26,7 +26,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod checks;
+mod files;
 mod inspect;
+pub use files::{MAX_MANIFEST_BYTES, MAX_NPY_BYTES, MAX_WEIGHTS_BYTES};
 pub use inspect::{inspect, GoldenCheck, Inspection};
 
 pub const FORMAT: &str = "unibit-bundle";
@@ -34,6 +37,8 @@ pub const VERSION: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 pub const WEIGHTS: &str = "weights.safetensors";
 pub const GOLDEN_DIR: &str = "golden";
+/// Most layers a manifest may list.
+pub const MAX_LAYERS: usize = 100_000;
 
 /// Where the model came from and what it is.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -195,6 +200,8 @@ pub struct Manifest {
 pub fn write(dir: &Path, bundle: &Bundle) -> Result<Manifest> {
     let info = bundle.model.validate()?;
     let manifest = manifest_of(bundle, &info)?;
+    // Never write what a reader would refuse.
+    checks::reals(&manifest)?;
     let parent = dir
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -409,17 +416,44 @@ fn write_golden(
 
 /// Read and fully validate the manifest of the bundle in `dir`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest> {
+    let (man, graph, _) = checked_manifest(dir)?;
+    checks::size(&man, &graph).map_err(|e| e.in_file(dir.join(MANIFEST)))?;
+    Ok(man)
+}
+
+/// The manifest, its graph and inferred tensors, every manifest-only check done.
+fn checked_manifest(dir: &Path) -> Result<(Manifest, Graph, Vec<TensorInfo>)> {
     let path = dir.join(MANIFEST);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|source| Error::NotJson {
+    let (man, raw) = parse_manifest(dir)?;
+    checks::layer_count(&man).map_err(|e| e.in_file(&path))?;
+    let (graph, info) = manifest_graph(&man, &path)?;
+    checks::check(&man, &raw).map_err(|e| e.in_file(&path))?;
+    Ok((man, graph, info))
+}
+
+/// The manifest parsed (format and version first, then the schema, with the path of a field
+/// of the wrong type) and its raw JSON.
+fn parse_manifest(dir: &Path) -> Result<(Manifest, serde_json::Value)> {
+    let path = dir.join(MANIFEST);
+    let bytes = files::read_bytes(dir, MANIFEST, MAX_MANIFEST_BYTES)?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|source| Error::NotJson {
         path: path.clone(),
         source,
     })?;
-    let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
-    if format != FORMAT {
-        return Err(
-            Error::invalid("format", format!("{FORMAT:?}"), format!("{format:?}")).in_file(&path),
-        );
+    if !v.is_object() {
+        return Err(Error::invalid(
+            "manifest",
+            format!("a JSON object (format {FORMAT:?}, version, arithmetic, layers, …)"),
+            json_kind(&v),
+        )
+        .in_file(&path));
+    }
+    let format = v.get("format").and_then(|f| f.as_str());
+    if format != Some(FORMAT) {
+        let found = v
+            .get("format")
+            .map_or("nothing".to_string(), |x| x.to_string());
+        return Err(Error::invalid("format", format!("{FORMAT:?}"), found).in_file(&path));
     }
     let version = v.get("version").and_then(|f| f.as_u64());
     if version != Some(VERSION as u64) {
@@ -431,7 +465,64 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest> {
         )
         .in_file(&path));
     }
-    serde_json::from_value(v).map_err(|e| Error::json(&path, e))
+    let man = serde_path_to_error::deserialize(&v)
+        .map_err(|e| refine_layer_field(Error::schema(&path, e), &v))?;
+    Ok((man, v))
+}
+
+/// serde loses the path inside a layer's flattened graph node (`layers[3]`); find the op
+/// field of the wrong type (op fields are integers but `batch_norm`) to name it.
+fn refine_layer_field(e: Error, v: &serde_json::Value) -> Error {
+    let Error::Schema {
+        path,
+        field,
+        source,
+    } = e
+    else {
+        return e;
+    };
+    let layer = field
+        .strip_prefix("layers[")
+        .and_then(|r| r.strip_suffix(']'))
+        .and_then(|i| i.parse::<usize>().ok())
+        .and_then(|i| v["layers"][i].as_object());
+    let op_integers = [
+        "in_channels",
+        "out_channels",
+        "kernel",
+        "stride",
+        "padding",
+        "groups",
+        "in_features",
+        "out_features",
+    ];
+    let wrong = layer.and_then(|l| {
+        l.iter().find(|(k, x)| match k.as_str() {
+            "batch_norm" => !x.is_boolean(),
+            k if op_integers.contains(&k) => x.as_u64().is_none_or(|n| usize::try_from(n).is_err()),
+            _ => false,
+        })
+    });
+    let field = match wrong {
+        Some((k, _)) => format!("{field}.{k}"),
+        None => field,
+    };
+    Error::Schema {
+        path,
+        field,
+        source,
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 /// Read a bundle (manifest, weights and, if present, golden vectors) and validate it.
@@ -441,6 +532,11 @@ pub fn read(dir: &Path) -> Result<Bundle> {
 
 /// Read a bundle, optionally skipping the golden vectors.
 pub fn read_with(dir: &Path, golden: bool) -> Result<Bundle> {
+    Ok(read_parts(dir, golden)?.0)
+}
+
+/// The bundle and the manifest it was read from.
+fn read_parts(dir: &Path, golden: bool) -> Result<(Bundle, Manifest)> {
     if !dir.is_dir() {
         return Err(Error::path(
             dir,
@@ -448,22 +544,9 @@ pub fn read_with(dir: &Path, golden: bool) -> Result<Bundle> {
         ));
     }
     let mpath = dir.join(MANIFEST);
-    let man = read_manifest(dir)?;
-    let (graph, info) = manifest_graph(&man, &mpath)?;
-    let wpath = dir.join(WEIGHTS);
-    let bytes = std::fs::read(&wpath).map_err(|e| Error::io(&wpath, e))?;
-    let st =
-        safetensors::SafeTensors::deserialize(&bytes).map_err(|source| Error::ReadSafetensors {
-            path: wpath.clone(),
-            source,
-        })?;
-    let params = man
-        .layers
-        .iter()
-        .zip(&info)
-        .enumerate()
-        .map(|(i, (l, t))| layer_params(&st, i, l, t.kind, &wpath, &mpath))
-        .collect::<Result<Vec<_>>>()?;
+    let (man, graph, info) = checked_manifest(dir)?;
+    let params = read_weights(dir, &man, &info)?;
+    checks::size(&man, &graph).map_err(|e| e.in_file(&mpath))?;
     let scales = man
         .layers
         .iter()
@@ -486,12 +569,118 @@ pub fn read_with(dir: &Path, golden: bool) -> Result<Bundle> {
         (Some(g), true) => Some(read_golden(dir, g, &model, &info)?),
         _ => None,
     };
-    Ok(Bundle {
+    let bundle = Bundle {
         model,
-        info: man.model,
-        accuracy: man.accuracy,
+        info: man.model.clone(),
+        accuracy: man.accuracy.clone(),
         golden,
-    })
+    };
+    Ok((bundle, man))
+}
+
+/// Every layer's parameters, with the weights file checked: values in range (reported
+/// against the tensor), no tensor the layers do not use, `weight_bits` metadata equal to the
+/// manifest's.
+fn read_weights(dir: &Path, man: &Manifest, info: &[TensorInfo]) -> Result<Vec<NodeParams>> {
+    let mpath = dir.join(MANIFEST);
+    let wpath = dir.join(WEIGHTS);
+    let bytes = files::read_safetensors(dir, WEIGHTS, tensor_bytes(man, info))?;
+    let st_err = |source| Error::ReadSafetensors {
+        path: wpath.clone(),
+        source,
+    };
+    let st = safetensors::SafeTensors::deserialize(&bytes).map_err(st_err)?;
+    let bits = man.arithmetic.weight_bits;
+    let params = man
+        .layers
+        .iter()
+        .zip(info)
+        .enumerate()
+        .map(|(i, (l, t))| layer_params(&st, i, l, t.kind, bits, &wpath, &mpath))
+        .collect::<Result<Vec<_>>>()?;
+    unknown_tensors(&st, man, info).map_err(|e| e.in_file(&wpath))?;
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).map_err(st_err)?;
+    weights_metadata(meta.metadata(), bits).map_err(|e| e.in_file(&wpath))?;
+    Ok(params)
+}
+
+/// Bytes of tensor data the layers store: codes (1 byte), bias (4) and, unless the output is
+/// the raw i32 accumulator, multiplier (2) and shift (1) per output channel.
+fn tensor_bytes(man: &Manifest, info: &[TensorInfo]) -> u64 {
+    man.layers
+        .iter()
+        .zip(info)
+        .filter_map(|(l, t)| {
+            let out = l.node.op.out_channels()? as u64;
+            let per_channel = if t.kind == ActKind::I32 { 4 } else { 7 };
+            Some(l.node.op.weight_count() as u64 + per_channel * out)
+        })
+        .sum()
+}
+
+/// Names of the tensors layer `l` stores (none for layers without weights).
+fn tensor_names(l: &LayerEntry, kind: ActKind) -> Vec<String> {
+    if !l.node.op.has_weights() {
+        return vec![];
+    }
+    let n = &l.node.name;
+    let mut names = vec![format!("{n}.codes"), format!("{n}.bias")];
+    if kind != ActKind::I32 {
+        names.extend([format!("{n}.multiplier"), format!("{n}.shift")]);
+    }
+    names
+}
+
+fn unknown_tensors(
+    st: &safetensors::SafeTensors,
+    man: &Manifest,
+    info: &[TensorInfo],
+) -> Result<()> {
+    let known: std::collections::HashSet<String> = man
+        .layers
+        .iter()
+        .zip(info)
+        .flat_map(|(l, t)| tensor_names(l, t.kind))
+        .collect();
+    let mut names = st.names();
+    names.sort();
+    match names.into_iter().find(|n| !known.contains(*n)) {
+        Some(n) => Err(Error::invalid(
+            format!("tensor {n:?}"),
+            "only the tensors of the manifest's conv/linear layers",
+            "a tensor no layer uses",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The writer records `format` and `weight_bits`; both must match.
+fn weights_metadata(
+    meta: &Option<std::collections::HashMap<String, String>>,
+    bits: Bits,
+) -> Result<()> {
+    let get = |k: &str| meta.as_ref().and_then(|m| m.get(k));
+    let found = get("weight_bits").map_or("nothing".to_string(), |s| format!("{s:?}"));
+    if get("weight_bits") != Some(&bits.to_string()) {
+        return Err(Error::invalid(
+            "metadata.weight_bits",
+            format!("\"{bits}\" (arithmetic.weight_bits of {MANIFEST})"),
+            found,
+        ));
+    }
+    if let Some(k) = meta
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| *k != "format" && *k != "weight_bits")
+    {
+        return Err(Error::invalid(
+            format!("metadata.{k}"),
+            "only format and weight_bits",
+            "an unknown entry",
+        ));
+    }
+    Ok(())
 }
 
 /// The manifest's graph and its inferred tensors, checked against the shapes and kinds the
@@ -525,24 +714,24 @@ fn manifest_graph(man: &Manifest, mpath: &Path) -> Result<(Graph, Vec<TensorInfo
 }
 
 /// Layer `i`'s parameters: weights from the safetensors file, add/pool parameters from the
-/// manifest.
+/// manifest (each only on the layers that have them).
 fn layer_params(
     st: &safetensors::SafeTensors,
     i: usize,
     l: &LayerEntry,
     kind: ActKind,
+    bits: Bits,
     wpath: &Path,
     mpath: &Path,
 ) -> Result<NodeParams> {
     let at = format!("layers[{i}] \"{}\"", l.node.name);
+    misplaced_params(l).map_err(|e| e.in_field(&at).in_file(mpath))?;
     match (&l.node.op, &l.add, &l.pool) {
-        (op, _, _) if op.has_weights() => weighted_params(st, &l.node, kind, wpath),
-        (Op::Add, Some(a), _) => Ok(NodeParams::Add {
-            ma: a.ma,
-            mb: a.mb,
-            shift: a.shift,
-        }),
+        (op, _, _) if op.has_weights() => weighted_params(st, &l.node, kind, bits, wpath),
+        (Op::Add, Some(a), _) => add_params(a).map_err(|e| e.in_field(&at).in_file(mpath)),
         (Op::AvgPool { .. } | Op::GlobalAvgPool, _, Some(r)) => {
+            Requant::new(r.multiplier, r.shift)
+                .map_err(|e| requant_error("pool", r, e).in_field(&at).in_file(mpath))?;
             Ok(NodeParams::Pool { requant: *r })
         }
         (Op::Add, None, _) => {
@@ -558,41 +747,157 @@ fn layer_params(
     }
 }
 
+/// `add`, `pool` and `weight_scale` only on the layers they belong to.
+fn misplaced_params(l: &LayerEntry) -> Result<()> {
+    let op = &l.node.op;
+    let kind = op.kind_name();
+    if l.add.is_some() && *op != Op::Add {
+        return Err(Error::invalid(
+            "add",
+            format!("nothing on a {kind} layer"),
+            "add parameters",
+        ));
+    }
+    if l.pool.is_some() && !matches!(op, Op::AvgPool { .. } | Op::GlobalAvgPool) {
+        return Err(Error::invalid(
+            "pool",
+            format!("nothing on a {kind} layer"),
+            "pool parameters",
+        ));
+    }
+    if !l.weight_scale.is_empty() && !op.has_weights() {
+        return Err(Error::invalid(
+            "weight_scale",
+            format!("nothing on a {kind} layer"),
+            "scales",
+        ));
+    }
+    Ok(())
+}
+
+/// Add parameters, each out-of-range field reported with its own value.
+fn add_params(a: &AddParams) -> Result<NodeParams> {
+    let max_m = (1u32 << crate::arith::MULTIPLIER_BITS) - 1;
+    for (field, v, max) in [
+        ("add.ma", a.ma, max_m),
+        ("add.mb", a.mb, max_m),
+        ("add.shift", a.shift, crate::arith::MAX_SHIFT),
+    ] {
+        if v > max {
+            return Err(Error::invalid(field, format!("0..={max}"), v));
+        }
+    }
+    Ok(NodeParams::Add {
+        ma: a.ma,
+        mb: a.mb,
+        shift: a.shift,
+    })
+}
+
+/// A requantizer error naming the multiplier or the shift with its own value.
+fn requant_error(prefix: &str, r: &Requant, e: String) -> Error {
+    if r.shift > crate::arith::MAX_SHIFT {
+        Error::invalid(
+            format!("{prefix}.shift"),
+            format!("0..={}", crate::arith::MAX_SHIFT),
+            r.shift,
+        )
+    } else {
+        Error::invalid(format!("{prefix}.multiplier"), e, r.multiplier)
+    }
+}
+
 /// Codes, bias and (unless the output is the raw i32 accumulator) requantizers of a conv or
-/// linear node.
+/// linear node; values out of range are reported against the tensor that holds them.
 fn weighted_params(
     st: &safetensors::SafeTensors,
     node: &Node,
     kind: ActKind,
+    bits: Bits,
     wpath: &Path,
 ) -> Result<NodeParams> {
     let n = &node.name;
     let ws = node.op.weight_shape().expect("weighted op");
     let out = ws[0];
-    let codes = tensor(st, &format!("{n}.codes"), Dtype::U8, &ws, wpath)?;
+    let in_tensor = |name: &str, e: Error| e.in_field(&format!("tensor {name:?}")).in_file(wpath);
+    let cname = format!("{n}.codes");
+    let codes = tensor(st, &cname, Dtype::U8, &ws, wpath)?;
+    check_values(
+        &codes,
+        |&c| c <= bits.max_code(),
+        || format!("codes ≤ {} (B = {bits})", bits.max_code()),
+    )
+    .map_err(|e| in_tensor(&cname, e))?;
     let codes = Array4::from_shape_vec(ws, codes).expect("shape checked");
-    let bias: Vec<i32> = tensor(st, &format!("{n}.bias"), Dtype::I32, &[out], wpath)?
+    let bname = format!("{n}.bias");
+    let bias: Vec<i32> = tensor(st, &bname, Dtype::I32, &[out], wpath)?
         .chunks_exact(4)
         .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
         .collect();
+    check_values(
+        &bias,
+        |b| (*b as i64).abs() < crate::arith::MAX_BIAS_MAGNITUDE,
+        || "|bias| < 2^30".into(),
+    )
+    .map_err(|e| in_tensor(&bname, e))?;
     let requant = if kind == ActKind::I32 {
         vec![]
     } else {
-        let mult = tensor(st, &format!("{n}.multiplier"), Dtype::U16, &[out], wpath)?;
-        let shift = tensor(st, &format!("{n}.shift"), Dtype::U8, &[out], wpath)?;
-        mult.chunks_exact(2)
-            .zip(shift)
-            .map(|(m, s)| Requant {
-                multiplier: u16::from_le_bytes(m.try_into().unwrap()) as u32,
-                shift: s as u32,
-            })
-            .collect()
+        requantizers(st, n, out, wpath)?
     };
     Ok(NodeParams::Weighted {
         codes,
         bias,
         requant,
     })
+}
+
+/// The per-channel multipliers and shifts of node `n`.
+fn requantizers(
+    st: &safetensors::SafeTensors,
+    n: &str,
+    out: usize,
+    wpath: &Path,
+) -> Result<Vec<Requant>> {
+    let (mname, sname) = (format!("{n}.multiplier"), format!("{n}.shift"));
+    let mult: Vec<u32> = tensor(st, &mname, Dtype::U16, &[out], wpath)?
+        .chunks_exact(2)
+        .map(|m| u16::from_le_bytes(m.try_into().unwrap()) as u32)
+        .collect();
+    let shift = tensor(st, &sname, Dtype::U8, &[out], wpath)?;
+    let max_m = (1u32 << crate::arith::MULTIPLIER_BITS) - 1;
+    check_values(
+        &mult,
+        |&m| m <= max_m,
+        || format!("multipliers 0..={max_m}"),
+    )
+    .map_err(|e| e.in_field(&format!("tensor {mname:?}")).in_file(wpath))?;
+    check_values(
+        &shift,
+        |&s| s as u32 <= crate::arith::MAX_SHIFT,
+        || format!("shifts 0..={}", crate::arith::MAX_SHIFT),
+    )
+    .map_err(|e| e.in_field(&format!("tensor {sname:?}")).in_file(wpath))?;
+    Ok(mult
+        .into_iter()
+        .zip(shift)
+        .map(|(m, s)| Requant {
+            multiplier: m,
+            shift: s as u32,
+        })
+        .collect())
+}
+
+/// The first value outside `ok`, with its index.
+fn check_values<T: std::fmt::Display>(
+    v: &[T],
+    ok: impl Fn(&T) -> bool,
+    expected: impl Fn() -> String,
+) -> Result<()> {
+    match v.iter().position(|x| !ok(x)) {
+        Some(i) => Err(Error::invalid(format!("[{i}]"), expected(), &v[i])),
+        None => Ok(()),
+    }
 }
 
 /// Graph errors say `nodes[i]`; in a manifest the same list is `layers`.
@@ -635,56 +940,43 @@ fn tensor(
 }
 
 fn read_golden(dir: &Path, g: &GoldenEntry, m: &QuantModel, info: &[TensorInfo]) -> Result<Golden> {
+    let mpath = dir.join(MANIFEST);
     let s = m.graph.input;
-    let p = dir.join(&g.input);
-    let input: Array4<u8> = read_npy(&p)?;
-    let want = [g.count, s.c, s.h, s.w];
-    if input.shape() != want {
-        return Err(
-            Error::invalid("shape", format!("{want:?}"), format!("{:?}", input.shape()))
-                .in_file(&p),
-        );
-    }
+    let p = files::inside(dir, &g.input, "golden.input", &mpath)?;
+    let input: Array4<u8> = files::read_npy(&p, &[g.count, s.c, s.h, s.w])?;
     let labels = match &g.labels {
         Some(f) => {
-            let p = dir.join(f);
-            let l: Array1<u8> = read_npy(&p)?;
-            if l.len() != g.count {
-                return Err(Error::invalid(
-                    "shape",
-                    format!("[{}]", g.count),
-                    format!("{:?}", l.shape()),
-                )
-                .in_file(&p));
-            }
+            let p = files::inside(dir, f, "golden.labels", &mpath)?;
+            let l: Array1<u8> = files::read_npy(&p, &[g.count])?;
             Some(l.to_vec())
         }
         None => None,
     };
+    let names: std::collections::HashSet<&str> =
+        m.graph.nodes.iter().map(|n| n.name.as_str()).collect();
+    if let Some(extra) = g.layers.keys().find(|k| !names.contains(k.as_str())) {
+        return Err(Error::invalid(
+            format!("golden.layers.{extra:?}"),
+            "only the names of layers",
+            "an entry for no layer",
+        )
+        .in_file(&mpath));
+    }
     let mut outputs = vec![];
     for (i, node) in m.graph.nodes.iter().enumerate() {
-        let f = g.layers.get(&node.name).ok_or_else(|| {
-            Error::invalid(
-                format!("golden.layers.{:?}", node.name),
-                "a file name",
-                "nothing",
-            )
-            .in_file(dir.join(MANIFEST))
-        })?;
-        let p = dir.join(f);
-        let out: Array4<i32> = match info[i].kind {
-            ActKind::U8 => read_npy::<u8, ndarray::Ix4>(&p)?.mapv(|v| v as i32),
-            ActKind::I8 => read_npy::<i8, ndarray::Ix4>(&p)?.mapv(|v| v as i32),
-            ActKind::I32 => read_npy::<i32, ndarray::Ix4>(&p)?,
-        };
+        let field = format!("golden.layers.{:?}", node.name);
+        let f = g
+            .layers
+            .get(&node.name)
+            .ok_or_else(|| Error::invalid(&field, "a file name", "nothing").in_file(&mpath))?;
+        let p = files::inside(dir, f, &field, &mpath)?;
         let t = info[i].shape;
         let want = [g.count, t.c, t.h, t.w];
-        if out.shape() != want {
-            return Err(
-                Error::invalid("shape", format!("{want:?}"), format!("{:?}", out.shape()))
-                    .in_file(&p),
-            );
-        }
+        let out: Array4<i32> = match info[i].kind {
+            ActKind::U8 => files::read_npy::<u8, ndarray::Ix4>(&p, &want)?.mapv(|v| v as i32),
+            ActKind::I8 => files::read_npy::<i8, ndarray::Ix4>(&p, &want)?.mapv(|v| v as i32),
+            ActKind::I32 => files::read_npy::<i32, ndarray::Ix4>(&p, &want)?,
+        };
         outputs.push(out);
     }
     Ok(Golden {
@@ -693,23 +985,6 @@ fn read_golden(dir: &Path, g: &GoldenEntry, m: &QuantModel, info: &[TensorInfo])
         outputs,
     })
 }
-
-fn read_npy<T: ndarray_npy::ReadableElement, D: ndarray::Dimension>(
-    p: &Path,
-) -> Result<ndarray::Array<T, D>> {
-    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-    ndarray::Array::<T, D>::read_npy(f).map_err(|source| Error::ReadNpy {
-        path: p.to_path_buf(),
-        expected: format!(
-            "a {} array of {}",
-            D::NDIM.map_or("n-d".to_string(), |n| format!("{n}-d")),
-            std::any::type_name::<T>()
-        ),
-        source,
-    })
-}
-
-use ndarray_npy::ReadNpyExt;
 
 /// The bundle's directory paths, for tools that print them.
 pub fn golden_path(dir: &Path, node: &str) -> PathBuf {

@@ -38,6 +38,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// JSON of the wrong type or shape at `field` (a path such as `layers[3].add.ma`).
+    #[error("{}: {field}: {source}", .path.display())]
+    Schema {
+        path: PathBuf,
+        field: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{}: not a valid safetensors file ({source})", .path.display())]
     ReadSafetensors {
         path: PathBuf,
@@ -128,6 +136,21 @@ impl Error {
             path: path.as_ref().to_path_buf(),
             line: None,
             source,
+        }
+    }
+    /// A schema error of `path` with the field path `serde_path_to_error` tracked.
+    pub fn schema(
+        path: impl AsRef<Path>,
+        e: serde_path_to_error::Error<serde_json::Error>,
+    ) -> Self {
+        let field = match e.path().to_string() {
+            p if p == "." => "(top level)".to_string(),
+            p => p,
+        };
+        Error::Schema {
+            path: path.as_ref().to_path_buf(),
+            field,
+            source: e.into_inner(),
         }
     }
     pub fn path(path: impl AsRef<Path>, what: impl Into<String>) -> Self {

@@ -18,6 +18,9 @@ pub enum Family {
     MobileNetV2,
 }
 
+/// Deepest ResNet built (ResNet-1202 is the deepest of the CIFAR ResNet paper).
+pub const MAX_RESNET_DEPTH: usize = 1202;
+
 pub const FAMILY_NAMES: &str = "resnet20 (any resnet<6n+2>), vgg-small, mobilenetv2";
 
 impl std::str::FromStr for Family {
@@ -34,10 +37,10 @@ impl std::str::FromStr for Family {
                     .ok_or_else(bad)?
                     .parse()
                     .map_err(|_| bad())?;
-                if depth < 8 || !(depth - 2).is_multiple_of(6) {
+                if !(8..=MAX_RESNET_DEPTH).contains(&depth) || !(depth - 2).is_multiple_of(6) {
                     return Err(Error::invalid(
                         "family",
-                        "resnet depth 6n+2 ≥ 8 (8, 14, 20, 32, …)",
+                        format!("resnet depth 6n+2 in 8..={MAX_RESNET_DEPTH} (8, 14, 20, 32, …)"),
                         depth,
                     ));
                 }

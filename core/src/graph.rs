@@ -5,6 +5,12 @@
 use crate::arith::{ActKind, MAX_REDUCTION};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Largest tensor (elements per image) a graph may have, input and every node output.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 24;
+/// Largest kernel side of a conv or pool.
+pub const MAX_KERNEL: usize = 1 << 10;
 
 /// Name by which nodes refer to the network input.
 pub const INPUT: &str = "input";
@@ -155,6 +161,26 @@ impl Graph {
     pub fn index_of(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
     }
+    /// For every node, the index of each input (`None`: the network input), found in one pass
+    /// so that running a long graph stays linear. Unknown names (an unvalidated graph) are
+    /// `None` as well.
+    pub fn input_indices(&self) -> Vec<Vec<Option<usize>>> {
+        let index: HashMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        self.nodes
+            .iter()
+            .map(|n| {
+                n.inputs
+                    .iter()
+                    .map(|x| index.get(x.as_str()).copied())
+                    .collect()
+            })
+            .collect()
+    }
     pub fn output(&self) -> Option<&Node> {
         self.nodes.last()
     }
@@ -169,6 +195,7 @@ impl Graph {
     /// Validate the graph and infer every node's output shape and kind (same order as `nodes`).
     /// Errors name the node (`nodes[i] "name"`) and the field at fault.
     pub fn infer(&self) -> Result<Vec<TensorInfo>> {
+        check_elements(self.input).map_err(|e| e.in_field("input"))?;
         if self.input.numel() == 0 {
             return Err(Error::invalid("input", "a non-empty shape", self.input));
         }
@@ -180,38 +207,28 @@ impl Graph {
             kind: ActKind::U8,
         };
         let mut out: Vec<TensorInfo> = Vec::with_capacity(self.nodes.len());
+        // Names of the nodes done so far, so that inference stays linear in the node count.
+        let mut earlier: HashMap<&str, usize> = HashMap::with_capacity(self.nodes.len());
         let last = self.nodes.len() - 1;
         for (i, node) in self.nodes.iter().enumerate() {
             let at = format!("nodes[{i}] \"{}\"", node.name);
             let info = self
-                .infer_node(i, node, i == last, &input, &out)
+                .infer_node(node, i == last, &input, &out, &earlier)
+                .and_then(|t| check_elements(t.shape).map(|_| t))
                 .map_err(|e| e.in_field(&at))?;
             out.push(info);
+            earlier.insert(&node.name, i);
         }
         Ok(out)
     }
 
-    /// The index of the node called `name` among the first `i`.
-    fn earlier(&self, i: usize, name: &str) -> Result<usize> {
-        self.nodes[..i]
-            .iter()
-            .position(|n| n.name == name)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "inputs",
-                    "names of earlier nodes or \"input\"",
-                    format!("{name:?}"),
-                )
-            })
-    }
-
     fn infer_node(
         &self,
-        i: usize,
         node: &Node,
         is_output: bool,
         input: &TensorInfo,
         done: &[TensorInfo],
+        earlier: &HashMap<&str, usize>,
     ) -> Result<TensorInfo> {
         if node.name.is_empty() || node.name == INPUT || node.name.contains('/') {
             return Err(Error::invalid(
@@ -220,7 +237,7 @@ impl Graph {
                 format!("{:?}", node.name),
             ));
         }
-        if self.nodes[..i].iter().any(|n| n.name == node.name) {
+        if earlier.contains_key(node.name.as_str()) {
             return Err(Error::invalid(
                 "name",
                 "a unique name",
@@ -240,7 +257,14 @@ impl Graph {
             let t = if name == INPUT {
                 *input
             } else {
-                done[self.earlier(i, name)?]
+                let j = earlier.get(name.as_str()).ok_or_else(|| {
+                    Error::invalid(
+                        "inputs",
+                        "names of earlier nodes or \"input\"",
+                        format!("{name:?}"),
+                    )
+                })?;
+                done[*j]
             };
             if t.kind == ActKind::I32 {
                 return Err(Error::invalid(
@@ -252,6 +276,8 @@ impl Graph {
             ins.push(t);
         }
         let x = ins[0];
+        check_fields(&node.op)?;
+        unsupported_relu(node, x.kind)?;
         let relu_kind = |signed: bool| {
             if node.relu {
                 ActKind::U8
@@ -383,6 +409,55 @@ impl Graph {
         };
         Ok(info)
     }
+}
+
+/// At most [`MAX_TENSOR_ELEMENTS`] elements per image (checked without overflow).
+fn check_elements(s: Shape) -> Result<()> {
+    let n = s.c.checked_mul(s.h).and_then(|n| n.checked_mul(s.w));
+    match n {
+        Some(n) if n <= MAX_TENSOR_ELEMENTS => Ok(()),
+        _ => Err(Error::invalid(
+            "shape",
+            format!("at most {MAX_TENSOR_ELEMENTS} elements per image"),
+            format!("{}×{}×{}", s.c, s.h, s.w),
+        )),
+    }
+}
+
+/// Kernel, stride, padding and channel counts small enough that shape arithmetic cannot overflow.
+fn check_fields(op: &Op) -> Result<()> {
+    let (kernel, stride, padding) = match *op {
+        Op::Conv2d {
+            kernel,
+            stride,
+            padding,
+            ..
+        } => (kernel, stride, padding),
+        Op::MaxPool { kernel, stride } | Op::AvgPool { kernel, stride } => (kernel, stride, 0),
+        _ => return Ok(()),
+    };
+    for (field, v) in [("kernel", kernel), ("stride", stride), ("padding", padding)] {
+        if v > MAX_KERNEL {
+            return Err(Error::invalid(field, format!("at most {MAX_KERNEL}"), v));
+        }
+    }
+    Ok(())
+}
+
+/// `relu` on a max pool or flatten of a signed tensor is not part of the contract.
+fn unsupported_relu(node: &Node, input: ActKind) -> Result<()> {
+    let exact = matches!(node.op, Op::MaxPool { .. } | Op::Flatten);
+    if node.relu && exact && input == ActKind::I8 {
+        return Err(Error::invalid(
+            "relu",
+            format!(
+                "false (relu on a {} of an i8 tensor is not supported)",
+                node.op.kind_name()
+            ),
+            true,
+        ));
+    }
+    Ok(())
 }
 
 fn weighted_kind(relu: bool, is_output: bool) -> ActKind {

@@ -133,8 +133,12 @@ impl QuantModel {
                 Ok(())
             }
             (Op::Add, NodeParams::Add { ma, mb, shift }) => {
-                Requant::new(*ma, *shift).map_err(|e| Error::invalid("ma/shift", e, ma))?;
-                Requant::new(*mb, *shift).map_err(|e| Error::invalid("mb/shift", e, mb))?;
+                if *shift > crate::arith::MAX_SHIFT {
+                    let want = format!("0..={}", crate::arith::MAX_SHIFT);
+                    return Err(Error::invalid("shift", want, shift));
+                }
+                Requant::new(*ma, *shift).map_err(|e| Error::invalid("ma", e, ma))?;
+                Requant::new(*mb, *shift).map_err(|e| Error::invalid("mb", e, mb))?;
                 Ok(())
             }
             (Op::AvgPool { .. } | Op::GlobalAvgPool, NodeParams::Pool { requant }) => {

@@ -96,20 +96,18 @@ fn run_unchecked(
     let g = &model.graph;
     let input = images.mapv(|v| v as i32);
     // Last node that reads each output, so intermediate tensors can be dropped early.
+    let input_of = g.input_indices();
     let mut last_use = vec![0usize; g.nodes.len()];
-    for (i, node) in g.nodes.iter().enumerate() {
-        for name in &node.inputs {
-            if let Some(j) = g.index_of(name) {
-                last_use[j] = i;
-            }
+    for (i, ins) in input_of.iter().enumerate() {
+        for j in ins.iter().flatten() {
+            last_use[*j] = i;
         }
     }
     let mut outs: Outputs = vec![None; g.nodes.len()];
-    for (i, node) in g.nodes.iter().enumerate() {
-        let inputs: Vec<(&Array4<i32>, ActKind)> = node
-            .inputs
+    for i in 0..g.nodes.len() {
+        let inputs: Vec<(&Array4<i32>, ActKind)> = input_of[i]
             .iter()
-            .map(|name| match g.index_of(name) {
+            .map(|j| match *j {
                 None => (&input, ActKind::U8),
                 Some(j) => (
                     outs[j]
@@ -122,7 +120,7 @@ fn run_unchecked(
         let y = eval_node(model, info, i, &inputs);
         outs[i] = Some(y);
         if keep == Keep::Output {
-            for j in 0..i {
+            for &j in input_of[i].iter().flatten() {
                 if last_use[j] == i {
                     outs[j] = None;
                 }

@@ -196,11 +196,11 @@ pub fn synthetic_from_graph(
     };
     let input = calib.mapv(|v| v as i32);
     let mut outs: Vec<Array4<i32>> = Vec::with_capacity(n);
+    let input_of = model.graph.input_indices();
     for i in 0..n {
-        let ins: Vec<(&Array4<i32>, ActKind)> = model.graph.nodes[i]
-            .inputs
+        let ins: Vec<(&Array4<i32>, ActKind)> = input_of[i]
             .iter()
-            .map(|name| match model.graph.index_of(name) {
+            .map(|j| match *j {
                 None => (&input, ActKind::U8),
                 Some(j) => (&outs[j], info[j].kind),
             })

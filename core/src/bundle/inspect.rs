@@ -1,7 +1,7 @@
 //! A bundle as `unibit inspect` shows it: the validated bundle, its manifest, and optionally the
 //! check of its golden vectors against the reference.
 
-use super::{read, read_manifest, Bundle, Manifest};
+use super::{read_parts, Bundle, Manifest};
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::reference::{verify_golden, GoldenReport};
@@ -27,8 +27,7 @@ pub enum GoldenCheck {
 /// Read the bundle in `dir` with its manifest; with `verify`, also compare every layer's
 /// golden output with the reference (a mismatch is reported, not an error).
 pub fn inspect(dir: &Path, verify: bool, progress: &dyn Progress) -> Result<Inspection> {
-    let bundle = read(dir)?;
-    let manifest = read_manifest(dir)?;
+    let (bundle, manifest) = read_parts(dir, true)?;
     let golden_check = match (verify, &bundle.golden) {
         (false, _) => None,
         (true, None) => Some(GoldenCheck::NoGolden),
