@@ -230,3 +230,42 @@ fn export_never_writes_over_its_run_or_a_foreign_directory() {
         "{}"
     );
 }
+
+#[cfg(feature = "train")]
+#[test]
+fn sweeps_and_mixed_studies_never_share_a_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let uniform = tmp.path().join("uniform");
+    std::fs::create_dir(&uniform).unwrap();
+    std::fs::write(uniform.join("plan.json"), "{}").unwrap();
+    fails(
+        &[
+            "mixed",
+            "--family",
+            "resnet8",
+            "--budgets",
+            "4KiB",
+            "--threads",
+            "1",
+            "--out",
+            s(&uniform),
+        ],
+        "uniform sweep",
+    );
+    let mixed = tmp.path().join("mixed");
+    std::fs::create_dir_all(mixed.join("ref-8bit")).unwrap();
+    fails(
+        &[
+            "sweep",
+            "plan",
+            "--family",
+            "resnet8",
+            "--budgets",
+            "2KiB",
+            "--out",
+            s(&mixed),
+        ],
+        "mixed-precision study",
+    );
+    assert!(!mixed.join("plan.json").exists());
+}

@@ -310,8 +310,8 @@ pub struct BenchTrainArgs {
     pub family: Family,
     #[arg(long, default_value_t = 1.0, value_parser = super::args::positive_f64)]
     pub width: f64,
-    #[arg(long, default_value_t = 2)]
-    pub bits: u8,
+    #[arg(long, default_value = "2")]
+    pub bits: Bits,
     #[arg(long, default_value_t = 128, value_parser = super::args::count_at_least_1)]
     pub batch: usize,
     #[arg(long, default_value_t = 2, value_parser = super::args::threads)]
@@ -327,7 +327,7 @@ pub struct BenchTrainArgs {
 /// `unibit bench-train`: training throughput of the same network unquantized and quantized.
 pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
     threads(a.threads)?;
-    let bits = Bits::new(a.bits).map_err(anyhow::Error::msg)?;
+    let bits = a.bits;
     let r =
         unibit_sw::bench::train_throughput(a.family, a.width, bits, a.batch, a.steps, a.rounds)?;
     println!(

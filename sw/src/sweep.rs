@@ -268,6 +268,18 @@ fn first_difference<T: Serialize>(
 pub fn plan(spec: &SweepSpec, sweep: &Path) -> Result<Plan> {
     let plan = Plan::new(spec)?;
     let path = sweep.join(PLAN_JSON);
+    // A mixed-precision study's directory has its own results.jsonl: never write over it.
+    if sweep.join(crate::mixed::FRONT_JSON).exists() || sweep.join(crate::mixed::REF_DIR).exists() {
+        return Err(Error::invalid_in(
+            sweep,
+            "directory",
+            "a new or uniform sweep directory",
+            format!(
+                "a mixed-precision study ({} is there)",
+                crate::mixed::REF_DIR
+            ),
+        ));
+    }
     if !path.exists() {
         plan.write(&path)?;
         return Ok(plan);
