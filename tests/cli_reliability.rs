@@ -233,6 +233,29 @@ fn export_never_writes_over_its_run_or_a_foreign_directory() {
 
 #[cfg(feature = "train")]
 #[test]
+fn sweep_grids_are_bounded_before_planning() {
+    let budgets: Vec<String> = (2..23).map(|k| format!("{k}KiB")).collect();
+    let budgets = budgets.join(",");
+    fails(
+        &[
+            "sweep",
+            "plan",
+            "--family",
+            "resnet8",
+            "--budgets",
+            &budgets,
+            "--seeds",
+            "1000",
+            "--out",
+            "/tmp/unibit-never",
+        ],
+        "at most 100000 jobs",
+    );
+    assert!(!std::path::Path::new("/tmp/unibit-never").exists());
+}
+
+#[cfg(feature = "train")]
+#[test]
 fn sweeps_and_mixed_studies_never_share_a_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let uniform = tmp.path().join("uniform");

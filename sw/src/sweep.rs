@@ -34,6 +34,8 @@ use unibit_core::size::{format_bits, model_size, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
 
 pub const PLAN_JSON: &str = "plan.json";
+/// Most jobs in one sweep: bounds the plan (and its memory) before it is built.
+pub const MAX_JOBS: u64 = 100_000;
 pub const PLAN_FORMAT: &str = "unibit-sweep-plan";
 pub const PLAN_VERSION: u32 = 1;
 pub const RESULTS_JSONL: &str = "results.jsonl";
@@ -125,6 +127,16 @@ impl Plan {
                     spec.bits.len(),
                     spec.seeds
                 ),
+            ));
+        }
+        let count = (spec.budgets.len() as u64)
+            .saturating_mul(spec.bits.len() as u64)
+            .saturating_mul(spec.seeds);
+        if count > MAX_JOBS {
+            return Err(Error::invalid(
+                "budgets × bits × seeds",
+                format!("at most {MAX_JOBS} jobs"),
+                count,
             ));
         }
         let base = FamilyConfig {
