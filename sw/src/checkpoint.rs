@@ -156,7 +156,7 @@ pub fn load(dir: &Path) -> Result<(CheckpointInfo, BTreeMap<String, Tensor>)> {
 /// A restored tensor must have its variable's dtype and finite values; a batch-norm running
 /// variance must be ≥ 0. (A corrupt or hand-edited checkpoint fails here, naming the tensor,
 /// not later as a misleading batch-norm or accuracy error.)
-fn check_values(file: &Path, key: &str, t: &Tensor, var: &Tensor) -> Result<()> {
+fn check_values(file: &Path, key: &str, t: &Tensor, var: &Tensor, model: bool) -> Result<()> {
     if t.kind() != var.kind() {
         return Err(Error::invalid_in(
             file,
@@ -181,7 +181,7 @@ fn check_values(file: &Path, key: &str, t: &Tensor, var: &Tensor) -> Result<()> 
             format!("{bad} NaN or infinite value(s)"),
         ));
     }
-    if key.ends_with("running_var") {
+    if model && key.ends_with("running_var") {
         let min = t.min().double_value(&[]);
         if min < 0.0 {
             return Err(Error::invalid_in(
@@ -234,7 +234,7 @@ pub fn restore(
                 format!("{:?}", t.size()),
             ));
         }
-        check_values(file, &key, t, var)?;
+        check_values(file, &key, t, var, prefix == MODEL_PREFIX)?;
         tch::no_grad(|| var.shallow_clone().copy_(t));
     }
     let extra = src
