@@ -8,6 +8,7 @@ pub const TEST_IMAGES: usize = 10_000;
 /// Largest array side accepted (rows or lanes).
 pub const MAX_ARRAY: usize = 256;
 /// Most seeds per (budget, B) in one sweep (bounds the job list).
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub const MAX_SEEDS: u64 = 1000;
 
 fn float(s: &str) -> Result<f64, String> {
@@ -33,6 +34,7 @@ pub fn positive_f64(s: &str) -> Result<f64, String> {
 }
 
 /// A finite number ≥ 0 (momentum, weight decay, warm-up epochs, tolerances).
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub fn non_negative_f64(s: &str) -> Result<f64, String> {
     let x = float(s)?;
     if x.is_finite() && x >= 0.0 {
@@ -43,6 +45,7 @@ pub fn non_negative_f64(s: &str) -> Result<f64, String> {
 }
 
 /// A finite fraction in [0, 1) (SGD momentum).
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub fn momentum(s: &str) -> Result<f64, String> {
     let x = float(s)?;
     if x.is_finite() && (0.0..1.0).contains(&x) {
@@ -87,6 +90,7 @@ pub fn array_side(s: &str) -> Result<usize, String> {
 }
 
 /// Seeds per sweep point in 1..=[`MAX_SEEDS`].
+#[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub fn seeds(s: &str) -> Result<u64, String> {
     in_range(s, 1, MAX_SEEDS)
 }
