@@ -16,16 +16,16 @@ pub enum BenchCmd {
 #[derive(Args)]
 pub struct RefBenchArgs {
     /// Images to run (default: the whole 10,000-image test set).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::test_images)]
     pub images: Option<usize>,
     #[arg(long, default_value = "resnet20")]
     pub family: Family,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::positive_f64)]
     pub width: f64,
     #[arg(long, default_value = "2")]
     pub bits: Bits,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::threads)]
     pub threads: Option<usize>,
 }
 

@@ -23,7 +23,7 @@ pub struct ExampleArgs {
     #[arg(long)]
     pub bits: Bits,
     /// Width multiplier.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::positive_f64)]
     pub width: f64,
     /// Output bundle directory.
     #[arg(long)]
@@ -32,7 +32,7 @@ pub struct ExampleArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Number of golden images (Fashion-MNIST test images when installed, else synthetic).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::args::golden_images)]
     pub golden: usize,
     /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
@@ -46,6 +46,13 @@ pub fn bundle(c: BundleCmd) -> Result<()> {
 
 /// `unibit bundle example`.
 pub fn example(a: ExampleArgs) -> Result<()> {
+    unibit_core::atomic::check_output_dir(&a.out, &unibit_core::atomic::BUNDLE, &[])
+        .context("--out")?;
+    // A dataset the user named must be there: no silent fallback to synthetic images.
+    if let Some(d) = &a.data_dir {
+        unibit_core::dataset::load(d, unibit_core::dataset::Split::Test)
+            .with_context(|| format!("--data-dir {}", d.display()))?;
+    }
     let cfg = ExampleConfig {
         family: a.family.config(a.width),
         bits: a.bits,

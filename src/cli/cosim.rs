@@ -1,7 +1,7 @@
 //! `unibit cosim`: a bundle on the simulated engine, every layer compared with its golden vectors.
 
 use super::table::Table;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use unibit_sim::cosim::{run_bundle, CosimOptions, CosimReport};
@@ -21,16 +21,16 @@ pub struct CosimArgs {
     /// Bundle directory (with golden vectors).
     pub bundle: PathBuf,
     /// Array rows R.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub rows: usize,
     /// Array lanes C.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub cols: usize,
     /// Simulator back end.
     #[arg(long, value_enum, default_value_t = SimKind::Verilator)]
     pub sim: SimKind,
     /// Golden images to run (default: all in the bundle).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::count_at_least_1)]
     pub images: Option<usize>,
     /// Write the summary JSON here (default: BUNDLE/cosim-<sim>-<R>x<C>.json).
     #[arg(long)]
@@ -54,6 +54,7 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
     if a.vcd.is_some() && a.sim != SimKind::Verilator {
         bail!("--vcd needs --sim verilator");
     }
+    check_outputs(&a)?;
     let opts = CosimOptions {
         rows: a.rows,
         cols: a.cols,
@@ -73,6 +74,12 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
     });
     super::write_atomic(&json_path, serde_json::to_string_pretty(&r)?.as_bytes())?;
     match &r.mismatch {
+        Some(_) if a.vcd.is_some() && !r.vcd.as_deref().is_some_and(|v| v.is_file()) => {
+            bail!(
+                "--vcd: no waveform was written (summary {})",
+                json_path.display()
+            )
+        }
         None => {
             println!(
                 "bit-exact: {} image(s), every layer equals the golden vectors — {} cycles/image (cost model {}), {:.2} s on {:?} ({}×{}, B = {}); summary {}",
@@ -104,6 +111,29 @@ pub fn cosim(a: CosimArgs) -> Result<()> {
             )
         }
     }
+}
+
+/// Every output checked before the simulation starts: not over the bundle or one of its
+/// files, not a directory, writable; and golden vectors there to run.
+fn check_outputs(a: &CosimArgs) -> Result<()> {
+    let manifest = a.bundle.join(unibit_core::bundle::MANIFEST);
+    let weights = a.bundle.join("weights.safetensors");
+    let golden = a.bundle.join("golden");
+    let files = [manifest.as_path(), weights.as_path(), golden.as_path()];
+    for (flag, path) in [("--json", &a.json), ("--vcd", &a.vcd)] {
+        if let Some(p) = path {
+            unibit_core::atomic::check_output_file(p, &files).with_context(|| flag.to_string())?;
+        }
+    }
+    if let Ok(m) = unibit_core::bundle::read_manifest(&a.bundle) {
+        if m.golden.as_ref().is_none_or(|g| g.count == 0) {
+            bail!(
+                "{}: no golden vectors to cosimulate (export it with --golden N, N ≥ 1)",
+                a.bundle.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The per-layer table: cycles on the engine against the cost model, and the comparison.

@@ -11,13 +11,13 @@ pub struct CostArgs {
     /// Bundle directory.
     pub bundle: PathBuf,
     /// Array rows R (output channels in parallel).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub rows: usize,
     /// Array lanes C (reduction elements in parallel).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub cols: usize,
     /// Clock frequency in MHz for the time column.
-    #[arg(long, default_value_t = 24.0)]
+    #[arg(long, default_value_t = 24.0, value_parser = super::args::positive_f64)]
     pub freq: f64,
     /// Print JSON.
     #[arg(long)]

@@ -9,7 +9,7 @@ pub struct FamilyArgs {
     #[arg(long, default_value = "resnet20")]
     pub family: Family,
     /// Channel counts are rounded to a multiple of this.
-    #[arg(long, default_value_t = unibit_core::family::DEFAULT_CHANNEL_MULTIPLE)]
+    #[arg(long, default_value_t = unibit_core::family::DEFAULT_CHANNEL_MULTIPLE, value_parser = super::args::count_at_least_1)]
     pub channel_multiple: usize,
 }
 

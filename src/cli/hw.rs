@@ -28,9 +28,9 @@ pub struct VerilogArgs {
     /// Weight bitwidth B (1..=8).
     #[arg(long)]
     pub bits: u8,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub rows: usize,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub cols: usize,
     /// Also write the UART host-link top (`host.v`) for this UART clocks-per-bit.
     #[arg(long)]
@@ -47,13 +47,13 @@ pub struct SynthArgs {
     #[arg(long)]
     pub bits: u8,
     /// Array rows (default: the board's).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::array_side)]
     pub rows: Option<usize>,
     /// Array lanes (default: the board's).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::array_side)]
     pub cols: Option<usize>,
     /// Engine clock in MHz (default: the board's target).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_f64)]
     pub freq: Option<f64>,
     /// Stop after yosys (resource counts only).
     #[arg(long)]
@@ -71,11 +71,11 @@ pub struct BenchArgs {
     /// Comma-separated bitwidths.
     #[arg(long, value_delimiter = ',', default_values_t = vec![1u8, 2, 4, 8])]
     pub bits: Vec<u8>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::array_side)]
     pub rows: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::array_side)]
     pub cols: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_f64)]
     pub freq: Option<f64>,
     /// Resource counts only (no place-and-route, no Fmax).
     #[arg(long)]
@@ -88,9 +88,9 @@ pub struct BenchArgs {
 pub struct PackArgs {
     /// Bundle directory.
     pub bundle: PathBuf,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub rows: usize,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = super::args::array_side)]
     pub cols: usize,
     #[arg(long)]
     pub out: PathBuf,

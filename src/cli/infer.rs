@@ -14,13 +14,13 @@ pub struct InferArgs {
     #[arg(long, default_value = "fashion-mnist")]
     pub dataset: String,
     /// Only the first N test images.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::test_images)]
     pub limit: Option<usize>,
     /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Worker threads (default: all cores).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::threads)]
     pub threads: Option<usize>,
 }
 

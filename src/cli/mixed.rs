@@ -21,9 +21,9 @@ pub struct MixedArgs {
     #[arg(long, default_value = "resnet20")]
     pub family: Family,
     /// Width multiplier of the (fixed) network whose layers get bitwidths.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::positive_f64)]
     pub width: f64,
-    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE)]
+    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE, value_parser = super::args::count_at_least_1)]
     pub channel_multiple: usize,
     /// Candidate bitwidths per layer.
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,8")]
@@ -35,33 +35,33 @@ pub struct MixedArgs {
     #[arg(long)]
     pub zero_degradation: bool,
     /// Zero degradation: allowed accuracy loss in percentage points.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::args::non_negative_f64)]
     pub tolerance_pp: f64,
     /// Zero degradation: candidate sizes differ by at least this fraction.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.05, value_parser = super::args::non_negative_f64)]
     pub size_resolution: f64,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]
     pub train: TrainSettingsArgs,
     /// Fine-tuning epochs of each allocation (default: --epochs).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::count_at_least_1)]
     pub finetune_epochs: Option<usize>,
     /// Peak learning rate of fine-tuning.
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = super::args::positive_f64)]
     pub finetune_lr: f64,
     /// Hutchinson samples per batch.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::args::count_at_least_1)]
     pub hessian_samples: usize,
     /// Training images for the Hessian traces.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = super::args::count_at_least_1)]
     pub hessian_images: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = super::args::count_at_least_1)]
     pub hessian_batch: usize,
     /// Output directory (its results.jsonl goes next to the sweeps' in `unibit report`).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::args::threads)]
     pub threads: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,

@@ -1,5 +1,6 @@
 //! Argument structs and glue for each group of subcommands.
 
+pub mod args;
 pub mod bench;
 pub mod board;
 pub mod bundle;

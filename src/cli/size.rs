@@ -18,7 +18,7 @@ pub struct SizeArgs {
     #[arg(long, conflicts_with = "width", required_unless_present = "width")]
     pub budget: Option<String>,
     /// Width multiplier (instead of a budget).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::positive_f64)]
     pub width: Option<f64>,
     /// Print JSON instead of tables.
     #[arg(long)]

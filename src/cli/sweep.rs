@@ -19,13 +19,13 @@ use unibit_sw::sweep::{
 #[derive(Args, Clone, Debug, PartialEq)]
 pub struct ExportSettingsArgs {
     /// Training images used to calibrate activation scales at export.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = super::args::count_at_least_1)]
     pub calibration_images: usize,
     /// Golden vectors stored in each bundle (first N test images).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::args::golden_images)]
     pub golden: usize,
     /// Evaluate on the first N test images only (quick checks; default all 10,000).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::test_images)]
     pub test_limit: Option<usize>,
 }
 
@@ -42,10 +42,10 @@ pub struct SweepSpecArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,8")]
     pub bits: Vec<Bits>,
     /// Seeds per (budget, B): seeds 0..N.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::seeds)]
     pub seeds: u64,
     /// Channel counts are rounded to a multiple of this.
-    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE)]
+    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE, value_parser = super::args::count_at_least_1)]
     pub channel_multiple: usize,
     #[command(flatten)]
     pub train: TrainSettingsArgs,
@@ -83,10 +83,10 @@ pub struct SweepCmd {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Jobs at once (separate processes, each with max(1, cores/N) threads).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::args::threads)]
     pub jobs: usize,
     /// Intra-op threads per job (default: max(1, cores / --jobs)).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::threads)]
     pub threads: Option<usize>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
@@ -124,7 +124,7 @@ pub struct RunArgs {
     /// Job to run (default: $SLURM_ARRAY_TASK_ID).
     #[arg(long)]
     pub job_index: Option<usize>,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::args::threads)]
     pub threads: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,

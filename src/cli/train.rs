@@ -17,24 +17,24 @@ use unibit_sw::Device;
 /// Training hyper-parameters: the options `unibit train`, `unibit sweep` and `unibit mixed` share.
 #[derive(Args, Clone, Debug, PartialEq)]
 pub struct TrainSettingsArgs {
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = super::args::count_at_least_1)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = super::args::count_at_least_1)]
     pub batch: usize,
     /// Peak learning rate (after warm-up; cosine decay to 0).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = 0.1, value_parser = super::args::positive_f64)]
     pub lr: f64,
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = 0.9, value_parser = super::args::momentum)]
     pub momentum: f64,
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, value_parser = super::args::non_negative_f64)]
     pub weight_decay: f64,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::non_negative_f64)]
     pub warmup_epochs: f64,
     /// Disable augmentation (padding + random crop, horizontal flips).
     #[arg(long)]
     pub no_augment: bool,
     /// Use only the first N training images.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::count_at_least_1)]
     pub train_limit: Option<usize>,
     /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
@@ -105,13 +105,13 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "first_last_8bit")]
     pub float: bool,
     /// Width multiplier.
-    #[arg(long, conflicts_with = "budget")]
+    #[arg(long, conflicts_with = "budget", value_parser = super::args::positive_f64)]
     pub width: Option<f64>,
     /// Model-size budget (e.g. 64KiB): the largest width that fits at --bits (unibit-core's solver).
     #[arg(long)]
     pub budget: Option<String>,
     /// Channel counts are rounded to a multiple of this.
-    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE)]
+    #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE, value_parser = super::args::count_at_least_1)]
     pub channel_multiple: usize,
     /// Keep the first and last layers at 8 bits (studies; such runs cannot be exported).
     #[arg(long)]
@@ -127,13 +127,13 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Intra-op threads.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::args::threads)]
     pub threads: usize,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Stop after this many epochs in this invocation (resume later).
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::count_at_least_1)]
     pub stop_after: Option<usize>,
     /// No progress bar.
     #[arg(long)]
@@ -261,15 +261,15 @@ pub struct ExportArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Golden vectors for the first N test images.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::args::golden_images)]
     pub golden: usize,
     /// Training images used to calibrate activation scales.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = super::args::count_at_least_1)]
     pub calibration_images: usize,
     /// Evaluate on the first N test images only.
-    #[arg(long)]
+    #[arg(long, value_parser = super::args::test_images)]
     pub test_limit: Option<usize>,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::args::threads)]
     pub threads: usize,
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -308,26 +308,26 @@ pub fn export(a: ExportArgs) -> Result<()> {
 pub struct BenchTrainArgs {
     #[arg(long, default_value = "resnet20")]
     pub family: Family,
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::args::positive_f64)]
     pub width: f64,
-    #[arg(long, default_value_t = 2)]
-    pub bits: u8,
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value = "2")]
+    pub bits: Bits,
+    #[arg(long, default_value_t = 128, value_parser = super::args::count_at_least_1)]
     pub batch: usize,
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::args::threads)]
     pub threads: usize,
     /// Timed steps per round and precision.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::args::count_at_least_1)]
     pub steps: usize,
     /// Rounds (float and quantized alternate, so load changes hit both alike).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = super::args::count_at_least_1)]
     pub rounds: usize,
 }
 
 /// `unibit bench-train`: training throughput of the same network unquantized and quantized.
 pub fn bench_train(a: BenchTrainArgs) -> Result<()> {
     threads(a.threads)?;
-    let bits = Bits::new(a.bits).map_err(anyhow::Error::msg)?;
+    let bits = a.bits;
     let r =
         unibit_sw::bench::train_throughput(a.family, a.width, bits, a.batch, a.steps, a.rounds)?;
     println!(

@@ -2,7 +2,7 @@
 //! alternating rounds so that changes in machine load affect both alike.
 
 use crate::data;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::net::{Net, QuantSpec};
 use crate::train::{train_step, Model, Sgd};
 use std::time::Instant;
@@ -33,6 +33,13 @@ pub fn train_throughput(
     steps: usize,
     rounds: usize,
 ) -> Result<Throughput> {
+    if batch == 0 || steps == 0 || rounds == 0 {
+        return Err(Error::invalid(
+            "batch, steps and rounds",
+            "at least 1 each",
+            format!("{batch}, {steps} and {rounds}"),
+        ));
+    }
     let cfg = FamilyConfig::fashion_mnist(family, width);
     let data = data::synthetic(batch * 4, 1);
     let batches: Vec<data::Batch> =

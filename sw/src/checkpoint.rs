@@ -153,6 +153,61 @@ pub fn load(dir: &Path) -> Result<(CheckpointInfo, BTreeMap<String, Tensor>)> {
     Ok((info, tensors.into_iter().collect()))
 }
 
+/// A restored tensor must have its variable's dtype and finite values; a batch-norm running
+/// variance must be ≥ 0. (A corrupt or hand-edited checkpoint fails here, naming the tensor,
+/// not later as a misleading batch-norm or accuracy error.)
+fn check_values(file: &Path, key: &str, t: &Tensor, var: &Tensor, model: bool) -> Result<()> {
+    if t.kind() != var.kind() {
+        return Err(Error::invalid_in(
+            file,
+            key,
+            format!("dtype {:?}", var.kind()),
+            format!("{:?}", t.kind()),
+        ));
+    }
+    if !t.is_floating_point() || t.numel() == 0 {
+        return Ok(());
+    }
+    let bad = t
+        .isfinite()
+        .logical_not()
+        .sum(tch::Kind::Int64)
+        .int64_value(&[]);
+    if bad > 0 {
+        return Err(Error::invalid_in(
+            file,
+            key,
+            "finite values",
+            format!("{bad} NaN or infinite value(s)"),
+        ));
+    }
+    if model && key.ends_with("running_var") {
+        let min = t.min().double_value(&[]);
+        if min < 0.0 {
+            return Err(Error::invalid_in(
+                file,
+                key,
+                "a running variance ≥ 0",
+                format!("a minimum of {min}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint's epoch must lie within the run's configured epochs.
+pub fn check_epoch(dir: &Path, info: &CheckpointInfo, epochs: usize) -> Result<()> {
+    if info.epoch > epochs {
+        return Err(Error::invalid_in(
+            &dir.join(CHECKPOINT_JSON),
+            "epoch",
+            format!("0..={epochs} (the run's epochs in config.json)"),
+            info.epoch,
+        ));
+    }
+    Ok(())
+}
+
 /// Copy `src` tensors named `prefix` + name into the `dst` variables of the same names and
 /// shapes, in place; `file` names the checkpoint in errors.
 pub fn restore(
@@ -179,6 +234,7 @@ pub fn restore(
                 format!("{:?}", t.size()),
             ));
         }
+        check_values(file, &key, t, var, prefix == MODEL_PREFIX)?;
         tch::no_grad(|| var.shallow_clone().copy_(t));
     }
     let extra = src
@@ -193,4 +249,46 @@ pub fn restore(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn restore_one(name: &str, t: Tensor) -> String {
+        let var = Tensor::ones([3], (tch::Kind::Float, tch::Device::Cpu));
+        let dst = BTreeMap::from([(name.to_string(), var)]);
+        let src = BTreeMap::from([(format!("{MODEL_PREFIX}{name}"), t)]);
+        match restore(Path::new("ck.safetensors"), MODEL_PREFIX, &src, &dst) {
+            Ok(()) => "ok".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn restore_checks_dtype_values_and_variances() {
+        let f = |v: &[f32]| Tensor::from_slice(v);
+        assert_eq!(restore_one("bn.running_var", f(&[1.0, 2.0, 0.0])), "ok");
+        let e = restore_one("w", Tensor::from_slice(&[1.0f64, 2.0, 3.0]));
+        assert!(e.contains("dtype") && e.contains("Double"), "{e}");
+        let e = restore_one("w", f(&[1.0, f32::NAN, 3.0]));
+        assert!(e.contains("NaN"), "{e}");
+        let e = restore_one("bn.running_var", f(&[1.0, -0.5, 3.0]));
+        assert!(e.contains("running variance"), "{e}");
+        let info = CheckpointInfo {
+            format: FORMAT.into(),
+            version: VERSION,
+            epoch: 99,
+            step: 0,
+            tensors: "x".into(),
+            bytes: 0,
+            sha256: None,
+            fnv1a64: None,
+        };
+        let e = check_epoch(Path::new("run"), &info, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("epoch") && e.contains("0..=2"), "{e}");
+        assert!(check_epoch(Path::new("run"), &info, 99).is_ok());
+    }
 }

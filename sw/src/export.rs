@@ -539,6 +539,15 @@ pub struct ExportReport {
 /// Export the run in `run` to a bundle in `out`: calibrate, snap to the integer grid, fold
 /// batch norm, measure the three accuracies on the test set, write golden vectors.
 pub fn export(run: &Path, out: &Path, opts: &ExportOptions) -> Result<ExportReport> {
+    // Before any work: never over the run itself, a user's directory or a file.
+    unibit_core::atomic::check_output_dir(out, &unibit_core::atomic::BUNDLE, &[run])?;
+    if opts.test_limit == Some(0) || opts.calibration_images == 0 {
+        return Err(Error::invalid(
+            "test_limit and calibration_images",
+            "at least 1 image each",
+            format!("{:?} and {}", opts.test_limit, opts.calibration_images),
+        ));
+    }
     let (cfg, model, ckpt) = load_run(run, opts.device)?;
     exportable_bits(&model.net).map_err(|e| e.context(run.display().to_string()))?;
     let train_set = train::load_split(&cfg, Split::Train)?;

@@ -465,6 +465,15 @@ pub fn run(
     progress: &dyn Progress,
 ) -> Result<MixedOutcome> {
     spec.validate()?;
+    // A uniform sweep's directory has its own results.jsonl: never write over it.
+    if out.join(sweep::PLAN_JSON).exists() {
+        return Err(Error::invalid_in(
+            out,
+            "directory",
+            "a new or mixed-precision study directory",
+            format!("a uniform sweep ({} is there)", sweep::PLAN_JSON),
+        ));
+    }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create", e))?;
     let graph = spec.model.build()?;
     let study = Study {

@@ -34,6 +34,8 @@ use unibit_core::size::{format_bits, model_size, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
 
 pub const PLAN_JSON: &str = "plan.json";
+/// Most jobs in one sweep: bounds the plan (and its memory) before it is built.
+pub const MAX_JOBS: u64 = 100_000;
 pub const PLAN_FORMAT: &str = "unibit-sweep-plan";
 pub const PLAN_VERSION: u32 = 1;
 pub const RESULTS_JSONL: &str = "results.jsonl";
@@ -125,6 +127,16 @@ impl Plan {
                     spec.bits.len(),
                     spec.seeds
                 ),
+            ));
+        }
+        let count = (spec.budgets.len() as u64)
+            .saturating_mul(spec.bits.len() as u64)
+            .saturating_mul(spec.seeds);
+        if count > MAX_JOBS {
+            return Err(Error::invalid(
+                "budgets × bits × seeds",
+                format!("at most {MAX_JOBS} jobs"),
+                count,
             ));
         }
         let base = FamilyConfig {
@@ -268,6 +280,18 @@ fn first_difference<T: Serialize>(
 pub fn plan(spec: &SweepSpec, sweep: &Path) -> Result<Plan> {
     let plan = Plan::new(spec)?;
     let path = sweep.join(PLAN_JSON);
+    // A mixed-precision study's directory has its own results.jsonl: never write over it.
+    if sweep.join(crate::mixed::FRONT_JSON).exists() || sweep.join(crate::mixed::REF_DIR).exists() {
+        return Err(Error::invalid_in(
+            sweep,
+            "directory",
+            "a new or uniform sweep directory",
+            format!(
+                "a mixed-precision study ({} is there)",
+                crate::mixed::REF_DIR
+            ),
+        ));
+    }
     if !path.exists() {
         plan.write(&path)?;
         return Ok(plan);

@@ -398,6 +398,23 @@ fn check_settings(cfg: &TrainConfig, train_set: &Dataset) -> Result<()> {
             format!("{} and {}", cfg.epochs, cfg.batch),
         ));
     }
+    // Checked before the first epoch, not found later in the run's own config.json.
+    let rates = [
+        ("lr", cfg.lr, false),
+        ("momentum", cfg.momentum, true),
+        ("weight_decay", cfg.weight_decay, true),
+        ("warmup_epochs", cfg.warmup_epochs, true),
+    ];
+    for (field, x, zero_ok) in rates {
+        if !(x.is_finite() && (x > 0.0 || (zero_ok && x == 0.0))) {
+            let want = if zero_ok {
+                "a finite number ≥ 0"
+            } else {
+                "a finite number > 0"
+            };
+            return Err(Error::invalid(field, want, x));
+        }
+    }
     if train_set.is_empty() {
         return Err(Error::invalid("training set", "at least one image", "none"));
     }
@@ -423,6 +440,7 @@ impl<'a> Session<'a> {
         let opt = Sgd::new(&model, cfg.momentum, cfg.weight_decay);
         let (epoch, step) = if resume {
             let info = restore_checkpoint(dir, &model, Some(&opt))?;
+            checkpoint::check_epoch(dir, &info, cfg.epochs)?;
             (info.epoch, info.step)
         } else {
             cfg.describe(&model.graph, &model.net)?;
@@ -636,6 +654,7 @@ pub fn load_run(dir: &Path, device: Device) -> Result<(TrainConfig, Model, Check
     let cfg = read_config(dir)?;
     let model = Model::new(&cfg, device)?;
     let info = restore_checkpoint(dir, &model, None)?;
+    checkpoint::check_epoch(dir, &info, cfg.epochs)?;
     Ok((cfg, model, info))
 }
 
