@@ -57,10 +57,11 @@ pub fn momentum(s: &str) -> Result<f64, String> {
 
 fn in_range(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
     let n = integer(s)?;
-    if (lo..=hi).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("expected {lo}..={hi}, found {n}"))
+    match (lo..=hi).contains(&n) {
+        true => Ok(n),
+        // An open-ended range reads as a bound, not as 1..=18446744073709551615.
+        false if hi >= usize::MAX as u64 => Err(format!("expected at least {lo}, found {n}")),
+        false => Err(format!("expected {lo}..={hi}, found {n}")),
     }
 }
 

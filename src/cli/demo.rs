@@ -47,13 +47,13 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 8)]
     pub cols: usize,
     /// Golden images to cosimulate.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::args::count_at_least_1)]
     pub images: usize,
     /// Skip synthesis and place-and-route.
     #[arg(long)]
     pub no_synth: bool,
     /// Threads for training and inference.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::args::threads)]
     pub threads: usize,
     /// Fashion-MNIST directory (default: $UNIBIT_DATA_DIR or /usr/share/datasets/fashion-mnist).
     #[arg(long)]
@@ -80,8 +80,12 @@ pub fn demo(a: DemoArgs) -> Result<()> {
     };
     let sol = width_for_budget(&base, a.bits, budget)?;
     let data_dir = dataset::data_dir(a.data_dir.as_deref());
-    // Fail early, before any long step, if the dataset or the engine configuration is missing.
+    // Fail early, before any long step, if the dataset, the board or the engine configuration
+    // is missing.
     dataset::load(&data_dir, Split::Test)?;
+    if !a.no_synth {
+        unibit_hw::board::board(&a.board).context("--board")?;
+    }
     unibit_hw::configs::engine_params(a.bits.get(), a.rows, a.cols).map_err(anyhow::Error::msg)?;
     let what = format!(
         "{} at B = {} within {} → width {:.4}, {}",
