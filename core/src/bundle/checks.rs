@@ -89,14 +89,23 @@ fn positive(field: String, v: f64) -> Result<()> {
     }
 }
 
-/// Scales and the width positive and finite; accuracies in [0, 1].
+/// Activation scales and the width positive and finite, weight scales finite; accuracies in
+/// [0, 1].
 pub fn reals(man: &Manifest) -> Result<()> {
     positive("input.scale".into(), man.input.scale)?;
     for (i, l) in man.layers.iter().enumerate() {
         let at = format!("layers[{i}] \"{}\"", l.node.name);
         positive(format!("{at}.output.scale"), l.output.scale)?;
+        // Signed: the exporter records a negative batch-norm scale here (its sign is also
+        // folded into the codes), so only finiteness is a rule.
         for (j, &s) in l.weight_scale.iter().enumerate() {
-            positive(format!("{at}.weight_scale[{j}]"), s)?;
+            if !s.is_finite() {
+                return Err(Error::invalid(
+                    format!("{at}.weight_scale[{j}]"),
+                    "a finite number",
+                    s,
+                ));
+            }
         }
     }
     if let Some(w) = man.model.width {
