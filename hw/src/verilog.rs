@@ -188,8 +188,8 @@ pub fn have_tool(tool: &str) -> bool {
         || Command::new(tool).arg("--version").output().is_ok()
 }
 
-/// Runs `tool args` in `dir`; an error with its stderr when it fails.
-fn run_tool(dir: &Path, tool: &str, args: &[&str]) -> Result<Output> {
+/// Runs `tool args` in `dir`; an error with its exit code, stderr and stdout when it fails.
+pub(crate) fn run_tool(dir: &Path, tool: &str, args: &[&str]) -> Result<Output> {
     let out = Command::new(tool)
         .current_dir(dir)
         .args(args)
@@ -198,8 +198,9 @@ fn run_tool(dir: &Path, tool: &str, args: &[&str]) -> Result<Output> {
     if !out.status.success() {
         return Err(Error::ToolFailed {
             tool: tool.into(),
-            how: String::new(),
-            output: String::from_utf8_lossy(&out.stderr).into_owned(),
+            how: format!(" (exit {:?})", out.status.code()),
+            output: String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout),
         });
     }
     Ok(out)

@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use crate::verilog::run_tool;
 
 /// A port of `top`: name and width in bits (at most 128).
 #[derive(Clone, Copy, Debug)]
@@ -47,23 +47,6 @@ pub fn testbench(inputs: &[Port], outputs: &[Port], steps: &[Vec<u128>]) -> Stri
     }
     s.push_str("$finish;\nend\nendmodule\n");
     s
-}
-
-fn run_tool(dir: &Path, tool: &str, args: &[&str]) -> Result<Output> {
-    let out = Command::new(tool)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .map_err(|_| Error::ToolNotOnPath { tool: tool.into() })?;
-    if !out.status.success() {
-        return Err(Error::ToolFailed {
-            tool: tool.into(),
-            how: format!(" (exit {:?})", out.status.code()),
-            output: String::from_utf8_lossy(&out.stderr).into_owned()
-                + &String::from_utf8_lossy(&out.stdout),
-        });
-    }
-    Ok(out)
 }
 
 fn write_scratch(dir: &Path, name: &str, text: &str) -> Result<()> {
