@@ -3,9 +3,9 @@
 //! (the same sampling as `rtl::sim::tick`), run under iverilog, and yosys cell counts.
 
 use crate::error::{Error, Result};
+use crate::verilog::run_tool;
 use std::fmt::Write as _;
 use std::path::Path;
-use crate::verilog::run_tool;
 
 /// A port of `top`: name and width in bits (at most 128).
 #[derive(Clone, Copy, Debug)]
