@@ -14,7 +14,9 @@
 //!   compare with the integer reference, time engine and link).
 //! * [`images`]: images to classify from PNG files.
 //! * [`sim`]: serving a software board on a pseudo-terminal.
+//! * [`compile`]: a bundle compiled for a named board, written as files (`hw compile`).
 
+pub mod compile;
 pub mod device;
 pub mod driver;
 pub mod error;

@@ -21,6 +21,8 @@ pub enum HwCommand {
     Bench(BenchArgs),
     /// Pack a bundle's weights into the engine's memory images ($readmemh .hex) plus a layout JSON.
     Pack(PackArgs),
+    /// Compile a bundle for a board's whole-network engine: program, memory images, memory map.
+    Compile(super::compile::CompileArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -102,6 +104,7 @@ pub fn run(a: HwArgs) -> Result<()> {
         HwCommand::Synth(s) => synth(s),
         HwCommand::Bench(b) => bench(b),
         HwCommand::Pack(p) => pack(p),
+        HwCommand::Compile(c) => super::compile::compile(c),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod args;
 pub mod bench;
 pub mod board;
 pub mod bundle;
+pub mod compile;
 pub mod cosim;
 pub mod cost;
 pub mod curve;
