@@ -37,6 +37,11 @@ impl ModelBoard {
         })
     }
 
+    /// The baud rate INFO reports.
+    pub fn baud(&self) -> u32 {
+        self.baud
+    }
+
     pub fn target(&self) -> &Target {
         &self.target
     }

@@ -49,6 +49,9 @@ pub struct DemoArgs {
     /// Golden images to cosimulate.
     #[arg(long, default_value_t = 2, value_parser = super::args::count_at_least_1)]
     pub images: usize,
+    /// Test images to classify through the board driver (whole network on the engine).
+    #[arg(long, default_value_t = 200, value_parser = super::args::count_at_least_1)]
+    pub board_images: usize,
     /// Skip synthesis and place-and-route.
     #[arg(long)]
     pub no_synth: bool,
@@ -70,7 +73,11 @@ fn read_json<T: DeserializeOwned>(p: &Path) -> Result<T> {
 
 pub fn demo(a: DemoArgs) -> Result<()> {
     let synthetic = a.synthetic || !cfg!(feature = "train");
-    let steps = 5 + usize::from(!a.no_synth);
+    // The whole-network step needs a board the driver knows, at its engine's shape.
+    let target =
+        unibit_board::target::Target::named(&a.board, a.bits.get(), Some(a.rows), Some(a.cols))
+            .ok();
+    let steps = 5 + usize::from(!a.no_synth) + usize::from(target.is_some());
     let mut flow = Flow::new(&a.out, steps)?;
     let budget = parse_bits(&a.budget)?;
     // Channel counts in multiples of the array's rows: no idle rows in any tile.
@@ -217,7 +224,24 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         },
     )?;
 
-    // ---- 5. synth
+    // ---- 5. board: the whole network on the engine, driven through the host driver over a PTY
+    let board_json = flow.dir("board").join("board.json");
+    if let Some(t) = &target {
+        flow.step(
+            "board",
+            &format!(
+                "classify {} test images on the {} board over a PTY with the host driver (whole network on the engine)",
+                a.board_images, a.board
+            ),
+            json!({ "board": a.board, "bits": a.bits, "rows": a.rows, "cols": a.cols,
+                    "images": a.board_images, "baud": BOARD_BAUD,
+                    "bundle": std::fs::metadata(bundle_dir.join("weights.safetensors"))?.len() }),
+            &["board.json"],
+            |_| board_step(&a, t, &bundle_dir, &data_dir, &board_json),
+        )?;
+    }
+
+    // ---- 6. synth
     let synth_dir = flow.dir("synth").join("build");
     if !a.no_synth {
         flow.step(
@@ -250,7 +274,7 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         )?;
     }
 
-    // ---- 6. report
+    // ---- 7. report
     let report_dir = flow.dir("report");
     flow.step(
         "report",
@@ -264,7 +288,12 @@ pub fn demo(a: DemoArgs) -> Result<()> {
                 Some(read_json(&synth_dir.join("report.json"))?)
             };
             let cosim: CosimReport = read_json(&cosim_json)?;
-            let mut page = report(&a, &b, budget, &cosim, synth.as_ref())?;
+            let board: Option<Value> = if target.is_some() {
+                Some(read_json(&board_json)?)
+            } else {
+                None
+            };
+            let mut page = report(&a, &b, budget, &cosim, synth.as_ref(), board.as_ref())?;
             figures(&mut page, dir, &a, &run_dir, &cosim)?;
             page.write_html(&dir.join("index.html"))?;
             page.write_markdown(&dir.join("report.md"))?;
@@ -283,6 +312,57 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// The link rate of the demo's board (the bitstream's default).
+const BOARD_BAUD: u32 = 3_000_000;
+
+/// Load the bundle and classify the first test images on a software board behind a PTY,
+/// through the same driver and wire protocol as a real board.
+fn board_step(
+    a: &DemoArgs,
+    t: &unibit_board::target::Target,
+    bundle_dir: &Path,
+    data_dir: &Path,
+    out: &Path,
+) -> Result<Value> {
+    let d = dataset::load(data_dir, Split::Test)?.take(a.board_images);
+    let images = unibit_board::driver::Images {
+        pixels: d.images,
+        labels: Some(d.labels),
+        source: format!("fashion-mnist test ({})", data_dir.display()),
+    };
+    let board = unibit_board::soft::ModelBoard::new(t.clone(), BOARD_BAUD)?;
+    let s = unibit_board::sim::session(board, bundle_dir, &images, &Bars::new(false))?;
+    super::write_atomic(out, serde_json::to_string_pretty(&s)?.as_bytes())?;
+    let c = &s.classify;
+    let wire_ms = c.traffic.wire_s * 1e3 / c.images.max(1) as f64;
+    println!(
+        "{}: {} images, accuracy {:.2}%, logits equal to the integer reference: {} of {}; {} cycles per image (compiled: {}); engine {:.2} ms + wire {:.2} ms per image at {} baud",
+        s.backend,
+        c.images,
+        100.0 * c.accuracy.unwrap_or(0.0),
+        c.reference_equal,
+        c.images,
+        c.cycles.first().copied().unwrap_or(0),
+        c.cycles_expected,
+        c.engine_ms,
+        wire_ms,
+        BOARD_BAUD
+    );
+    if !c.exact() {
+        bail!(
+            "the board differs from the integer reference ({} of {} images equal; cycles {}) — see {}",
+            c.reference_equal,
+            c.images,
+            if c.cycles_equal { "equal" } else { "differ" },
+            out.display()
+        );
+    }
+    Ok(
+        json!({ "images": c.images, "accuracy": c.accuracy, "exact": c.exact(),
+               "cycles": c.cycles_expected, "engine_ms": c.engine_ms, "wire_ms": wire_ms }),
+    )
 }
 
 #[cfg(feature = "train")]
@@ -442,6 +522,7 @@ fn report(
     budget: u64,
     cosim: &CosimReport,
     synth: Option<&SynthReport>,
+    board: Option<&Value>,
 ) -> Result<Page> {
     let man_size = unibit_core::size::model_size(&b.model.graph, |_| b.model.bits)?;
     let mut p = Page::new(format!("unibit demo — {} at B = {}", a.family, a.bits));
@@ -514,6 +595,9 @@ fn report(
         ]);
     }
     p.table(t);
+    if let Some(v) = board {
+        board_section(&mut p, v);
+    }
     if let Some(s) = synth {
         p.heading(2, format!("Synthesis: {}", s.board));
         let r = &s.resources;
@@ -560,4 +644,51 @@ fn report(
         }
     }
     Ok(p)
+}
+
+/// The whole-network section: what the board did over its link, engine and wire time apart.
+fn board_section(p: &mut Page, v: &Value) {
+    let c = &v["classify"];
+    let f = |x: &Value| x.as_f64().unwrap_or(f64::NAN);
+    let images = f(&c["images"]);
+    let engine_ms = f(&c["engine_ms"]);
+    let wire_ms = f(&c["traffic"]["wire_s"]) * 1e3 / images.max(1.0);
+    p.heading(
+        2,
+        "The whole network on the engine, through the host driver",
+    );
+    p.paragraph(format!(
+        "{} served on a pseudo-terminal; the driver loaded the model ({} bytes written and read back) and classified {} test images: \
+         image in (784 bytes), logits out. The logits are checked against the integer reference, the cycle counter against the compiled program.",
+        v["backend"].as_str().unwrap_or("?"),
+        c_u64(&v["load"]["bytes_written"]),
+        images
+    ));
+    let mut t = Table::new([
+        "images",
+        "accuracy",
+        "logits = reference",
+        "cycles / image",
+        "engine time",
+        "wire time (link)",
+        "images/s, engine only",
+        "images/s, engine + wire",
+    ]);
+    t.row([
+        format!("{images}"),
+        c["accuracy"]
+            .as_f64()
+            .map_or("—".into(), |a| format!("{:.2}%", 100.0 * a)),
+        format!("{} of {}", c_u64(&c["reference_equal"]), images),
+        c_u64(&c["cycles_expected"]).to_string(),
+        format!("{engine_ms:.2} ms at {:.0} MHz", f(&c["clock_hz"]) / 1e6),
+        format!("{wire_ms:.2} ms"),
+        format!("{:.1}", 1e3 / engine_ms),
+        format!("{:.1}", 1e3 / (engine_ms + wire_ms)),
+    ]);
+    p.table(t);
+}
+
+fn c_u64(v: &Value) -> u64 {
+    v.as_u64().unwrap_or(0)
 }
