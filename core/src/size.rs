@@ -382,10 +382,22 @@ mod tests {
 
     #[test]
     fn accountings_parse_and_count_their_parts() {
-        assert_eq!("weights".parse::<SizeAccounting>().unwrap(), SizeAccounting::Weights);
-        assert_eq!("engine".parse::<SizeAccounting>().unwrap(), SizeAccounting::Engine);
-        let e = "research".parse::<SizeAccounting>().unwrap_err().to_string();
-        assert!(e.contains("weights or engine") && e.contains("research"), "{e}");
+        assert_eq!(
+            "weights".parse::<SizeAccounting>().unwrap(),
+            SizeAccounting::Weights
+        );
+        assert_eq!(
+            "engine".parse::<SizeAccounting>().unwrap(),
+            SizeAccounting::Engine
+        );
+        let e = "research"
+            .parse::<SizeAccounting>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("weights or engine") && e.contains("research"),
+            "{e}"
+        );
         assert_eq!(SizeAccounting::default(), SizeAccounting::Engine);
         let g = FamilyConfig::fashion_mnist(Family::ResNet { depth: 8 }, 0.5)
             .build()

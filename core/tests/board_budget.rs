@@ -53,5 +53,8 @@ fn unknown_boards_are_named() {
     let e = board_report(&base, Bits::new(2).unwrap(), "arty")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("icebreaker or ulx3s-25f") && e.contains("arty"), "{e}");
+    assert!(
+        e.contains("icebreaker or ulx3s-25f") && e.contains("arty"),
+        "{e}"
+    );
 }

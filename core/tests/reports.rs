@@ -80,11 +80,23 @@ fn accuracy_counts_correct_predictions() {
 fn size_report_solves_or_takes_the_width() {
     let base = FamilyConfig::fashion_mnist("resnet20".parse().unwrap(), 1.0);
     let bits = Bits::new(2).unwrap();
-    let r = size_report(&base, bits, SizeTarget::Budget(64 * 1024 * 8), SizeAccounting::Engine).unwrap();
+    let r = size_report(
+        &base,
+        bits,
+        SizeTarget::Budget(64 * 1024 * 8),
+        SizeAccounting::Engine,
+    )
+    .unwrap();
     assert!(r.size.total_bits <= 64 * 1024 * 8 && r.width > 0.5);
     assert_eq!(r.budget_bits, Some(64 * 1024 * 8));
     assert_eq!(r.weight_layers.len(), r.channel_plan.len());
-    let w = size_report(&base, bits, SizeTarget::Width(r.width), SizeAccounting::Engine).unwrap();
+    let w = size_report(
+        &base,
+        bits,
+        SizeTarget::Width(r.width),
+        SizeAccounting::Engine,
+    )
+    .unwrap();
     assert_eq!((w.size, w.budget_bits), (r.size, None));
 }
 
@@ -107,7 +119,12 @@ fn lean_parameters_are_exact_on_a_bundle() {
     let r = bundle_lean(&dir, Some(&tmp.path().join("no-dataset")), 0).unwrap();
     assert!(r.outputs.identical() && r.outputs.images == 2 && r.outputs.values > 0);
     let s = &r.study;
-    assert!(s.lean_bits < s.today_bits, "{} vs {}", s.lean_bits, s.today_bits);
+    assert!(
+        s.lean_bits < s.today_bits,
+        "{} vs {}",
+        s.lean_bits,
+        s.today_bits
+    );
     let b = bundle::read(&dir).unwrap();
     let size = unibit_core::size::model_size(&b.model.graph, |_| b.model.bits).unwrap();
     assert_eq!(s.today_bits, size.param_bits);
@@ -118,7 +135,9 @@ fn lean_parameters_are_exact_on_a_bundle() {
     // of its own, and a requantizer moved by one shift is a difference the check names.
     let lean = lean_model(&b.model, &study(&b.model).unwrap());
     let images = synthetic_images(8, b.model.graph.input, 3);
-    assert!(compare_outputs(&b.model, &lean, images.view()).unwrap().identical());
+    assert!(compare_outputs(&b.model, &lean, images.view())
+        .unwrap()
+        .identical());
     let mut off = lean.clone();
     let (k, name) = off
         .params
@@ -135,5 +154,9 @@ fn lean_parameters_are_exact_on_a_bundle() {
         })
         .unwrap();
     let c = compare_outputs(&b.model, &off, images.view()).unwrap();
-    assert_eq!(c.first_difference.as_deref(), Some(name.as_str()), "node {k}");
+    assert_eq!(
+        c.first_difference.as_deref(),
+        Some(name.as_str()),
+        "node {k}"
+    );
 }

@@ -485,7 +485,11 @@ pub fn budget_name(bits: u64, accounting: SizeAccounting) -> String {
     }
 }
 
-fn family_report(family: String, size_accounting: SizeAccounting, runs: &[&RunRecord]) -> FamilyReport {
+fn family_report(
+    family: String,
+    size_accounting: SizeAccounting,
+    runs: &[&RunRecord],
+) -> FamilyReport {
     let series: Vec<Series> = runs
         .iter()
         .map(|r| Series::of(r))

@@ -310,7 +310,11 @@ fn accounting_section(page: &mut Page, c: &Comparison) {
     let mut t = Table::new(
         ["Family".to_string(), "Budget".to_string()]
             .into_iter()
-            .chain(accountings.iter().map(|a| format!("{a} accounting: leader(s)"))),
+            .chain(
+                accountings
+                    .iter()
+                    .map(|a| format!("{a} accounting: leader(s)")),
+            ),
     );
     let mut rows: std::collections::BTreeMap<(String, u64), Vec<String>> = Default::default();
     for fam in &c.families {

@@ -329,7 +329,11 @@ fn verdicts_under_each_accounting() {
     let (e, w) = (d.path().join("e.jsonl"), d.path().join("w.jsonl"));
     for (bits, accs) in [(1u8, [0.90, 0.91]), (8, [0.93, 0.94])] {
         for (seed, acc) in accs.into_iter().enumerate() {
-            append(&e, &record(16, Method::Uniform, Some(bits), seed as u64, acc)).unwrap();
+            append(
+                &e,
+                &record(16, Method::Uniform, Some(bits), seed as u64, acc),
+            )
+            .unwrap();
             // Under the weights accounting B = 1 wins (its width grows most).
             let mut r = record(16, Method::Uniform, Some(bits), seed as u64, 1.85 - acc);
             r.size_accounting = SizeAccounting::Weights;
@@ -344,20 +348,28 @@ fn verdicts_under_each_accounting() {
     // Families in order, each under the weights accounting first.
     let (vw, ve) = (&both.verdicts[0], &both.verdicts[1]);
     assert!(ve.starts_with("resnet20: At 16.0 KiB, B = 8 wins"), "{ve}");
-    assert!(vw.starts_with("resnet20: At 16.0 KiB of weights, B = 1 wins"), "{vw}");
+    assert!(
+        vw.starts_with("resnet20: At 16.0 KiB of weights, B = 1 wins"),
+        "{vw}"
+    );
     let md = std::fs::read_to_string(d.path().join("both/summary.md")).unwrap();
     assert!(md.contains("Family resnet20 (weights accounting)"), "{md}");
     assert!(md.contains("Verdicts under each size accounting"), "{md}");
-    assert!(md.contains("| resnet20 | 16.0 KiB | B = 1 (94.50%) | B = 8 (93.50%) |"), "{md}");
+    assert!(
+        md.contains("| resnet20 | 16.0 KiB | B = 1 (94.50%) | B = 8 (93.50%) |"),
+        "{md}"
+    );
 
     // The engine part of the comparison is what a report of the engine records alone says.
     let json = |dir: &str| -> serde_json::Value {
         let t = std::fs::read_to_string(d.path().join(dir).join("results.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&t).unwrap()["comparison"].clone()
     };
-    let alone = unibit_report::run(&[e.clone()], &d.path().join("alone")).unwrap();
+    let alone = unibit_report::run(std::slice::from_ref(&e), &d.path().join("alone")).unwrap();
     assert_eq!(json("both")["families"][1], json("alone")["families"][0]);
-    assert!(json("alone")["families"][0].get("size_accounting").is_none());
+    assert!(json("alone")["families"][0]
+        .get("size_accounting")
+        .is_none());
     assert_eq!(json("both")["families"][0]["size_accounting"], "weights");
     assert!(!std::fs::read_to_string(d.path().join("alone/summary.md"))
         .unwrap()
@@ -369,9 +381,16 @@ fn verdicts_under_each_accounting() {
     };
     let only = unibit_report::run_with(&[e.clone(), w], &d.path().join("only"), &opts).unwrap();
     assert_eq!((only.records, only.verdicts.len()), (4, 1));
-    assert!(only.warnings.iter().any(|w| w.contains("4 record(s)")), "{:?}", only.warnings);
+    assert!(
+        only.warnings.iter().any(|w| w.contains("4 record(s)")),
+        "{:?}",
+        only.warnings
+    );
     let err = unibit_report::run_with(&[e], &d.path().join("none"), &opts)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("no run records under the weights size accounting"), "{err}");
+    assert!(
+        err.contains("no run records under the weights size accounting"),
+        "{err}"
+    );
 }

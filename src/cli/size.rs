@@ -5,13 +5,13 @@ use super::family::FamilyArgs;
 use super::table::Table;
 use anyhow::{bail, Result};
 use clap::Args;
+use std::path::{Path, PathBuf};
 use unibit_core::family::FamilyConfig;
+use unibit_core::size::lean::{bundle_lean, BundleLean};
 use unibit_core::size::{
     board_report, format_bits, params_table, parse_bits, size_report, BoardReport, ParamsRow,
     SizeAccounting, SizeReport, SizeTarget,
 };
-use std::path::{Path, PathBuf};
-use unibit_core::size::lean::{bundle_lean, BundleLean};
 use unibit_core::{Bits, Family};
 
 #[derive(Args)]
@@ -268,7 +268,11 @@ fn print_params(rows: &[ParamsRow]) {
 
 fn print_lean(bundle: &Path, r: &BundleLean) {
     let s = &r.study;
-    println!("{} (B = {}): per-channel parameters", bundle.display(), r.bits);
+    println!(
+        "{} (B = {}): per-channel parameters",
+        bundle.display(),
+        r.bits
+    );
     let mut t = Table::new(&[
         "layer",
         "channels",

@@ -174,7 +174,10 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
             r.board, r.width, m.needed, m.available, r.requirements.program_bytes,
             r.requirements.weight_bytes, r.requirements.activation_bytes
         );
-        let model = FamilyConfig { width: r.width, ..base };
+        let model = FamilyConfig {
+            width: r.width,
+            ..base
+        };
         return Ok(a.train.settings().config(model, quant, a.seed, None));
     }
     let (width, budget_bits) = match (a.width, &a.budget) {

@@ -288,7 +288,10 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
     let (wb, wz) = (&w.records[0], &w.records[1]);
     assert_eq!(wb.size_accounting, SizeAccounting::Weights);
     assert_eq!(wb.run_dir, format!("{}-weights", r.run_dir));
-    assert_eq!((wb.size_bits, wb.budget_bits), (wb.weight_bits, Some(budget)));
+    assert_eq!(
+        (wb.size_bits, wb.budget_bits),
+        (wb.weight_bits, Some(budget))
+    );
     let best = best_within(&o.front, budget).unwrap();
     assert_eq!(
         best.layer_bits.iter().map(|b| b.get()).collect::<Vec<_>>(),
@@ -298,7 +301,10 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
     assert_eq!((&wz.run_dir, &wz.layer_bits), (&z.run_dir, &z.layer_bits));
     assert_eq!(wz.size_bits, z.size_bits - params);
     assert_eq!(wz.fake_quant_acc, z.fake_quant_acc);
-    assert_eq!(mixed::run(&spec, &out, &opts, &Silent).unwrap().records, o.records);
+    assert_eq!(
+        mixed::run(&spec, &out, &opts, &Silent).unwrap().records,
+        o.records
+    );
 
     // A budget below the all-1-bit model names the smallest size.
     let mut small = spec.clone();

@@ -351,13 +351,19 @@ fn weights_accounting_plans_and_records_and_old_plans_resume() {
     let old = tmp.path().join("old");
     let p = Plan::new(&e).unwrap();
     let mut v = serde_json::to_value(&p).unwrap();
-    v.as_object_mut().unwrap().remove("size_accounting").unwrap();
+    v.as_object_mut()
+        .unwrap()
+        .remove("size_accounting")
+        .unwrap();
     std::fs::create_dir_all(&old).unwrap();
     let bytes = serde_json::to_string_pretty(&v).unwrap();
     std::fs::write(old.join("plan.json"), &bytes).unwrap();
     let read = Plan::read(&old.join("plan.json")).unwrap();
     assert_eq!(read.size_accounting, SizeAccounting::Engine);
     assert_eq!(sweep::plan(&e, &old).unwrap(), p);
-    assert_eq!(std::fs::read_to_string(old.join("plan.json")).unwrap(), bytes);
+    assert_eq!(
+        std::fs::read_to_string(old.join("plan.json")).unwrap(),
+        bytes
+    );
     assert_eq!(p.jobs[0].id, "resnet8-2KiB-b2-s0");
 }
