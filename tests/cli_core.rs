@@ -148,3 +148,92 @@ fn cosim_is_bit_exact_and_names_a_mismatch() {
     );
     assert!(std::fs::metadata(&vcd).unwrap().len() > 1000, "VCD written");
 }
+
+/// The accountings, the board as the budget, the parameter table and the lean-format check.
+#[test]
+fn size_accountings_boards_and_parameters() {
+    let solve = |acc: &str| -> serde_json::Value {
+        let out = ok(&[
+            "size",
+            "--family",
+            "mobilenetv2",
+            "--bits",
+            "1",
+            "--budget",
+            "16KiB",
+            "--json",
+            "--size-accounting",
+            acc,
+        ]);
+        serde_json::from_str(&out).unwrap()
+    };
+    let (e, w) = (solve("engine"), solve("weights"));
+    assert_eq!(e["size_accounting"], "engine");
+    assert_eq!(e["size_bits"], e["size"]["total_bits"]);
+    assert_eq!(w["size_bits"], w["size"]["weight_bits"]);
+    assert!(w["size_bits"].as_u64().unwrap() <= 16 * 8192);
+    assert!(w["width"].as_f64().unwrap() > e["width"].as_f64().unwrap());
+    fails(
+        &[
+            "size",
+            "--bits",
+            "1",
+            "--budget",
+            "16KiB",
+            "--size-accounting",
+            "bytes",
+        ],
+        "weights or engine",
+    );
+
+    let b = ok(&[
+        "size",
+        "--family",
+        "resnet8",
+        "--bits",
+        "2",
+        "--board",
+        "icebreaker",
+    ]);
+    for part in [
+        "program (descriptors)",
+        "weights and parameters",
+        "activation buffers",
+        "tile buffer",
+    ] {
+        assert!(b.contains(part), "{b}");
+    }
+    fails(
+        &["size", "--bits", "2", "--board", "arty"],
+        "icebreaker or ulx3s-25f",
+    );
+
+    let t = ok(&["size", "--params-table", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 4 * 3 * 4);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("b");
+    ok(&[
+        "bundle",
+        "example",
+        "--family",
+        "mobilenetv2",
+        "--width",
+        "0.25",
+        "--bits",
+        "2",
+        "--golden",
+        "2",
+        "--out",
+        bundle.to_str().unwrap(),
+    ]);
+    let l = ok(&[
+        "size",
+        "--lean-params",
+        bundle.to_str().unwrap(),
+        "--test-images",
+        "0",
+    ]);
+    assert!(l.contains("integer outputs (every node) identical"), "{l}");
+}

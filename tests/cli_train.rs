@@ -169,3 +169,60 @@ fn size_train_resume_export_verify_infer_cost_cosim() {
         "must be 1..=8",
     );
 }
+
+/// `train --board`: the run trains at the width `size --board` gives for that chip.
+#[test]
+fn train_at_the_largest_width_a_board_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 64, 16);
+    let size = ok(&[
+        "size",
+        "--family",
+        "resnet8",
+        "--bits",
+        "4",
+        "--board",
+        "icebreaker",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&size).unwrap();
+    let width = v["width"].as_f64().unwrap();
+    let run = tmp.path().join("run");
+    ok(&[
+        "train",
+        "--family",
+        "resnet8",
+        "--bits",
+        "4",
+        "--board",
+        "icebreaker",
+        "--epochs",
+        "1",
+        "--batch",
+        "32",
+        "--threads",
+        "1",
+        "--quiet",
+        "--data-dir",
+        s(&data),
+        "--out",
+        s(&run),
+    ]);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["model"]["width"].as_f64(), Some(width), "{cfg}");
+    fails(
+        &[
+            "train",
+            "--family",
+            "resnet8",
+            "--board",
+            "icebreaker",
+            "--float",
+            "--out",
+            s(&run),
+        ],
+        "--board",
+    );
+}

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::family::Family;
+use crate::size::SizeAccounting;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
@@ -33,11 +34,16 @@ pub struct RunRecord {
     pub epochs: usize,
     /// The budget the width was solved for, if any.
     pub budget_bits: Option<u64>,
-    /// Weight count, and model size in bits (weights part, parameter part, total).
+    /// Weight count, and model size in bits: weights part, parameter part, and the size under
+    /// `size_accounting` (weight bits, or weight + parameter bits).
     pub weights: u64,
     pub weight_bits: u64,
     pub param_bits: u64,
     pub size_bits: u64,
+    /// What `size_bits` and `budget_bits` count: the accounting the run was planned under.
+    /// Absent (records before it existed, and every engine-accounted record): the engine's.
+    #[serde(default, skip_serializing_if = "SizeAccounting::is_engine")]
+    pub size_accounting: SizeAccounting,
     /// Test accuracies in [0, 1].
     pub float_acc: Option<f64>,
     pub fake_quant_acc: Option<f64>,
@@ -113,6 +119,7 @@ mod tests {
             weight_bits: 20,
             param_bits: 5,
             size_bits: 25,
+            size_accounting: SizeAccounting::Engine,
             float_acc: Some(0.9),
             fake_quant_acc: Some(0.89),
             int_acc: Some(0.889),
@@ -128,6 +135,15 @@ mod tests {
         other.seed = 1;
         write(&p, std::slice::from_ref(&other)).unwrap();
         assert_eq!(read(&p).unwrap(), vec![other]);
+        // The engine accounting is the default: written as nothing, read from nothing.
+        assert!(!to_line(&r, &p).unwrap().contains("size_accounting"));
+        let mut w = r.clone();
+        w.size_accounting = SizeAccounting::Weights;
+        w.size_bits = w.weight_bits;
+        let line = to_line(&w, &p).unwrap();
+        assert!(line.contains(r#""size_accounting":"weights""#), "{line}");
+        write(&p, &[w.clone(), r.clone()]).unwrap();
+        assert_eq!(read(&p).unwrap(), vec![w, r.clone()]);
         std::fs::write(&p, "{}\n").unwrap();
         assert!(read(&p).unwrap_err().to_string().contains("line 1"));
     }

@@ -3,13 +3,21 @@
 //! Size = Σ over conv/linear layers of B × weight count (the *weight* part) + per-channel and
 //! per-tensor integer parameters (the *parameter* part): per output channel a 32-bit bias, and for
 //! requantized outputs a 16-bit multiplier and an 8-bit shift; residual adds store two multipliers
-//! and a shift, average pools one multiplier and a shift. Budgets apply to the total.
+//! and a shift, average pools one multiplier and a shift. Budgets apply to the size under a
+//! [`SizeAccounting`]: the research's (weights only) or the engine's (weights + parameters).
 
 use crate::arith::{ActKind, Bits};
 use crate::error::{Error, Result};
 use crate::family::FamilyConfig;
 use crate::graph::{Graph, Op};
 use serde::{Deserialize, Serialize};
+
+pub mod board;
+pub mod lean;
+pub mod params;
+
+pub use board::{board_report, BoardReport};
+pub use params::{params_table, ParamsRow};
 
 pub const BIAS_BITS: u64 = 32;
 pub const MULTIPLIER_STORAGE_BITS: u64 = 16;
@@ -38,6 +46,69 @@ pub struct ModelSize {
 impl ModelSize {
     pub fn total_bytes(&self) -> f64 {
         self.total_bits as f64 / 8.0
+    }
+    /// The size under `accounting`.
+    pub fn bits(&self, accounting: SizeAccounting) -> u64 {
+        match accounting {
+            SizeAccounting::Weights => self.weight_bits,
+            SizeAccounting::Engine => self.total_bits,
+        }
+    }
+}
+
+/// Which parts of a model its size counts — what a budget is a budget of.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SizeAccounting {
+    /// The research's size: Σ bitwidth × weight count.
+    Weights,
+    /// What the engine stores: the weights plus the per-channel and per-tensor parameters.
+    /// The default, and what every record and plan without an accounting was sized under.
+    #[default]
+    Engine,
+}
+
+impl SizeAccounting {
+    pub const ALL: [SizeAccounting; 2] = [SizeAccounting::Weights, SizeAccounting::Engine];
+    pub fn name(self) -> &'static str {
+        match self {
+            SizeAccounting::Weights => "weights",
+            SizeAccounting::Engine => "engine",
+        }
+    }
+    /// For `skip_serializing_if`: records under the engine accounting keep their old bytes.
+    pub fn is_engine(&self) -> bool {
+        *self == SizeAccounting::Engine
+    }
+    /// What the size counts, for sentences.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SizeAccounting::Weights => "bits × weights",
+            SizeAccounting::Engine => "bits × weights + per-channel parameters",
+        }
+    }
+}
+
+impl std::fmt::Display for SizeAccounting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for SizeAccounting {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "weights" => Ok(SizeAccounting::Weights),
+            "engine" => Ok(SizeAccounting::Engine),
+            _ => Err(Error::invalid(
+                "size accounting",
+                "weights or engine",
+                format!("{s:?}"),
+            )),
+        }
     }
 }
 
@@ -95,14 +166,33 @@ pub struct WidthSolution {
     pub width: f64,
     pub size: ModelSize,
     pub budget_bits: u64,
+    #[serde(default)]
+    pub accounting: SizeAccounting,
 }
 
-/// The largest width on the 1/64 grid whose rounded model fits `budget_bits` at bitwidth `bits`.
-/// `base` supplies everything but the width.
+impl WidthSolution {
+    /// The solution's size under the accounting it was solved for.
+    pub fn size_bits(&self) -> u64 {
+        self.size.bits(self.accounting)
+    }
+}
+
+/// [`solve_width`] under the engine accounting.
 pub fn width_for_budget(
     base: &FamilyConfig,
     bits: Bits,
     budget_bits: u64,
+) -> Result<WidthSolution> {
+    solve_width(base, bits, budget_bits, SizeAccounting::Engine)
+}
+
+/// The largest width on the 1/64 grid whose rounded model's size under `accounting` fits
+/// `budget_bits` at bitwidth `bits`. `base` supplies everything but the width.
+pub fn solve_width(
+    base: &FamilyConfig,
+    bits: Bits,
+    budget_bits: u64,
+    accounting: SizeAccounting,
 ) -> Result<WidthSolution> {
     let size_at = |k: usize| -> Result<ModelSize> {
         let cfg = FamilyConfig {
@@ -112,14 +202,13 @@ pub fn width_for_budget(
         model_size(&cfg.build()?, |_| bits)
     };
     // Size is non-decreasing in width (channel rounding is monotone): binary search the grid.
-    let smallest = size_at(1)?;
-    if smallest.total_bits > budget_bits {
+    let smallest = size_at(1)?.bits(accounting);
+    if smallest > budget_bits {
         return Err(Error::invalid(
             "budget",
             format!(
-                "at least {} ({} bits), the smallest {} at {bits} bits",
-                format_bits(smallest.total_bits),
-                smallest.total_bits,
+                "at least {} ({smallest} bits, {accounting} accounting), the smallest {} at {bits} bits",
+                format_bits(smallest),
                 base.family
             ),
             format!("{} ({budget_bits} bits)", format_bits(budget_bits)),
@@ -128,7 +217,7 @@ pub fn width_for_budget(
     let (mut lo, mut hi) = (1usize, MAX_WIDTH_STEPS + 1); // lo fits, hi does not (or is past the grid)
     while hi - lo > 1 {
         let mid = (lo + hi) / 2;
-        if size_at(mid)?.total_bits <= budget_bits {
+        if size_at(mid)?.bits(accounting) <= budget_bits {
             lo = mid;
         } else {
             hi = mid;
@@ -138,6 +227,7 @@ pub fn width_for_budget(
         width: lo as f64 * WIDTH_STEP,
         size: size_at(lo)?,
         budget_bits,
+        accounting,
     })
 }
 
@@ -155,6 +245,10 @@ pub enum SizeTarget {
 pub struct SizeReport {
     pub bits: Bits,
     pub budget_bits: Option<u64>,
+    /// What the budget (and `size_bits`) counts.
+    pub size_accounting: SizeAccounting,
+    /// The size under `size_accounting`.
+    pub size_bits: u64,
     pub channel_multiple: usize,
     /// Every conv/linear layer's weight shape `[out, in/groups, k, k]`.
     pub channel_plan: Vec<(String, Option<[usize; 4]>)>,
@@ -175,11 +269,16 @@ pub struct WeightLayer {
 }
 
 /// Size `base`'s family (everything but its width from `base`) at bitwidth `bits`, at the
-/// width `target` gives or the largest that fits its budget.
-pub fn size_report(base: &FamilyConfig, bits: Bits, target: SizeTarget) -> Result<SizeReport> {
+/// width `target` gives or the largest whose size under `accounting` fits its budget.
+pub fn size_report(
+    base: &FamilyConfig,
+    bits: Bits,
+    target: SizeTarget,
+    accounting: SizeAccounting,
+) -> Result<SizeReport> {
     let (width, budget_bits) = match target {
         SizeTarget::Width(w) => (w, None),
-        SizeTarget::Budget(b) => (width_for_budget(base, bits, b)?.width, Some(b)),
+        SizeTarget::Budget(b) => (solve_width(base, bits, b, accounting)?.width, Some(b)),
     };
     let cfg = FamilyConfig { width, ..*base };
     let graph = cfg.build()?;
@@ -196,6 +295,8 @@ pub fn size_report(base: &FamilyConfig, bits: Bits, target: SizeTarget) -> Resul
     Ok(SizeReport {
         bits,
         budget_bits,
+        size_accounting: accounting,
+        size_bits: size.bits(accounting),
         channel_multiple: cfg.channel_multiple,
         channel_plan: graph
             .weight_layers()
@@ -279,6 +380,81 @@ mod tests {
         assert!(e.contains("budget") && e.contains("at least"), "{e}");
     }
 
+    #[test]
+    fn accountings_parse_and_count_their_parts() {
+        assert_eq!(
+            "weights".parse::<SizeAccounting>().unwrap(),
+            SizeAccounting::Weights
+        );
+        assert_eq!(
+            "engine".parse::<SizeAccounting>().unwrap(),
+            SizeAccounting::Engine
+        );
+        let e = "research"
+            .parse::<SizeAccounting>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("weights or engine") && e.contains("research"),
+            "{e}"
+        );
+        assert_eq!(SizeAccounting::default(), SizeAccounting::Engine);
+        let g = FamilyConfig::fashion_mnist(Family::ResNet { depth: 8 }, 0.5)
+            .build()
+            .unwrap();
+        let s = model_size(&g, |_| Bits::new(2).unwrap()).unwrap();
+        assert_eq!(s.bits(SizeAccounting::Weights), 2 * s.weights);
+        assert_eq!(s.bits(SizeAccounting::Engine), s.weight_bits + s.param_bits);
+        assert!(s.param_bits > 0);
+    }
+
+    /// Under the weights accounting the same budget buys a wider model, whose engine size
+    /// exceeds the budget by at most its parameters.
+    #[test]
+    fn weights_accounting_solves_wider() {
+        let cfg = FamilyConfig::fashion_mnist(Family::MobileNetV2, 1.0);
+        let b = Bits::new(1).unwrap();
+        let budget = 16 * 8192;
+        let e = solve_width(&cfg, b, budget, SizeAccounting::Engine).unwrap();
+        let w = solve_width(&cfg, b, budget, SizeAccounting::Weights).unwrap();
+        assert!(w.width > e.width, "{} vs {}", w.width, e.width);
+        assert!(w.size_bits() <= budget && w.size.total_bits > budget);
+        assert_eq!(w.size_bits(), w.size.weight_bits);
+        assert_eq!(e.size_bits(), e.size.total_bits);
+        let r = size_report(&cfg, b, SizeTarget::Budget(budget), SizeAccounting::Weights).unwrap();
+        assert_eq!((r.width, r.size_bits), (w.width, w.size.weight_bits));
+    }
+
+    #[test]
+    fn params_table_shares_are_the_parameter_bits() {
+        let bases: Vec<FamilyConfig> = ["resnet8", "mobilenetv2"]
+            .iter()
+            .map(|f| FamilyConfig::fashion_mnist(f.parse().unwrap(), 1.0))
+            .collect();
+        let bits = [Bits::new(1).unwrap(), Bits::new(8).unwrap()];
+        let rows = params_table(&bases, &bits, &[16 * 8192]).unwrap();
+        assert_eq!(rows.len(), 4);
+        for r in &rows {
+            let e = r.engine.unwrap();
+            let want = solve_width(
+                &FamilyConfig::fashion_mnist(r.family, 1.0),
+                r.bits,
+                r.budget_bits,
+                SizeAccounting::Engine,
+            )
+            .unwrap();
+            assert_eq!((e.width, e.param_bits), (want.width, want.size.param_bits));
+            assert!(e.weight_bits + e.param_bits <= r.budget_bits);
+            let w = r.weights.unwrap();
+            assert!(w.weight_bits <= r.budget_bits && w.width >= e.width);
+        }
+        // Depthwise MobileNetV2 at B = 1 spends more of the budget on parameters than ResNet-8.
+        assert!(rows[2].engine_param_share().unwrap() > rows[0].engine_param_share().unwrap());
+        // Too small a budget is a row without a fit, not an error.
+        let tiny = params_table(&bases[..1], &bits[1..], &[2000]).unwrap();
+        assert_eq!((tiny[0].engine, tiny[0].weights.is_some()), (None, false));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
@@ -301,6 +477,26 @@ mod tests {
                     }
                 }
                 Err(e) => prop_assert!(e.to_string().contains("budget")),
+            }
+        }
+
+        #[test]
+        fn weights_solution_fits_and_next_step_does_not(
+            fam in prop_oneof![Just("resnet8"), Just("resnet20"), Just("vgg-small"), Just("mobilenetv2")],
+            b in 1u8..=8,
+            kib in 4u64..256,
+        ) {
+            let cfg = FamilyConfig::fashion_mnist(fam.parse().unwrap(), 1.0);
+            let bits = Bits::new(b).unwrap();
+            let budget = kib * 8192;
+            if let Ok(sol) = solve_width(&cfg, bits, budget, SizeAccounting::Weights) {
+                prop_assert!(sol.size.weight_bits <= budget);
+                let k = (sol.width / WIDTH_STEP).round() as usize;
+                if k < MAX_WIDTH_STEPS {
+                    let next = FamilyConfig { width: (k + 1) as f64 * WIDTH_STEP, ..cfg };
+                    let s = model_size(&next.build().unwrap(), |_| bits).unwrap();
+                    prop_assert!(s.weight_bits > budget);
+                }
             }
         }
     }

@@ -6,7 +6,7 @@ use unibit_core::bundle::{self, GoldenCheck};
 use unibit_core::dataset::Dataset;
 use unibit_core::progress::{Lines, Silent};
 use unibit_core::reference::{self, GoldenMismatch};
-use unibit_core::size::{size_report, SizeTarget};
+use unibit_core::size::{size_report, SizeAccounting, SizeTarget};
 use unibit_core::synthetic::{synthetic_images, write_example, ExampleConfig};
 use unibit_core::{Bits, FamilyConfig};
 
@@ -80,11 +80,23 @@ fn accuracy_counts_correct_predictions() {
 fn size_report_solves_or_takes_the_width() {
     let base = FamilyConfig::fashion_mnist("resnet20".parse().unwrap(), 1.0);
     let bits = Bits::new(2).unwrap();
-    let r = size_report(&base, bits, SizeTarget::Budget(64 * 1024 * 8)).unwrap();
+    let r = size_report(
+        &base,
+        bits,
+        SizeTarget::Budget(64 * 1024 * 8),
+        SizeAccounting::Engine,
+    )
+    .unwrap();
     assert!(r.size.total_bits <= 64 * 1024 * 8 && r.width > 0.5);
     assert_eq!(r.budget_bits, Some(64 * 1024 * 8));
     assert_eq!(r.weight_layers.len(), r.channel_plan.len());
-    let w = size_report(&base, bits, SizeTarget::Width(r.width)).unwrap();
+    let w = size_report(
+        &base,
+        bits,
+        SizeTarget::Width(r.width),
+        SizeAccounting::Engine,
+    )
+    .unwrap();
     assert_eq!((w.size, w.budget_bits), (r.size, None));
 }
 
@@ -94,4 +106,57 @@ fn bundle_cost_uses_the_bundles_bitwidth() {
     let c = unibit_core::cost::bundle_cost(&example(tmp.path()), 4, 16).unwrap();
     assert_eq!(c.engine.bits.get(), 2);
     assert!(c.cycles > 0);
+}
+
+/// The lean parameter format on a bundle: smaller, decoded model identical on every node; a
+/// changed requantizer is caught by the same comparison.
+#[test]
+fn lean_parameters_are_exact_on_a_bundle() {
+    use unibit_core::size::lean::{bundle_lean, compare_outputs, lean_model, study};
+    use unibit_core::{NodeParams, Requant};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = example(tmp.path());
+    let r = bundle_lean(&dir, Some(&tmp.path().join("no-dataset")), 0).unwrap();
+    assert!(r.outputs.identical() && r.outputs.images == 2 && r.outputs.values > 0);
+    let s = &r.study;
+    assert!(
+        s.lean_bits < s.today_bits,
+        "{} vs {}",
+        s.lean_bits,
+        s.today_bits
+    );
+    let b = bundle::read(&dir).unwrap();
+    let size = unibit_core::size::model_size(&b.model.graph, |_| b.model.bits).unwrap();
+    assert_eq!(s.today_bits, size.param_bits);
+    for l in &s.layers {
+        assert!(l.bias_bits <= 32 && l.lean_bits < l.today_bits, "{l:?}");
+    }
+    // The model as decoded, with every shared shift applied, is checked again here on images
+    // of its own, and a requantizer moved by one shift is a difference the check names.
+    let lean = lean_model(&b.model, &study(&b.model).unwrap());
+    let images = synthetic_images(8, b.model.graph.input, 3);
+    assert!(compare_outputs(&b.model, &lean, images.view())
+        .unwrap()
+        .identical());
+    let mut off = lean.clone();
+    let (k, name) = off
+        .params
+        .iter_mut()
+        .zip(&b.model.graph.nodes)
+        .enumerate()
+        .find_map(|(k, (p, n))| match p {
+            NodeParams::Weighted { requant, .. } if !requant.is_empty() => {
+                let r = requant[0];
+                requant[0] = Requant::new(r.multiplier, r.shift + 1).unwrap();
+                Some((k, n.name.clone()))
+            }
+            _ => None,
+        })
+        .unwrap();
+    let c = compare_outputs(&b.model, &off, images.view()).unwrap();
+    assert_eq!(
+        c.first_difference.as_deref(),
+        Some(name.as_str()),
+        "node {k}"
+    );
 }

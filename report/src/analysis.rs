@@ -10,7 +10,7 @@ use crate::load::Sourced;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use unibit_core::results::{Method, RunRecord};
-use unibit_core::size::format_bits;
+use unibit_core::size::{format_bits, SizeAccounting};
 
 /// How a cell's bitwidths were chosen; orders uniform bitwidths first, then mixed methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -209,9 +209,14 @@ pub struct BudgetRow {
     pub verdict: Verdict,
 }
 
+/// One family under one size accounting (a family with records under both gets two).
 #[derive(Clone, Debug, Serialize)]
 pub struct FamilyReport {
     pub family: String,
+    /// What the budgets and sizes of this report count (not written for the engine's, so
+    /// reports of engine-accounted records read as before).
+    #[serde(skip_serializing_if = "SizeAccounting::is_engine")]
+    pub size_accounting: SizeAccounting,
     /// Every series with results anywhere in this family, in table column order.
     pub series: Vec<Series>,
     pub budgets: Vec<BudgetRow>,
@@ -432,23 +437,59 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
     }
 }
 
-/// Group records by family and budget and decide every budget.
+impl FamilyReport {
+    /// The family's name, with the accounting when it is not the engine's.
+    pub fn name(&self) -> String {
+        match self.size_accounting {
+            SizeAccounting::Engine => self.family.clone(),
+            a => format!("{} ({a} accounting)", self.family),
+        }
+    }
+}
+
+impl Comparison {
+    /// The accountings the records were planned under, in order.
+    pub fn accountings(&self) -> Vec<SizeAccounting> {
+        self.families
+            .iter()
+            .map(|f| f.size_accounting)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Group records by family, accounting and budget and decide every budget: sizes under one
+/// accounting are never compared with sizes under the other.
 pub fn compare(records: &[Sourced]) -> Comparison {
-    let mut by_family: BTreeMap<String, Vec<&RunRecord>> = BTreeMap::new();
+    let mut by_family: BTreeMap<(String, SizeAccounting), Vec<&RunRecord>> = BTreeMap::new();
     for s in records {
         by_family
-            .entry(s.record.family.to_string())
+            .entry((s.record.family.to_string(), s.record.size_accounting))
             .or_default()
             .push(&s.record);
     }
     let families = by_family
         .into_iter()
-        .map(|(family, runs)| family_report(family, &runs))
+        .map(|((family, acc), runs)| family_report(family, acc, &runs))
         .collect();
     Comparison { families }
 }
 
-fn family_report(family: String, runs: &[&RunRecord]) -> FamilyReport {
+/// A budget as sentences and tables name it: `16.0 KiB`, or `16.0 KiB of weights` under the
+/// weights accounting.
+pub fn budget_name(bits: u64, accounting: SizeAccounting) -> String {
+    match accounting {
+        SizeAccounting::Engine => format_bits(bits),
+        SizeAccounting::Weights => format!("{} of weights", format_bits(bits)),
+    }
+}
+
+fn family_report(
+    family: String,
+    size_accounting: SizeAccounting,
+    runs: &[&RunRecord],
+) -> FamilyReport {
     let series: Vec<Series> = runs
         .iter()
         .map(|r| Series::of(r))
@@ -476,7 +517,7 @@ fn family_report(family: String, runs: &[&RunRecord]) -> FamilyReport {
                 .into_iter()
                 .map(|(s, rs)| Cell::from_runs(s, &rs))
                 .collect();
-            let budget = format_bits(budget_bits);
+            let budget = budget_name(budget_bits, size_accounting);
             let verdict = verdict(&budget, &cells, &series);
             BudgetRow {
                 budget_bits,
@@ -527,6 +568,7 @@ fn family_report(family: String, runs: &[&RunRecord]) -> FamilyReport {
     }
     FamilyReport {
         family,
+        size_accounting,
         series,
         budgets,
         unbudgeted,

@@ -22,6 +22,7 @@ use html::{Page, Table};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use unibit_core::atomic::{write_atomic, Staging};
+use unibit_core::size::SizeAccounting;
 
 /// File names inside the output directory.
 pub const ACCURACY: &str = "accuracy_vs_size";
@@ -52,10 +53,26 @@ struct ResultsJson<'a> {
     warnings: &'a [String],
 }
 
+/// What a report includes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportOptions {
+    /// Only records planned under this accounting; `None`: every record, each family judged
+    /// under each accounting it has records for.
+    pub size_accounting: Option<SizeAccounting>,
+}
+
+/// [`run_with`] with the default options.
+pub fn run(inputs: &[PathBuf], out: &Path) -> Result<ReportOutput> {
+    run_with(inputs, out, &ReportOptions::default())
+}
+
 /// Read the sweeps (directories or `results.jsonl` files), compare, and write the report into
 /// `out` (staged, then moved into place file by file; a failure leaves `out` as it was).
-pub fn run(inputs: &[PathBuf], out: &Path) -> Result<ReportOutput> {
-    let loaded = load::load(inputs)?;
+pub fn run_with(inputs: &[PathBuf], out: &Path, opts: &ReportOptions) -> Result<ReportOutput> {
+    let mut loaded = load::load(inputs)?;
+    if let Some(a) = opts.size_accounting {
+        load::keep_accounting(&mut loaded, a)?;
+    }
     let comparison = analysis::compare(&loaded.records);
     let mut warnings = loaded.warnings.clone();
     // Font problems surface before anything is staged.
@@ -200,7 +217,15 @@ const DETAIL_HEADER: [&str; 12] = [
 ];
 
 fn family_section(page: &mut Page, fam: &FamilyReport) {
-    page.heading(2, format!("Family {}", fam.family));
+    page.heading(2, format!("Family {}", fam.name()));
+    if !fam.size_accounting.is_engine() {
+        page.paragraph(format!(
+            "Sizes and budgets here count {} only ({} accounting), not the per-channel \
+             parameters the engine also stores.",
+            fam.size_accounting.describe(),
+            fam.size_accounting
+        ));
+    }
     if !fam.budgets.is_empty() {
         page.heading(3, "Verdict per model size");
         page.list(fam.budgets.iter().map(|b| b.verdict.sentence.clone()));
@@ -278,6 +303,45 @@ fn family_section(page: &mut Page, fam: &FamilyReport) {
     }
 }
 
+/// Both accountings side by side: per family and budget, who leads under each.
+fn accounting_section(page: &mut Page, c: &Comparison) {
+    page.heading(2, "Verdicts under each size accounting");
+    let accountings = c.accountings();
+    let mut t = Table::new(
+        ["Family".to_string(), "Budget".to_string()]
+            .into_iter()
+            .chain(
+                accountings
+                    .iter()
+                    .map(|a| format!("{a} accounting: leader(s)")),
+            ),
+    );
+    let mut rows: std::collections::BTreeMap<(String, u64), Vec<String>> = Default::default();
+    for fam in &c.families {
+        let col = accountings
+            .iter()
+            .position(|a| *a == fam.size_accounting)
+            .expect("listed");
+        for b in &fam.budgets {
+            let row = rows
+                .entry((fam.family.clone(), b.budget_bits))
+                .or_insert_with(|| vec!["—".to_string(); accountings.len()]);
+            row[col] = match (b.verdict.leaders.as_slice(), b.verdict.best_accuracy) {
+                ([], _) | (_, None) => "no accuracy".into(),
+                (l, Some(a)) => format!("{} ({:.2}%)", l.join(", "), a * 100.0),
+            };
+        }
+    }
+    for ((family, bits), cols) in rows {
+        t.row(
+            [family, unibit_core::size::format_bits(bits)]
+                .into_iter()
+                .chain(cols),
+        );
+    }
+    page.table(t);
+}
+
 fn summary_page(
     loaded: &load::Loaded,
     c: &Comparison,
@@ -287,16 +351,34 @@ fn summary_page(
 ) -> Result<Page> {
     let mut page = Page::new("unibit iso-size sweep report");
     let budgets: usize = c.families.iter().map(|f| f.budgets.len()).sum();
+    let accountings = c.accountings();
+    let families = c
+        .families
+        .iter()
+        .map(|f| &f.family)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let size = if accountings == [SizeAccounting::Engine] {
+        "model size = Σ bits × weights + per-channel parameters".to_string()
+    } else {
+        accountings
+            .iter()
+            .map(|a| format!("{a} accounting: model size = Σ {}", a.describe()))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     page.paragraph(format!(
         "{} runs from {} file(s), {} famil{}, {} budget(s). Every model at a budget was sized to \
-         it by the width solver (model size = Σ bits × weights + per-channel parameters), so \
-         columns compare bitwidths at equal size.",
+         it by the width solver ({size}), so columns compare bitwidths at equal size.",
         loaded.records.len(),
         loaded.files.len(),
-        c.families.len(),
-        if c.families.len() == 1 { "y" } else { "ies" },
+        families,
+        if families == 1 { "y" } else { "ies" },
         budgets
     ));
+    if accountings.len() > 1 {
+        accounting_section(&mut page, c);
+    }
     page.paragraph(
         "Accuracy is integer test accuracy (bit-exact reference inference); runs without it use \
          fake-quant, then float accuracy, and say so. Spread is the sample standard deviation \

@@ -7,6 +7,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use unibit_core::results::{Method, RunRecord};
+use unibit_core::size::SizeAccounting;
 
 /// The file a sweep directory keeps its records in.
 pub const RESULTS_FILE: &str = "results.jsonl";
@@ -153,6 +154,30 @@ fn drop_repeats<K: std::hash::Hash + Eq>(loaded: &mut Loaded, key: impl Fn(&Sour
     });
 }
 
+/// Keep only the records planned under `accounting`, with a warning saying how many others
+/// were left out; none left is an error naming the first input.
+pub fn keep_accounting(loaded: &mut Loaded, accounting: SizeAccounting) -> Result<()> {
+    let before = loaded.records.len();
+    loaded
+        .records
+        .retain(|s| s.record.size_accounting == accounting);
+    let dropped = before - loaded.records.len();
+    if loaded.records.is_empty() {
+        return Err(Error::Path {
+            path: loaded.files[0].clone(),
+            msg: format!(
+                "no run records under the {accounting} size accounting in the inputs ({before} under the other)"
+            ),
+        });
+    }
+    if dropped > 0 {
+        loaded.warnings.push(format!(
+            "{dropped} record(s) under another size accounting left out (only {accounting} was asked for)"
+        ));
+    }
+    Ok(())
+}
+
 /// Read every input (sweep directories or results files), in order, dropping repeated runs.
 pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
     let mut loaded = Loaded::default();
@@ -190,6 +215,7 @@ pub fn load(inputs: &[PathBuf]) -> Result<Loaded> {
             r.width.to_bits(),
             dir,
             r.layer_bits.clone(),
+            r.size_accounting,
         )
     };
     let content = |s: &Sourced| serde_json::to_string(&s.record).unwrap_or_default();

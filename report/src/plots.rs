@@ -238,7 +238,7 @@ impl VersusSize<'_> {
                     .flat_map(|(_, p)| p)
                     .any(|(c, _, _)| c.metric_note().is_some());
                 (
-                    format!("{}: test accuracy vs model size", fam.family),
+                    format!("{}: test accuracy vs model size", fam.name()),
                     if fallback {
                         "Test accuracy (%, integer where recorded)".to_string()
                     } else {
@@ -249,7 +249,7 @@ impl VersusSize<'_> {
             Quantity::Cycles => (
                 format!(
                     "{}: predicted cycles per image vs model size{}",
-                    fam.family,
+                    fam.name(),
                     if fam.engines.is_empty() {
                         String::new()
                     } else {
@@ -448,7 +448,7 @@ fn cell_allocations<'c>(
     reference: Option<u8>,
 ) -> impl Iterator<Item = Allocation> + 'c {
     cell.layer_bits.iter().map(move |(seed, bits)| Allocation {
-        title: format!("{} · {} · {at} · seed {seed}", fam.family, cell.label),
+        title: format!("{} · {} · {at} · seed {seed}", fam.name(), cell.label),
         layer_bits: bits.clone(),
         reference,
     })

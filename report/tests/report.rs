@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use unibit_core::results::{append, Method, RunRecord};
+use unibit_core::size::SizeAccounting;
 use unibit_core::Family;
 
 const KIB: u64 = 8 * 1024;
@@ -52,6 +53,7 @@ fn record(budget_kib: u64, method: Method, bits: Option<u8>, seed: u64, acc: f64
         weight_bits: size_bits - 4000,
         param_bits: 4000,
         size_bits,
+        size_accounting: SizeAccounting::Engine,
         float_acc: Some(acc + 0.01),
         fake_quant_acc: Some(acc + 0.001),
         int_acc: Some(acc),
@@ -315,5 +317,80 @@ fn runs_of_different_studies_are_kept_and_copies_counted_once() {
         s.warnings[0].contains("copy.jsonl:1 repeats"),
         "{:?}",
         s.warnings
+    );
+}
+
+/// Records of one family under both accountings: two verdict sets, never one comparison of
+/// sizes counted differently; the engine-accounted part reads exactly as a report of it alone;
+/// `--size-accounting` keeps one of them.
+#[test]
+fn verdicts_under_each_accounting() {
+    let d = tempfile::tempdir().unwrap();
+    let (e, w) = (d.path().join("e.jsonl"), d.path().join("w.jsonl"));
+    for (bits, accs) in [(1u8, [0.90, 0.91]), (8, [0.93, 0.94])] {
+        for (seed, acc) in accs.into_iter().enumerate() {
+            append(
+                &e,
+                &record(16, Method::Uniform, Some(bits), seed as u64, acc),
+            )
+            .unwrap();
+            // Under the weights accounting B = 1 wins (its width grows most).
+            let mut r = record(16, Method::Uniform, Some(bits), seed as u64, 1.85 - acc);
+            r.size_accounting = SizeAccounting::Weights;
+            r.size_bits = r.weight_bits;
+            r.width *= 1.5;
+            append(&w, &r).unwrap();
+        }
+    }
+    let both = unibit_report::run(&[e.clone(), w.clone()], &d.path().join("both")).unwrap();
+    assert_eq!(both.records, 8, "{:?}", both.warnings);
+    assert_eq!(both.verdicts.len(), 2, "{:?}", both.verdicts);
+    // Families in order, each under the weights accounting first.
+    let (vw, ve) = (&both.verdicts[0], &both.verdicts[1]);
+    assert!(ve.starts_with("resnet20: At 16.0 KiB, B = 8 wins"), "{ve}");
+    assert!(
+        vw.starts_with("resnet20: At 16.0 KiB of weights, B = 1 wins"),
+        "{vw}"
+    );
+    let md = std::fs::read_to_string(d.path().join("both/summary.md")).unwrap();
+    assert!(md.contains("Family resnet20 (weights accounting)"), "{md}");
+    assert!(md.contains("Verdicts under each size accounting"), "{md}");
+    assert!(
+        md.contains("| resnet20 | 16.0 KiB | B = 1 (94.50%) | B = 8 (93.50%) |"),
+        "{md}"
+    );
+
+    // The engine part of the comparison is what a report of the engine records alone says.
+    let json = |dir: &str| -> serde_json::Value {
+        let t = std::fs::read_to_string(d.path().join(dir).join("results.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&t).unwrap()["comparison"].clone()
+    };
+    let alone = unibit_report::run(std::slice::from_ref(&e), &d.path().join("alone")).unwrap();
+    assert_eq!(json("both")["families"][1], json("alone")["families"][0]);
+    assert!(json("alone")["families"][0]
+        .get("size_accounting")
+        .is_none());
+    assert_eq!(json("both")["families"][0]["size_accounting"], "weights");
+    assert!(!std::fs::read_to_string(d.path().join("alone/summary.md"))
+        .unwrap()
+        .contains("accounting"));
+    assert_eq!(alone.verdicts[0], *ve);
+
+    let opts = unibit_report::ReportOptions {
+        size_accounting: Some(SizeAccounting::Weights),
+    };
+    let only = unibit_report::run_with(&[e.clone(), w], &d.path().join("only"), &opts).unwrap();
+    assert_eq!((only.records, only.verdicts.len()), (4, 1));
+    assert!(
+        only.warnings.iter().any(|w| w.contains("4 record(s)")),
+        "{:?}",
+        only.warnings
+    );
+    let err = unibit_report::run_with(&[e], &d.path().join("none"), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no run records under the weights size accounting"),
+        "{err}"
     );
 }

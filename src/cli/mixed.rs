@@ -8,7 +8,7 @@ use clap::Args;
 use std::path::PathBuf;
 use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
 use unibit_core::progress::{Progress, Silent};
-use unibit_core::size::format_bits;
+use unibit_core::size::{format_bits, SizeAccounting};
 use unibit_core::{Bits, Family};
 use unibit_sw::mixed::{self, HessianOptions, MixedOutcome, MixedSpec};
 use unibit_sw::sweep;
@@ -31,6 +31,10 @@ pub struct MixedArgs {
     /// Budget mode: model-size budgets, e.g. 32KiB,64KiB.
     #[arg(long, value_delimiter = ',')]
     pub budgets: Vec<String>,
+    /// What a budget counts: weights (the research's Σ B × weights) or engine (weights +
+    /// the per-channel parameters the engine stores).
+    #[arg(long, default_value = "engine")]
+    pub size_accounting: SizeAccounting,
     /// Also find the smallest size with no accuracy loss against the 8-bit model.
     #[arg(long)]
     pub zero_degradation: bool,
@@ -80,6 +84,7 @@ impl MixedArgs {
             model,
             choices: self.choices.clone(),
             budgets: self.budgets.clone(),
+            size_accounting: self.size_accounting,
             zero_degradation: self.zero_degradation,
             tolerance_pp: self.tolerance_pp,
             size_resolution: self.size_resolution,
@@ -125,9 +130,12 @@ pub fn mixed(a: MixedArgs) -> Result<()> {
 
 fn print_outcome(o: &MixedOutcome) {
     println!(
-        "8-bit reference: {:.2}% · front of {} allocations",
+        "8-bit reference: {:.2}% · front of {} allocations · sizes: {} accounting",
         100.0 * o.reference_accuracy,
-        o.front.len()
+        o.front.len(),
+        o.records
+            .first()
+            .map_or(SizeAccounting::Engine, |r| r.size_accounting)
     );
     for p in &o.probes {
         println!(

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
+use unibit_core::size::SizeAccounting;
 
 /// Plots and a Markdown/HTML summary of one or more sweeps.
 #[derive(Args, Debug, Clone)]
@@ -13,11 +14,18 @@ pub struct ReportArgs {
     /// Output directory (created; files in it are replaced).
     #[arg(long)]
     pub out: PathBuf,
+    /// Only records planned under this size accounting (weights or engine; default: every
+    /// record, with verdicts under each accounting the inputs have).
+    #[arg(long)]
+    pub size_accounting: Option<SizeAccounting>,
 }
 
 /// Write the report and print the verdicts and where the files went.
 pub fn report(a: ReportArgs) -> Result<()> {
-    let s = unibit_report::run(&a.sweeps, &a.out)?;
+    let opts = unibit_report::ReportOptions {
+        size_accounting: a.size_accounting,
+    };
+    let s = unibit_report::run_with(&a.sweeps, &a.out, &opts)?;
     println!(
         "{} runs from {} file(s) → {}",
         s.records,

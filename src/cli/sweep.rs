@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use unibit_core::family::DEFAULT_CHANNEL_MULTIPLE;
-use unibit_core::size::format_bits;
+use unibit_core::size::{format_bits, SizeAccounting};
 use unibit_core::{Bits, Family};
 use unibit_sw::sweep::{
     self, busy_line, sweep_dir, Collected, ExportSettings, JobOutcome, LocalOptions, Plan,
@@ -47,6 +47,10 @@ pub struct SweepSpecArgs {
     /// Channel counts are rounded to a multiple of this.
     #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE, value_parser = super::args::count_at_least_1)]
     pub channel_multiple: usize,
+    /// What a budget counts: weights (the research's Σ B × weights) or engine (weights +
+    /// the per-channel parameters the engine stores).
+    #[arg(long, default_value = "engine")]
+    pub size_accounting: SizeAccounting,
     #[command(flatten)]
     pub train: TrainSettingsArgs,
     #[command(flatten)]
@@ -61,6 +65,7 @@ impl SweepSpecArgs {
             bits: self.bits.clone(),
             seeds: self.seeds,
             channel_multiple: self.channel_multiple,
+            size_accounting: self.size_accounting,
             train: self.train.settings(),
             export: ExportSettings {
                 calibration_images: self.export.calibration_images,
@@ -186,7 +191,13 @@ pub fn sweep(cmd: SweepCmd) -> Result<()> {
 /// `unibit sweep plan`: the job list.
 fn plan(a: PlanArgs) -> Result<()> {
     let p = sweep::plan(&a.spec.spec()?, &a.out)?;
-    println!("{}: {} jobs", a.out.join(PLAN_JSON).display(), p.jobs.len());
+    println!(
+        "{}: {} jobs (sizes: {} accounting, {})",
+        a.out.join(PLAN_JSON).display(),
+        p.jobs.len(),
+        p.size_accounting,
+        p.size_accounting.describe()
+    );
     for j in &p.jobs {
         println!(
             "  {:>3} {} width {} size {}",

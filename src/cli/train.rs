@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 use unibit_core::family::{FamilyConfig, DEFAULT_CHANNEL_MULTIPLE};
 use unibit_core::progress::{Progress, Silent};
-use unibit_core::size::{format_bits, parse_bits, width_for_budget};
+use unibit_core::size::{board_report, format_bits, parse_bits, width_for_budget};
 use unibit_core::{Bits, Family};
 use unibit_sw::export::{self, ExportOptions};
 use unibit_sw::net::QuantSpec;
@@ -110,6 +110,10 @@ pub struct TrainArgs {
     /// Model-size budget (e.g. 64KiB): the largest width that fits at --bits (unibit-core's solver).
     #[arg(long)]
     pub budget: Option<String>,
+    /// The board as the budget (icebreaker or ulx3s-25f): the largest width whose weights,
+    /// parameters and activation buffers fit the engine's memories on that chip at --bits.
+    #[arg(long, conflicts_with_all = ["width", "budget"])]
+    pub board: Option<String>,
     /// Channel counts are rounded to a multiple of this.
     #[arg(long, default_value_t = DEFAULT_CHANNEL_MULTIPLE, value_parser = super::args::count_at_least_1)]
     pub channel_multiple: usize,
@@ -140,7 +144,8 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
-/// Resolve width (given or solved for the budget) and build the run's configuration.
+/// Resolve width (given, solved for the budget or for the board) and build the run's
+/// configuration.
 pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     let bits = a.bits;
     let quant = match (a.float, bits) {
@@ -155,6 +160,26 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
         channel_multiple: a.channel_multiple,
         ..FamilyConfig::fashion_mnist(a.family, 1.0)
     };
+    if let Some(board) = &a.board {
+        let Some(bits) = bits else {
+            bail!("--board needs --bits (the engine is built for one bitwidth)");
+        };
+        if a.float || a.first_last_8bit {
+            bail!("--board trains a model for the engine: not with --float or --first-last-8bit");
+        }
+        let r = board_report(&base, bits, board)?;
+        let m = &r.requirements.main;
+        eprintln!(
+            "{}: largest width {} at B = {bits} (main memory {} of {} bytes: program {}, weights and parameters {}, activations {})",
+            r.board, r.width, m.needed, m.available, r.requirements.program_bytes,
+            r.requirements.weight_bytes, r.requirements.activation_bytes
+        );
+        let model = FamilyConfig {
+            width: r.width,
+            ..base
+        };
+        return Ok(a.train.settings().config(model, quant, a.seed, None));
+    }
     let (width, budget_bits) = match (a.width, &a.budget) {
         (Some(w), None) => (w, None),
         (None, Some(b)) => {
@@ -165,7 +190,7 @@ pub fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
             let sol = width_for_budget(&base, bits, budget)?;
             (sol.width, Some(budget))
         }
-        (None, None) => bail!("give --width W or --budget SIZE"),
+        (None, None) => bail!("give --width W, --budget SIZE or --board NAME"),
         (Some(_), Some(_)) => bail!("give either --width or --budget, not both"),
     };
     let model = FamilyConfig { width, ..base };

@@ -14,8 +14,11 @@
 //!    `Σ Ω_l(b_l)`): a dynamic program that adds one layer at a time and keeps only the points
 //!    no smaller-or-equal allocation beats ([`pareto_front`]). The per-channel parameter bits
 //!    do not depend on the weight bitwidth, so size = weight bits + a constant.
-//! 4. **Budget mode.** The front point of least Ω whose total size fits the budget, fine-tuned
-//!    from the 8-bit reference for `--finetune-epochs` at its per-layer bitwidths.
+//! 4. **Budget mode.** The front point of least Ω whose size fits the budget, fine-tuned
+//!    from the 8-bit reference for `--finetune-epochs` at its per-layer bitwidths. The size is
+//!    counted under the study's [`SizeAccounting`]: weight bits only, or weight bits + the
+//!    parameters (`OUT/budget-<SIZE>-weights/` and `OUT/budget-<SIZE>/`, so one study directory
+//!    holds both and shares the reference, sensitivities and zero-degradation probes).
 //! 5. **Zero-degradation mode.** The front's points, thinned to sizes growing by at least
 //!    `--size-resolution` (default 5%), are searched by bisection for the smallest whose
 //!    fine-tuned accuracy is ≥ the 8-bit reference's minus `--tolerance-pp` (default 0: no
@@ -41,7 +44,7 @@ use unibit_core::dataset::{Dataset, Split};
 use unibit_core::family::FamilyConfig;
 use unibit_core::progress::Progress;
 use unibit_core::results::{self, Method, RunRecord};
-use unibit_core::size::{format_bits, model_size, parse_bits};
+use unibit_core::size::{format_bits, model_size, parse_bits, SizeAccounting};
 use unibit_core::Bits;
 
 /// How the Hessian traces are estimated.
@@ -303,6 +306,8 @@ pub struct MixedSpec {
     pub choices: Vec<Bits>,
     /// Budget mode: the budgets (as given).
     pub budgets: Vec<String>,
+    /// What the budgets (and the records' sizes) count.
+    pub size_accounting: SizeAccounting,
     pub zero_degradation: bool,
     /// Zero degradation: accuracy may fall this many percentage points below the 8-bit model's.
     pub tolerance_pp: f64,
@@ -421,6 +426,7 @@ impl MixedSpec {
         let per_node = per_node_bits(&graph, layer_bits);
         let size = model_size(&graph, |i| per_node[i])?;
         let max = max_bits(layer_bits);
+        let accounting = self.size_accounting;
         Ok(RunRecord {
             family: self.model.family,
             method,
@@ -433,7 +439,8 @@ impl MixedSpec {
             weights: size.weights,
             weight_bits: size.weight_bits,
             param_bits: size.param_bits,
-            size_bits: size.total_bits,
+            size_bits: size.bits(accounting),
+            size_accounting: accounting,
             float_acc: None,
             fake_quant_acc: Some(accuracy),
             int_acc: None,
@@ -476,11 +483,16 @@ pub fn run(
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, "cannot create", e))?;
     let graph = spec.model.build()?;
+    let params_size = model_size(&graph, |_| Bits::new(1).unwrap())?.param_bits;
     let study = Study {
         spec,
         out,
         ref_dir: out.join(REF_DIR),
-        params_size: model_size(&graph, |_| Bits::new(1).unwrap())?.param_bits,
+        params_size,
+        counted_params: match spec.size_accounting {
+            SizeAccounting::Weights => 0,
+            SizeAccounting::Engine => params_size,
+        },
         opts,
         progress,
     };
@@ -529,6 +541,8 @@ struct Study<'a> {
     ref_dir: PathBuf,
     /// Per-channel parameter bits (independent of the weight bitwidths).
     params_size: u64,
+    /// The part of `params_size` a budget counts (all or nothing, by the accounting).
+    counted_params: u64,
     opts: &'a RunOptions,
     progress: &'a dyn Progress,
 }
@@ -569,22 +583,26 @@ impl Study<'_> {
     fn budget_run(&self, front: &[Allocation], budget: &str) -> Result<RunRecord> {
         let spec = self.spec;
         let budget_bits = parse_bits(budget).with_context(|| format!("budget {budget:?}"))?;
-        let cap = budget_bits.saturating_sub(self.params_size);
+        let cap = budget_bits.saturating_sub(self.counted_params);
         let a = best_within(front, cap).ok_or_else(|| {
-            let smallest = front[0].weight_bits + self.params_size;
+            let smallest = front[0].weight_bits + self.counted_params;
             Error::invalid(
                 format!("budget {budget}"),
                 format!(
-                    "at least {} ({smallest} bits: every layer at {} bits) for {} at width {}",
+                    "at least {} ({smallest} bits: every layer at {} bits, {} accounting) for {} at width {}",
                     format_bits(smallest),
                     spec.choices.iter().min().unwrap(),
+                    spec.size_accounting,
                     spec.model.family,
                     spec.model.width
                 ),
                 format!("{budget_bits} bits"),
             )
         })?;
-        let rel = format!("budget-{}", budget.trim());
+        let rel = match spec.size_accounting {
+            SizeAccounting::Engine => format!("budget-{}", budget.trim()),
+            a => format!("budget-{}-{a}", budget.trim()),
+        };
         let run = self.out.join(&rel);
         if sweep::is_finished(&run) {
             return sweep::read_record(&run);
@@ -651,8 +669,9 @@ impl Study<'_> {
 
     /// Fine-tune one candidate allocation and compare it with the target accuracy.
     fn probe(&self, a: &Allocation, target: f64) -> Result<Probe> {
-        let size_bits = a.weight_bits + self.params_size;
-        let rel = format!("{ZERO_DIR}/size-{size_bits}");
+        // Named by the engine size under either accounting: the same allocation, the same run.
+        let rel = format!("{ZERO_DIR}/size-{}", a.weight_bits + self.params_size);
+        let size_bits = a.weight_bits + self.counted_params;
         let cfg = self.spec.config(Some(a.layer_bits.clone()), None);
         let acc = finetune(
             &self.out.join(&rel),

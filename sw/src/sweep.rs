@@ -30,7 +30,7 @@ use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::family::FamilyConfig;
 use unibit_core::progress::{Progress, Silent};
 use unibit_core::results::{self, Method, RunRecord};
-use unibit_core::size::{format_bits, model_size, parse_bits, width_for_budget};
+use unibit_core::size::{format_bits, model_size, parse_bits, solve_width, SizeAccounting};
 use unibit_core::{Bits, Family};
 
 pub const PLAN_JSON: &str = "plan.json";
@@ -74,6 +74,8 @@ pub struct SweepSpec {
     pub seeds: u64,
     /// Channel counts are rounded to a multiple of this.
     pub channel_multiple: usize,
+    /// What a budget counts (the width solver solves for it).
+    pub size_accounting: SizeAccounting,
     pub train: TrainSettings,
     pub export: ExportSettings,
 }
@@ -83,14 +85,16 @@ pub struct SweepSpec {
 #[serde(deny_unknown_fields)]
 pub struct Job {
     pub index: usize,
-    /// `<family>-<budget>-b<B>-s<seed>`: also the run directory's name.
+    /// `<family>-<budget>-b<B>-s<seed>` (`<family>-<budget>-weights-b<B>-s<seed>` under the
+    /// weights accounting): also the run directory's name.
     pub id: String,
     pub family: Family,
     pub budget: String,
     pub budget_bits: u64,
     pub bits: Bits,
     pub seed: u64,
-    /// Width solved for the budget at `bits`, and the resulting size.
+    /// Width solved for the budget at `bits`, and the resulting size (under the plan's
+    /// accounting).
     pub width: f64,
     pub size_bits: u64,
     /// Run directory relative to the sweep directory.
@@ -105,6 +109,10 @@ pub struct Plan {
     pub version: u32,
     pub family: Family,
     pub channel_multiple: usize,
+    /// What the budgets count. Absent in plans written before it existed: the engine
+    /// accounting they were solved under, so those sweeps resume unchanged.
+    #[serde(default)]
+    pub size_accounting: SizeAccounting,
     pub budgets: Vec<String>,
     pub bits: Vec<Bits>,
     pub seeds: u64,
@@ -144,14 +152,19 @@ impl Plan {
             ..FamilyConfig::fashion_mnist(family, 1.0)
         };
         base.validate()?;
+        let accounting = spec.size_accounting;
+        let tag = match accounting {
+            SizeAccounting::Engine => String::new(),
+            a => format!("-{a}"),
+        };
         let mut jobs = vec![];
         for budget in &spec.budgets {
             let budget_bits = parse_bits(budget).with_context(|| format!("budget {budget:?}"))?;
             for &bits in &spec.bits {
-                let sol = width_for_budget(&base, bits, budget_bits)
+                let sol = solve_width(&base, bits, budget_bits, accounting)
                     .with_context(|| format!("budget {budget} at B = {bits}"))?;
                 for seed in 0..spec.seeds {
-                    let id = format!("{family}-{}-b{bits}-s{seed}", budget.trim());
+                    let id = format!("{family}-{}{tag}-b{bits}-s{seed}", budget.trim());
                     if id.contains(['/', '\\']) || id.contains("..") {
                         return Err(Error::invalid(
                             "budget",
@@ -169,7 +182,7 @@ impl Plan {
                         bits,
                         seed,
                         width: sol.width,
-                        size_bits: sol.size.total_bits,
+                        size_bits: sol.size_bits(),
                     });
                 }
             }
@@ -188,6 +201,7 @@ impl Plan {
             version: PLAN_VERSION,
             family,
             channel_multiple: spec.channel_multiple,
+            size_accounting: accounting,
             budgets: spec.budgets.iter().map(|b| b.trim().to_string()).collect(),
             bits: spec.bits.clone(),
             seeds: spec.seeds,
@@ -300,9 +314,18 @@ pub fn plan(spec: &SweepSpec, sweep: &Path) -> Result<Plan> {
     if old == plan {
         return Ok(old);
     }
-    let (field, planned, found) = first_difference("a sweep plan", &old, &plan)?
-        .map(|(k, a, b)| (k, a.to_string(), b.to_string()))
-        .unwrap_or_default();
+    // The accounting changes every job; name it rather than the job list.
+    let (field, planned, found) = if old.size_accounting != plan.size_accounting {
+        (
+            "size_accounting".to_string(),
+            old.size_accounting.to_string(),
+            plan.size_accounting.to_string(),
+        )
+    } else {
+        first_difference("a sweep plan", &old, &plan)?
+            .map(|(k, a, b)| (k, a.to_string(), b.to_string()))
+            .unwrap_or_default()
+    };
     Err(Error::Differs(Box::new(Difference {
         file: path,
         what: "a different sweep is planned here",
@@ -505,7 +528,7 @@ pub fn run_job(
         .with_context(|| format!("job {index} ({})", job.id))?;
     let r = export_job(plan, &run, device)
         .with_context(|| format!("job {index} ({}): export", job.id))?;
-    let rec = job_record(job, &run, &r)?;
+    let rec = job_record(job, plan.size_accounting, &run, &r)?;
     write_record(&run, &rec)?;
     log_line(&run, &done_line(&r, &rec));
     Ok(JobOutcome::Finished(Box::new(rec)))
@@ -537,7 +560,12 @@ fn export_job(plan: &Plan, run: &Path, device: Device) -> Result<export::ExportR
 }
 
 /// A finished job's record: its size from the trained config, accuracies from the export.
-fn job_record(job: &Job, run: &Path, r: &export::ExportReport) -> Result<RunRecord> {
+fn job_record(
+    job: &Job,
+    accounting: SizeAccounting,
+    run: &Path,
+    r: &export::ExportReport,
+) -> Result<RunRecord> {
     let trained = train::read_config(run)?;
     let graph = trained.model.build()?;
     let size = model_size(&graph, |_| job.bits)?;
@@ -553,7 +581,8 @@ fn job_record(job: &Job, run: &Path, r: &export::ExportReport) -> Result<RunReco
         weights: size.weights,
         weight_bits: size.weight_bits,
         param_bits: size.param_bits,
-        size_bits: size.total_bits,
+        size_bits: size.bits(accounting),
+        size_accounting: accounting,
         float_acc: Some(r.trained_accuracy),
         fake_quant_acc: Some(r.fake_quant_accuracy),
         int_acc: Some(r.integer_accuracy),

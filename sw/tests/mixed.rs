@@ -9,7 +9,7 @@ use tch::Device;
 use unibit_core::family::FamilyConfig;
 use unibit_core::progress::Silent;
 use unibit_core::results::{self, Method};
-use unibit_core::size::model_size;
+use unibit_core::size::{model_size, SizeAccounting};
 use unibit_core::{Bits, Family};
 use unibit_sw::mixed::{self, best_within, pareto_front, smallest_passing, thin_by_size};
 use unibit_sw::sweep::TrainSettings;
@@ -171,6 +171,7 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
         model,
         choices: bits(&[1, 2, 4, 8]),
         budgets: vec![format!("{budget}bit")],
+        size_accounting: SizeAccounting::Engine,
         zero_degradation: true,
         tolerance_pp: 100.0, // every probe passes: the search must end at the smallest
         size_resolution: 0.25,
@@ -277,6 +278,33 @@ fn mixed_study_end_to_end_on_a_tiny_network() {
     let again = mixed::run(&spec, &out, &opts, &Silent).unwrap();
     assert_eq!(again.records, o.records);
     assert_eq!(std::fs::read(out.join("results.jsonl")).unwrap(), table);
+
+    // The weights accounting in the same directory: the budget counts weight bits only, so the
+    // allocation may use the parameters' share; the zero-degradation answer is the same run,
+    // sized without its parameters. Nothing of the engine-accounted study is overwritten.
+    let mut wspec = spec.clone();
+    wspec.size_accounting = SizeAccounting::Weights;
+    let w = mixed::run(&wspec, &out, &opts, &Silent).unwrap();
+    let (wb, wz) = (&w.records[0], &w.records[1]);
+    assert_eq!(wb.size_accounting, SizeAccounting::Weights);
+    assert_eq!(wb.run_dir, format!("{}-weights", r.run_dir));
+    assert_eq!(
+        (wb.size_bits, wb.budget_bits),
+        (wb.weight_bits, Some(budget))
+    );
+    let best = best_within(&o.front, budget).unwrap();
+    assert_eq!(
+        best.layer_bits.iter().map(|b| b.get()).collect::<Vec<_>>(),
+        wb.layer_bits
+    );
+    assert!(wb.weight_bits >= r.weight_bits);
+    assert_eq!((&wz.run_dir, &wz.layer_bits), (&z.run_dir, &z.layer_bits));
+    assert_eq!(wz.size_bits, z.size_bits - params);
+    assert_eq!(wz.fake_quant_acc, z.fake_quant_acc);
+    assert_eq!(
+        mixed::run(&spec, &out, &opts, &Silent).unwrap().records,
+        o.records
+    );
 
     // A budget below the all-1-bit model names the smallest size.
     let mut small = spec.clone();

@@ -8,7 +8,7 @@ use unibit_core::cost::{model_cost, EngineConfig};
 use unibit_core::family::FamilyConfig;
 use unibit_core::progress::Silent;
 use unibit_core::results::{self, Method};
-use unibit_core::size::{model_size, parse_bits, width_for_budget};
+use unibit_core::size::{model_size, parse_bits, solve_width, width_for_budget, SizeAccounting};
 use unibit_core::{Bits, Family};
 use unibit_sw::sweep::{
     self, ExportSettings, JobOutcome, LocalOptions, Plan, SweepSpec, TrainSettings,
@@ -22,6 +22,7 @@ fn spec(data_dir: &Path, epochs: usize) -> SweepSpec {
         bits: vec![Bits::new(1).unwrap(), Bits::new(2).unwrap()],
         seeds: 1,
         channel_multiple: 4,
+        size_accounting: SizeAccounting::Engine,
         train: TrainSettings {
             epochs,
             batch: 32,
@@ -302,4 +303,67 @@ fn plans_list_every_budget_bitwidth_and_seed_with_solved_widths() {
     std::fs::write(&path, v.to_string()).unwrap();
     let e = format!("{:#}", Plan::read(&path).unwrap_err());
     assert!(e.contains("jobs[1].index"), "{e}");
+}
+
+/// A weights-accounted sweep: widths solved for Σ B × weights, job ids that say so, a record
+/// that carries the accounting; plans written before the accounting existed read as the
+/// engine's and are accepted unchanged, and a sweep of the other accounting is refused.
+#[test]
+fn weights_accounting_plans_and_records_and_old_plans_resume() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 64, 32);
+    let mut s = spec(&data, 1);
+    s.budgets = vec!["2KiB".into()];
+    s.bits = vec![Bits::new(2).unwrap()];
+    s.size_accounting = SizeAccounting::Weights;
+    let dir = tmp.path().join("w");
+    let p = sweep::plan(&s, &dir).unwrap();
+    let base = FamilyConfig::fashion_mnist(Family::ResNet { depth: 8 }, 1.0);
+    let j = &p.jobs[0];
+    let sol = solve_width(&base, j.bits, j.budget_bits, SizeAccounting::Weights).unwrap();
+    let engine = width_for_budget(&base, j.bits, j.budget_bits).unwrap();
+    assert!(sol.width > engine.width);
+    assert_eq!((j.width, j.size_bits), (sol.width, sol.size.weight_bits));
+    assert_eq!(j.id, "resnet8-2KiB-weights-b2-s0");
+    let text = std::fs::read_to_string(dir.join("plan.json")).unwrap();
+    assert!(text.contains(r#""size_accounting": "weights""#), "{text}");
+
+    match sweep::run_job(&p, &dir, 0, Device::Cpu, &Silent).unwrap() {
+        JobOutcome::Finished(r) => {
+            assert_eq!(r.size_accounting, SizeAccounting::Weights);
+            assert_eq!(r.size_bits, r.weight_bits);
+            assert_eq!(r.weight_bits, sol.size.weight_bits);
+            assert!(r.size_bits <= j.budget_bits && r.size_bits + r.param_bits > j.budget_bits);
+        }
+        o => panic!("{o:?}"),
+    }
+
+    // The same directory with the engine accounting is another sweep: refused, naming the field.
+    let mut e = s.clone();
+    e.size_accounting = SizeAccounting::Engine;
+    let err = format!("{:#}", sweep::plan(&e, &dir).unwrap_err());
+    assert!(err.contains("size_accounting"), "{err}");
+
+    // An engine plan as written before the field existed: read as the engine accounting, and
+    // re-planning the same sweep on it keeps it byte for byte.
+    let old = tmp.path().join("old");
+    let p = Plan::new(&e).unwrap();
+    let mut v = serde_json::to_value(&p).unwrap();
+    v.as_object_mut()
+        .unwrap()
+        .remove("size_accounting")
+        .unwrap();
+    std::fs::create_dir_all(&old).unwrap();
+    let bytes = serde_json::to_string_pretty(&v).unwrap();
+    std::fs::write(old.join("plan.json"), &bytes).unwrap();
+    let read = Plan::read(&old.join("plan.json")).unwrap();
+    assert_eq!(read.size_accounting, SizeAccounting::Engine);
+    assert_eq!(sweep::plan(&e, &old).unwrap(), p);
+    assert_eq!(
+        std::fs::read_to_string(old.join("plan.json")).unwrap(),
+        bytes
+    );
+    assert_eq!(p.jobs[0].id, "resnet8-2KiB-b2-s0");
 }
