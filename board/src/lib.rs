@@ -14,6 +14,7 @@
 //!   compare with the integer reference, time engine and link).
 //! * [`images`]: images to classify from PNG files.
 //! * [`sim`]: serving a software board on a pseudo-terminal.
+//! * [`verilator`]: the Verilator virtual board (a board top's Verilog behind a PTY).
 
 pub mod device;
 pub mod driver;
@@ -26,5 +27,6 @@ pub mod protocol;
 pub mod sim;
 pub mod soft;
 pub mod target;
+pub mod verilator;
 
 pub use error::{Error, Result};

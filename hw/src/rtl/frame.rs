@@ -32,6 +32,8 @@ pub struct FrameRx {
     /// Body buffer read port (one cycle of latency).
     pub rd_addr: Signal<In, Bits<BODY_ADDR_BITS>>,
     pub rd_data: Signal<Out, Bits<8>>,
+    /// A frame is partly received (the idle gap would drop it): the board is not idle.
+    pub in_frame: Signal<Out, Bit>,
     body: RAM<Bits<8>, BODY_ADDR_BITS>,
     state: DFF<Bits<3>>,
     len_r: DFF<Bits<16>>,
@@ -67,6 +69,7 @@ impl FrameRx {
             seq: Default::default(),
             rd_addr: Default::default(),
             rd_data: Default::default(),
+            in_frame: Default::default(),
             body: Default::default(),
             state: Default::default(),
             len_r: Default::default(),
@@ -181,6 +184,7 @@ impl Logic for FrameRx {
         self.len.next = self.len_r.q.val();
         self.seq.next = self.seq_r.q.val();
         self.rd_data.next = self.body.read_data.val();
+        self.in_frame.next = self.state.q.val() != bits::<3>(0);
     }
 }
 
