@@ -47,6 +47,7 @@ pub struct FrameRx {
     x1: Signal<Local, Bits<16>>,
     x2: Signal<Local, Bits<16>>,
     crc_next: Signal<Local, Bits<16>>,
+    crc_rx: Signal<Local, Bits<16>>,
     idle_limit: Constant<Bits<24>>,
 }
 
@@ -83,6 +84,7 @@ impl FrameRx {
             x1: Default::default(),
             x2: Default::default(),
             crc_next: Default::default(),
+            crc_rx: Default::default(),
             idle_limit: Constant::new(bits(idle_clocks as u64)),
         }
     }
@@ -98,6 +100,8 @@ impl Logic for FrameRx {
         self.x2.next = self.x1.val() ^ (self.x1.val() >> 4);
         self.crc_next.next =
             (self.crc.q.val() << 8) ^ (self.x2.val() << 12) ^ (self.x2.val() << 5) ^ self.x2.val();
+        self.crc_rx.next = (bit_cast::<16, 8>(self.rx_byte.val()) << 8)
+            | bit_cast::<16, 8>(self.crc_lo.q.val());
         self.body.write_clock.next = self.clock.val();
         self.body.read_clock.next = self.clock.val();
         self.body.read_address.next = self.rd_addr.val();
@@ -165,9 +169,9 @@ impl Logic for FrameRx {
                 if self.valid.val() {
                     self.crc.d.next = self.crc.q.val();
                     self.done_r.d.next = true;
-                    self.ok_r.d.next = (bit_cast::<16, 8>(self.rx_byte.val()) << 8)
-                        | bit_cast::<16, 8>(self.crc_lo.q.val())
-                        == self.crc.q.val();
+                    // Through a local: rust-hdl drops Rust's implicit grouping of `a | b == c`,
+                    // and Verilog's `==` binds tighter than `|`.
+                    self.ok_r.d.next = self.crc_rx.val() == self.crc.q.val();
                     self.state.d.next = bits::<3>(0);
                 }
             }
