@@ -75,7 +75,10 @@ fn build_args(clocks_per_bit: u16) -> Vec<String> {
 
 /// Build in a temporary sibling renamed into place (a killed build leaves nothing half-made).
 fn build(dir: &Path, verilog: &str, args: &[String]) -> Result<()> {
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+    // Unique per build, also between threads of one process (tests build concurrently).
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io("creating", &tmp))?;
     for (name, text) in [("top.v", verilog), ("board.cpp", HARNESS)] {

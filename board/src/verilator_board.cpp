@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
   char line[64];
   bool in_open = true;
   for (;;) {
-    // Host → board bytes (a cheap non-blocking read now and then).
-    if ((cycles & 63) == 0 || (rxq.empty() && rx_bit < 0)) {
+    // Host → board bytes: a non-blocking read every 64 clocks (a byte lasts 10·CPB ≥ 40).
+    if ((cycles & 63) == 0) {
       ssize_t n = read(master, buf, sizeof buf);
       for (ssize_t i = 0; i < n; ++i) rxq.push_back(buf[i]);
     }
@@ -86,6 +86,10 @@ int main(int argc, char** argv) {
     if (top->idle && quiet && tx_t < 0 && out.empty()) {
       struct pollfd p[2] = {{master, POLLIN, 0}, {0, POLLIN, 0}};
       poll(p, in_open ? 2 : 1, 100);
+      if (p[0].revents & POLLIN) {
+        ssize_t n = read(master, buf, sizeof buf);
+        for (ssize_t i = 0; i < n; ++i) rxq.push_back(buf[i]);
+      }
       if (in_open && (p[1].revents & (POLLIN | POLLHUP))) {
         if (!fgets(line, sizeof line, stdin)) break;
         if (line[0] == 'c') { printf("cycles %llu\n", (unsigned long long)cycles); fflush(stdout); }

@@ -149,10 +149,11 @@ fn figure_model_load_time_64k() {
         "64 KiB model load (write + read back + commit, 8 KiB steps) on the link-only virtual \
          iCEBreaker at {BAUD} baud, {CLOCK} Hz: {} board cycles = {:.3} s simulated board time \
          (host turnaround excluded); {wire} bytes on the wire = {:.3} s at the baud rate; \
-         wall {wall:.2} s (simulation {:.2} M cycles/s, time scale {:.1})",
+         wall {wall:.2} s, {} retries (simulation {:.2} M cycles/s, time scale {:.1})",
         c1 - c0,
         sim_s,
         wire as f64 * 10.0 / BAUD as f64,
+        l.retries,
         b.cycles_per_s / 1e6,
         b.time_scale()
     );

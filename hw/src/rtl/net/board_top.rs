@@ -108,3 +108,23 @@ pub fn with_spram_model(verilog: &str, cells_sim: &std::path::Path) -> crate::Re
         &text[start..end]
     ))
 }
+
+/// The link-only top for a simulator at `clock_hz` and `baud` (a whole number of clocks per
+/// bit, ≥ 4): its configuration and its Verilog with the vendor's SPRAM model.
+pub fn link_only_simulation(
+    bits: u8,
+    clock_hz: u32,
+    baud: u32,
+) -> crate::Result<(HostConfig, String)> {
+    let cpb = clock_hz.checked_div(baud).unwrap_or(0);
+    if baud == 0 || clock_hz % baud != 0 || !(4..=u16::MAX as u32).contains(&cpb) {
+        return Err(crate::error::Error::Invalid {
+            field: "baud".into(),
+            expected: format!("{clock_hz} Hz / baud = a whole number of clocks per bit ≥ 4"),
+            found: baud.to_string(),
+        });
+    }
+    let cfg = link_only_config(bits, clock_hz, baud);
+    let v = with_spram_model(&link_only_verilog(&cfg), std::path::Path::new(ICE40_CELLS_SIM))?;
+    Ok((cfg, v))
+}
