@@ -99,7 +99,10 @@ pub enum Error {
     #[error("verilator is not installed (apt-get install verilator): the virtual board needs it")]
     VerilatorMissing,
     #[error("building the virtual board in {}: {log}", dir.display())]
-    VerilatorBuild { dir: std::path::PathBuf, log: String },
+    VerilatorBuild {
+        dir: std::path::PathBuf,
+        log: String,
+    },
     #[error("virtual board: {what}")]
     Harness { what: String },
     #[error("several boards found for --port auto ({found}): name one with --port")]

@@ -62,9 +62,28 @@ fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
 
 fn build_args(clocks_per_bit: u16) -> Vec<String> {
     let mut a: Vec<String> = [
-        "--cc", "--exe", "--build", "-O3", "--x-assign", "fast", "--x-initial", "fast",
-        "--noassert", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", "top", "-Mdir",
-        "obj", "-o", "Vboard", "-j", "2", "-CFLAGS", "-O2",
+        "--cc",
+        "--exe",
+        "--build",
+        "-O3",
+        "--x-assign",
+        "fast",
+        "--x-initial",
+        "fast",
+        "--noassert",
+        "-Wno-fatal",
+        "-Wno-lint",
+        "-Wno-style",
+        "--top-module",
+        "top",
+        "-Mdir",
+        "obj",
+        "-o",
+        "Vboard",
+        "-j",
+        "2",
+        "-CFLAGS",
+        "-O2",
     ]
     .map(String::from)
     .to_vec();

@@ -28,9 +28,16 @@ fn start() -> Option<VerilatorBoard> {
         eprintln!("verilator not installed: virtual board test skipped");
         return None;
     }
+    if !std::path::Path::new(ICE40_CELLS_SIM).exists() {
+        eprintln!("{ICE40_CELLS_SIM} (yosys) missing: virtual board test skipped");
+        return None;
+    }
     let cfg = link_only_config(2, CLOCK, BAUD);
-    let v = with_spram_model(&link_only_verilog(&cfg), std::path::Path::new(ICE40_CELLS_SIM))
-        .unwrap();
+    let v = with_spram_model(
+        &link_only_verilog(&cfg),
+        std::path::Path::new(ICE40_CELLS_SIM),
+    )
+    .unwrap();
     Some(VerilatorBoard::start(&v, CLOCK, cfg.clocks_per_bit, &Silent).unwrap())
 }
 
@@ -65,10 +72,17 @@ fn link_only_board_answers_info_loads_a_model_and_refuses_run() {
     let mut l = link(&b);
     let info = l.info().unwrap();
     assert_eq!((info.bits, info.clock_hz, info.baud), (2, CLOCK, BAUD));
-    assert_eq!((info.rows, info.cols, info.config_hash), (0, 0, [0; 8]), "claims no engine");
+    assert_eq!(
+        (info.rows, info.cols, info.config_hash),
+        (0, 0, [0; 8]),
+        "claims no engine"
+    );
     let t = Target::named("icebreaker", 2, None, None).unwrap();
     let mems: Vec<(u8, u32)> = info.memories.iter().map(|m| (m.id, m.bytes)).collect();
-    assert_eq!(mems, vec![(MEM_MAIN, t.main_bytes().unwrap()), (MEM_REGS, 64)]);
+    assert_eq!(
+        mems,
+        vec![(MEM_MAIN, t.main_bytes().unwrap()), (MEM_REGS, 64)]
+    );
     assert!(!info.model_loaded());
     // A compiled model: expanded 3×3 stem, global pool, linear.
     let input = Shape { c: 1, h: 12, w: 12 };
@@ -109,7 +123,10 @@ fn link_only_board_answers_info_loads_a_model_and_refuses_run() {
     let calib = synthetic_images(2, input, 1);
     let model = synthetic_from_graph(graph, t.shape.bits, 2, calib.view()).unwrap();
     let p = compile(&model, &t.shape, &t.memories).unwrap();
-    let (image, regs) = (image_bytes(&p), Registers::of(&p).unwrap().encode().unwrap());
+    let (image, regs) = (
+        image_bytes(&p),
+        Registers::of(&p).unwrap().encode().unwrap(),
+    );
     let id = hash8(&[&image, &regs]);
     load(&mut l, &[(MEM_MAIN, &image), (MEM_REGS, &regs)], id);
     assert_eq!(l.info().unwrap().model_id, id, "committed");
@@ -120,7 +137,9 @@ fn link_only_board_answers_info_loads_a_model_and_refuses_run() {
     }
     // The loader ran before the fault: the input buffer is no longer what was written.
     let inp = *p.input();
-    let back = l.read(MEM_MAIN, 8 * inp.base as u32, 8 * inp.words()).unwrap();
+    let back = l
+        .read(MEM_MAIN, 8 * inp.base as u32, 8 * inp.words())
+        .unwrap();
     let mut m = unibit_core::engine::Machine::new(&p);
     m.load_image(&pixels).unwrap();
     let want: Vec<u8> = m.main[inp.base..inp.base + inp.words()]
@@ -140,8 +159,16 @@ fn figure_model_load_time_64k() {
         .collect();
     let regs = vec![0u8; 64];
     l.info().unwrap();
-    let (c0, t0, w0) = (b.cycles().unwrap(), Instant::now(), l.bytes_sent + l.bytes_received);
-    load(&mut l, &[(MEM_MAIN, &image), (MEM_REGS, &regs)], *b"64k-load");
+    let (c0, t0, w0) = (
+        b.cycles().unwrap(),
+        Instant::now(),
+        l.bytes_sent + l.bytes_received,
+    );
+    load(
+        &mut l,
+        &[(MEM_MAIN, &image), (MEM_REGS, &regs)],
+        *b"64k-load",
+    );
     let (c1, wall) = (b.cycles().unwrap(), t0.elapsed().as_secs_f64());
     let wire = l.bytes_sent + l.bytes_received - w0;
     let sim_s = (c1 - c0) as f64 / CLOCK as f64;
@@ -157,5 +184,8 @@ fn figure_model_load_time_64k() {
         b.cycles_per_s / 1e6,
         b.time_scale()
     );
-    assert!(sim_s >= wire as f64 * 10.0 / BAUD as f64, "board time covers the wire time");
+    assert!(
+        sim_s >= wire as f64 * 10.0 / BAUD as f64,
+        "board time covers the wire time"
+    );
 }

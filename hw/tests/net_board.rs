@@ -303,7 +303,12 @@ fn info_equals_the_software_boards() {
     let info = protocol::Info::decode(&b[2..]).unwrap();
     assert_eq!((info.rows, info.cols, info.bits), (8, 8, 2));
     assert_eq!(info.config_hash, target().config_hash().unwrap());
-    same(&mut sim, &mut soft, "info + arg", &cmd(8, protocol::OP_INFO, &[0]));
+    same(
+        &mut sim,
+        &mut soft,
+        "info + arg",
+        &cmd(8, protocol::OP_INFO, &[0]),
+    );
     same(&mut sim, &mut soft, "unknown op", &cmd(9, 0x17, &[1, 2, 3]));
 }
 
@@ -316,50 +321,125 @@ fn write_read_commit_and_refusals_match_the_software_device() {
     let id = *b"model-01";
     let main_end = target().main_bytes().unwrap();
     let steps: Vec<(&str, Vec<u8>)> = vec![
-        ("write main at byte 13", cmd(1, protocol::OP_WRITE, &write_args(MEM_MAIN, 13, &data))),
-        ("read main 10..55", cmd(2, protocol::OP_READ, &read_args(MEM_MAIN, 10, 45))),
-        ("write regs", cmd(3, protocol::OP_WRITE, &write_args(MEM_REGS, 0, &regs))),
-        ("read regs 5..64", cmd(4, protocol::OP_READ, &read_args(MEM_REGS, 5, 59))),
+        (
+            "write main at byte 13",
+            cmd(1, protocol::OP_WRITE, &write_args(MEM_MAIN, 13, &data)),
+        ),
+        (
+            "read main 10..55",
+            cmd(2, protocol::OP_READ, &read_args(MEM_MAIN, 10, 45)),
+        ),
+        (
+            "write regs",
+            cmd(3, protocol::OP_WRITE, &write_args(MEM_REGS, 0, &regs)),
+        ),
+        (
+            "read regs 5..64",
+            cmd(4, protocol::OP_READ, &read_args(MEM_REGS, 5, 59)),
+        ),
         ("commit", cmd(5, protocol::OP_COMMIT, &id)),
         ("info with the id", cmd(6, protocol::OP_INFO, &[])),
-        ("read does not clear", cmd(7, protocol::OP_READ, &read_args(MEM_MAIN, 0, 3))),
+        (
+            "read does not clear",
+            cmd(7, protocol::OP_READ, &read_args(MEM_MAIN, 0, 3)),
+        ),
         ("info still with the id", cmd(8, protocol::OP_INFO, &[])),
-        ("write of nothing (refused, keeps the id)", cmd(9, protocol::OP_WRITE, &write_args(MEM_MAIN, 0, &[]))),
+        (
+            "write of nothing (refused, keeps the id)",
+            cmd(9, protocol::OP_WRITE, &write_args(MEM_MAIN, 0, &[])),
+        ),
         ("info", cmd(10, protocol::OP_INFO, &[])),
-        ("write past the end (refused, clears the id)", cmd(11, protocol::OP_WRITE, &write_args(MEM_MAIN, main_end - 2, &[1, 2, 3]))),
+        (
+            "write past the end (refused, clears the id)",
+            cmd(
+                11,
+                protocol::OP_WRITE,
+                &write_args(MEM_MAIN, main_end - 2, &[1, 2, 3]),
+            ),
+        ),
         ("info without the id", cmd(12, protocol::OP_INFO, &[])),
-        ("write to the last bytes", cmd(13, protocol::OP_WRITE, &write_args(MEM_MAIN, main_end - 3, &[1, 2, 3]))),
-        ("read the last bytes", cmd(14, protocol::OP_READ, &read_args(MEM_MAIN, main_end - 4, 4))),
-        ("write to memory 2", cmd(15, protocol::OP_WRITE, &write_args(2, 0, &[1]))),
-        ("read regs past 64", cmd(16, protocol::OP_READ, &read_args(MEM_REGS, 60, 5))),
-        ("read of 0 bytes", cmd(17, protocol::OP_READ, &read_args(MEM_MAIN, 0, 0))),
-        ("read of 1017 bytes", cmd(18, protocol::OP_READ, &read_args(MEM_MAIN, 0, 1017))),
-        ("read with a byte too many", cmd(19, protocol::OP_READ, &[read_args(MEM_MAIN, 0, 4), vec![0]].concat())),
+        (
+            "write to the last bytes",
+            cmd(
+                13,
+                protocol::OP_WRITE,
+                &write_args(MEM_MAIN, main_end - 3, &[1, 2, 3]),
+            ),
+        ),
+        (
+            "read the last bytes",
+            cmd(14, protocol::OP_READ, &read_args(MEM_MAIN, main_end - 4, 4)),
+        ),
+        (
+            "write to memory 2",
+            cmd(15, protocol::OP_WRITE, &write_args(2, 0, &[1])),
+        ),
+        (
+            "read regs past 64",
+            cmd(16, protocol::OP_READ, &read_args(MEM_REGS, 60, 5)),
+        ),
+        (
+            "read of 0 bytes",
+            cmd(17, protocol::OP_READ, &read_args(MEM_MAIN, 0, 0)),
+        ),
+        (
+            "read of 1017 bytes",
+            cmd(18, protocol::OP_READ, &read_args(MEM_MAIN, 0, 1017)),
+        ),
+        (
+            "read with a byte too many",
+            cmd(
+                19,
+                protocol::OP_READ,
+                &[read_args(MEM_MAIN, 0, 4), vec![0]].concat(),
+            ),
+        ),
         ("commit of 7 bytes", cmd(20, protocol::OP_COMMIT, &id[..7])),
-        ("commit of 9 bytes (refused, id taken)", cmd(21, protocol::OP_COMMIT, b"model-029")),
+        (
+            "commit of 9 bytes (refused, id taken)",
+            cmd(21, protocol::OP_COMMIT, b"model-029"),
+        ),
         ("info", cmd(22, protocol::OP_INFO, &[])),
         ("run without an image", cmd(23, protocol::OP_RUN, &[])),
         ("commit 0", cmd(24, protocol::OP_COMMIT, &[0; 8])),
         ("run without a model", cmd(25, protocol::OP_RUN, &[1, 2, 3])),
-        ("read main 0..20", cmd(26, protocol::OP_READ, &read_args(MEM_MAIN, 0, 20))),
+        (
+            "read main 0..20",
+            cmd(26, protocol::OP_READ, &read_args(MEM_MAIN, 0, 20)),
+        ),
     ];
     for (what, bytes) in &steps {
         same(&mut sim, &mut soft, what, bytes);
     }
     // The byte-level offsets landed where the protocol says.
-    let b = same(&mut sim, &mut soft, "read back", &cmd(27, protocol::OP_READ, &read_args(MEM_MAIN, 13, 37)));
+    let b = same(
+        &mut sim,
+        &mut soft,
+        "read back",
+        &cmd(27, protocol::OP_READ, &read_args(MEM_MAIN, 13, 37)),
+    );
     assert_eq!(&b[2..], &data[..]);
 }
 
 #[test]
 fn a_corrupt_command_has_no_effect_and_garbage_resyncs() {
     let (mut sim, mut soft) = (Sim::new(), Soft::new());
-    same(&mut sim, &mut soft, "write", &cmd(1, protocol::OP_WRITE, &write_args(MEM_MAIN, 0, &[9; 16])));
+    same(
+        &mut sim,
+        &mut soft,
+        "write",
+        &cmd(1, protocol::OP_WRITE, &write_args(MEM_MAIN, 0, &[9; 16])),
+    );
     let mut bad = cmd(2, protocol::OP_WRITE, &write_args(MEM_MAIN, 0, &[7; 16]));
     bad[9] ^= 0x10;
     let b = same(&mut sim, &mut soft, "corrupt write", &bad);
     assert_eq!(Status::from_byte(b[1]), Status::Corrupt);
-    let b = same(&mut sim, &mut soft, "read", &cmd(3, protocol::OP_READ, &read_args(MEM_MAIN, 0, 16)));
+    let b = same(
+        &mut sim,
+        &mut soft,
+        "read",
+        &cmd(3, protocol::OP_READ, &read_args(MEM_MAIN, 0, 16)),
+    );
     assert_eq!(&b[2..], &[9; 16], "the corrupt write changed nothing");
     // Garbage (no sync byte), then a command.
     let mut g = vec![0x00, 0xFF, 0x13, 0x5A, 0x42, 0x99];
@@ -368,10 +448,17 @@ fn a_corrupt_command_has_no_effect_and_garbage_resyncs() {
     // A partial frame, the idle gap, then a command.
     let partial = &cmd(5, protocol::OP_WRITE, &write_args(MEM_MAIN, 0, &[1; 16]))[..10];
     sim.send(partial);
-    assert!(sim.reply(partial.len() as u64 * 10 * CPB as u64 + IDLE as u64 + 100).is_none());
+    assert!(sim
+        .reply(partial.len() as u64 * 10 * CPB as u64 + IDLE as u64 + 100)
+        .is_none());
     soft.feed(partial);
     soft.dec.reset();
-    let b = same(&mut sim, &mut soft, "read after the gap", &cmd(6, protocol::OP_READ, &read_args(MEM_MAIN, 0, 16)));
+    let b = same(
+        &mut sim,
+        &mut soft,
+        "read after the gap",
+        &cmd(6, protocol::OP_READ, &read_args(MEM_MAIN, 0, 16)),
+    );
     assert_eq!(&b[2..], &[9; 16]);
 }
 
@@ -426,14 +513,22 @@ fn check_run(p: &Program, image: &[u8]) {
     m.load_image(image).unwrap();
     let ok = |raw: Vec<u8>| assert_eq!(Status::from_byte(body(&raw)[1]), Status::Ok);
     ok(sim.command(&cmd(1, protocol::OP_WRITE, &write_args(MEM_REGS, 0, &regs))));
-    ok(sim.command(&cmd(2, protocol::OP_WRITE, &write_args(MEM_MAIN, 8 * out.base as u32, &out_bytes))));
+    ok(sim.command(&cmd(
+        2,
+        protocol::OP_WRITE,
+        &write_args(MEM_MAIN, 8 * out.base as u32, &out_bytes),
+    )));
     ok(sim.command(&cmd(3, protocol::OP_COMMIT, b"run-test")));
     let b = body(&sim.command(&cmd(4, protocol::OP_RUN, image)));
     assert_eq!(Status::from_byte(b[1]), Status::Ok, "run");
     assert_eq!(sim.eng.starts, 1, "one start pulse");
     let run = RunResult::decode(&b[2..]).unwrap();
     assert_eq!(run.cycles, sim.eng.value, "cycles as the engine counted");
-    assert_eq!(run.logits, m.logits(), "output buffer read where the registers say");
+    assert_eq!(
+        run.logits,
+        m.logits(),
+        "output buffer read where the registers say"
+    );
     // The input buffer as Machine::load_image leaves it.
     let want: Vec<u8> = m.main[inp.base..inp.base + inp.words()]
         .iter()
@@ -442,7 +537,11 @@ fn check_run(p: &Program, image: &[u8]) {
     let mut got = vec![];
     for (i, chunk) in want.chunks(protocol::MAX_DATA).enumerate() {
         let addr = (8 * inp.base + i * protocol::MAX_DATA) as u32;
-        let r = body(&sim.command(&cmd(5, protocol::OP_READ, &read_args(MEM_MAIN, addr, chunk.len() as u16))));
+        let r = body(&sim.command(&cmd(
+            5,
+            protocol::OP_READ,
+            &read_args(MEM_MAIN, addr, chunk.len() as u16),
+        )));
         got.extend_from_slice(&r[2..]);
     }
     assert_eq!(got, want, "input buffer vs Machine::load_image");

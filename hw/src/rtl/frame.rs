@@ -100,8 +100,8 @@ impl Logic for FrameRx {
         self.x2.next = self.x1.val() ^ (self.x1.val() >> 4);
         self.crc_next.next =
             (self.crc.q.val() << 8) ^ (self.x2.val() << 12) ^ (self.x2.val() << 5) ^ self.x2.val();
-        self.crc_rx.next = (bit_cast::<16, 8>(self.rx_byte.val()) << 8)
-            | bit_cast::<16, 8>(self.crc_lo.q.val());
+        self.crc_rx.next =
+            (bit_cast::<16, 8>(self.rx_byte.val()) << 8) | bit_cast::<16, 8>(self.crc_lo.q.val());
         self.body.write_clock.next = self.clock.val();
         self.body.read_clock.next = self.clock.val();
         self.body.read_address.next = self.rd_addr.val();

@@ -91,13 +91,13 @@ pub const ICE40_CELLS_SIM: &str = "/usr/share/yosys/ice40/cells_sim.v";
 pub fn with_spram_model(verilog: &str, cells_sim: &std::path::Path) -> crate::Result<String> {
     let text = std::fs::read_to_string(cells_sim)
         .map_err(crate::error::Error::io("reading", cells_sim))?;
-    let start = text.find("module SB_SPRAM256KA").ok_or_else(|| {
-        crate::error::Error::Invalid {
+    let start = text
+        .find("module SB_SPRAM256KA")
+        .ok_or_else(|| crate::error::Error::Invalid {
             field: cells_sim.display().to_string(),
             expected: "a model of SB_SPRAM256KA".into(),
             found: "none".into(),
-        }
-    })?;
+        })?;
     let end = text[start..]
         .find("endmodule")
         .map(|e| start + e + "endmodule".len())
@@ -117,7 +117,7 @@ pub fn link_only_simulation(
     baud: u32,
 ) -> crate::Result<(HostConfig, String)> {
     let cpb = clock_hz.checked_div(baud).unwrap_or(0);
-    if baud == 0 || clock_hz % baud != 0 || !(4..=u16::MAX as u32).contains(&cpb) {
+    if baud == 0 || !clock_hz.is_multiple_of(baud) || !(4..=u16::MAX as u32).contains(&cpb) {
         return Err(crate::error::Error::Invalid {
             field: "baud".into(),
             expected: format!("{clock_hz} Hz / baud = a whole number of clocks per bit ≥ 4"),
@@ -125,6 +125,9 @@ pub fn link_only_simulation(
         });
     }
     let cfg = link_only_config(bits, clock_hz, baud);
-    let v = with_spram_model(&link_only_verilog(&cfg), std::path::Path::new(ICE40_CELLS_SIM))?;
+    let v = with_spram_model(
+        &link_only_verilog(&cfg),
+        std::path::Path::new(ICE40_CELLS_SIM),
+    )?;
     Ok((cfg, v))
 }

@@ -293,7 +293,9 @@ impl Logic for HostSide {
     fn update(&mut self) {
         dff_setup!(
             self, clock, state, i, hdr, cur, lane_prev, status, dlen, model, tmp, oc, oy, ox, pix,
-            row, cb, cnt, oacc, vreg, tw, in_base, in_h, in_w, in_cw, in_c, in_ih, in_iw, in_kind, in_layout, in_k, in_stride, in_pad, out_base, out_h, out_w, out_cw, out_c, out_ih, out_iw, out_kind, out_layout, out_stride
+            row, cb, cnt, oacc, vreg, tw, in_base, in_h, in_w, in_cw, in_c, in_ih, in_iw, in_kind,
+            in_layout, in_k, in_stride, in_pad, out_base, out_h, out_w, out_cw, out_c, out_ih,
+            out_iw, out_kind, out_layout, out_stride
         );
         self.urx.clock.next = self.clock.val();
         self.utx.clock.next = self.clock.val();
@@ -430,8 +432,8 @@ impl Logic for HostSide {
             1 => {
                 // Body bytes 1..=8 (op, mem, addr, len) into hdr, low byte first.
                 if self.i.q.val() >= bits::<16>(2) {
-                    self.hdr.d.next = (self.hdr.q.val() >> 8)
-                        | (bit_cast::<64, 8>(self.frx.rd_data.val()) << 56);
+                    self.hdr.d.next =
+                        (self.hdr.q.val() >> 8) | (bit_cast::<64, 8>(self.frx.rd_data.val()) << 56);
                 }
                 self.i.d.next = self.i.q.val() + bits::<16>(1);
                 if self.i.q.val() == bits::<16>(9) {
@@ -495,143 +497,143 @@ impl Logic for HostSide {
                     } else {
                         self.regs.write_enable.next = true;
                         match self.cur.q.val().get_bits::<6>(0).index() {
-                                0 => {
-                                    self.in_base.d.next = (self.in_base.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                1 => {
-                                    self.in_base.d.next = (self.in_base.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                2 => {
-                                    self.in_h.d.next = (self.in_h.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                3 => {
-                                    self.in_h.d.next = (self.in_h.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                4 => {
-                                    self.in_w.d.next = (self.in_w.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                5 => {
-                                    self.in_w.d.next = (self.in_w.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                6 => {
-                                    self.in_cw.d.next = (self.in_cw.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                7 => {
-                                    self.in_cw.d.next = (self.in_cw.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                8 => {
-                                    self.in_c.d.next = (self.in_c.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                9 => {
-                                    self.in_c.d.next = (self.in_c.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                10 => {
-                                    self.in_ih.d.next = (self.in_ih.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                11 => {
-                                    self.in_ih.d.next = (self.in_ih.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                12 => {
-                                    self.in_iw.d.next = (self.in_iw.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                13 => {
-                                    self.in_iw.d.next = (self.in_iw.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                14 => {
-                                    self.in_kind.d.next = self.frx.rd_data.val();
-                                }
-                                15 => {
-                                    self.in_layout.d.next = self.frx.rd_data.val();
-                                }
-                                16 => {
-                                    self.in_k.d.next = self.frx.rd_data.val();
-                                }
-                                17 => {
-                                    self.in_stride.d.next = self.frx.rd_data.val();
-                                }
-                                18 => {
-                                    self.in_pad.d.next = self.frx.rd_data.val();
-                                }
-                                20 => {
-                                    self.out_base.d.next = (self.out_base.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                21 => {
-                                    self.out_base.d.next = (self.out_base.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                22 => {
-                                    self.out_h.d.next = (self.out_h.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                23 => {
-                                    self.out_h.d.next = (self.out_h.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                24 => {
-                                    self.out_w.d.next = (self.out_w.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                25 => {
-                                    self.out_w.d.next = (self.out_w.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                26 => {
-                                    self.out_cw.d.next = (self.out_cw.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                27 => {
-                                    self.out_cw.d.next = (self.out_cw.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                28 => {
-                                    self.out_c.d.next = (self.out_c.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                29 => {
-                                    self.out_c.d.next = (self.out_c.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                30 => {
-                                    self.out_ih.d.next = (self.out_ih.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                31 => {
-                                    self.out_ih.d.next = (self.out_ih.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                32 => {
-                                    self.out_iw.d.next = (self.out_iw.q.val() & bits::<16>(0xFF00))
-                                        | bit_cast::<16, 8>(self.frx.rd_data.val());
-                                }
-                                33 => {
-                                    self.out_iw.d.next = (self.out_iw.q.val() & bits::<16>(0x00FF))
-                                        | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
-                                }
-                                34 => {
-                                    self.out_kind.d.next = self.frx.rd_data.val();
-                                }
-                                35 => {
-                                    self.out_layout.d.next = self.frx.rd_data.val();
-                                }
-                                37 => {
-                                    self.out_stride.d.next = self.frx.rd_data.val();
-                                }
-                                _ => {}
+                            0 => {
+                                self.in_base.d.next = (self.in_base.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            1 => {
+                                self.in_base.d.next = (self.in_base.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            2 => {
+                                self.in_h.d.next = (self.in_h.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            3 => {
+                                self.in_h.d.next = (self.in_h.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            4 => {
+                                self.in_w.d.next = (self.in_w.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            5 => {
+                                self.in_w.d.next = (self.in_w.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            6 => {
+                                self.in_cw.d.next = (self.in_cw.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            7 => {
+                                self.in_cw.d.next = (self.in_cw.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            8 => {
+                                self.in_c.d.next = (self.in_c.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            9 => {
+                                self.in_c.d.next = (self.in_c.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            10 => {
+                                self.in_ih.d.next = (self.in_ih.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            11 => {
+                                self.in_ih.d.next = (self.in_ih.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            12 => {
+                                self.in_iw.d.next = (self.in_iw.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            13 => {
+                                self.in_iw.d.next = (self.in_iw.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            14 => {
+                                self.in_kind.d.next = self.frx.rd_data.val();
+                            }
+                            15 => {
+                                self.in_layout.d.next = self.frx.rd_data.val();
+                            }
+                            16 => {
+                                self.in_k.d.next = self.frx.rd_data.val();
+                            }
+                            17 => {
+                                self.in_stride.d.next = self.frx.rd_data.val();
+                            }
+                            18 => {
+                                self.in_pad.d.next = self.frx.rd_data.val();
+                            }
+                            20 => {
+                                self.out_base.d.next = (self.out_base.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            21 => {
+                                self.out_base.d.next = (self.out_base.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            22 => {
+                                self.out_h.d.next = (self.out_h.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            23 => {
+                                self.out_h.d.next = (self.out_h.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            24 => {
+                                self.out_w.d.next = (self.out_w.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            25 => {
+                                self.out_w.d.next = (self.out_w.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            26 => {
+                                self.out_cw.d.next = (self.out_cw.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            27 => {
+                                self.out_cw.d.next = (self.out_cw.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            28 => {
+                                self.out_c.d.next = (self.out_c.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            29 => {
+                                self.out_c.d.next = (self.out_c.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            30 => {
+                                self.out_ih.d.next = (self.out_ih.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            31 => {
+                                self.out_ih.d.next = (self.out_ih.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            32 => {
+                                self.out_iw.d.next = (self.out_iw.q.val() & bits::<16>(0xFF00))
+                                    | bit_cast::<16, 8>(self.frx.rd_data.val());
+                            }
+                            33 => {
+                                self.out_iw.d.next = (self.out_iw.q.val() & bits::<16>(0x00FF))
+                                    | (bit_cast::<16, 8>(self.frx.rd_data.val()) << 8);
+                            }
+                            34 => {
+                                self.out_kind.d.next = self.frx.rd_data.val();
+                            }
+                            35 => {
+                                self.out_layout.d.next = self.frx.rd_data.val();
+                            }
+                            37 => {
+                                self.out_stride.d.next = self.frx.rd_data.val();
+                            }
+                            _ => {}
                         }
                     }
                 }
@@ -742,7 +744,8 @@ impl Logic for HostSide {
                     self.status.d.next = bits::<8>(0);
                     self.dlen.d.next = bits::<16>(8);
                     self.state.d.next = bits::<5>(12);
-                    if (self.out_ih.q.val() == bits::<16>(0)) | (self.out_iw.q.val() == bits::<16>(0))
+                    if (self.out_ih.q.val() == bits::<16>(0))
+                        | (self.out_iw.q.val() == bits::<16>(0))
                     {
                         self.state.d.next = bits::<5>(16);
                     }
