@@ -15,6 +15,7 @@
 //! * [`images`]: images to classify from PNG files.
 //! * [`sim`]: serving a software board on a pseudo-terminal.
 //! * [`compile`]: a bundle compiled for a named board, written as files (`hw compile`).
+//! * [`verilator`]: the Verilator virtual board (a board top's Verilog behind a PTY).
 
 pub mod compile;
 pub mod device;
@@ -28,5 +29,6 @@ pub mod protocol;
 pub mod sim;
 pub mod soft;
 pub mod target;
+pub mod verilator;
 
 pub use error::{Error, Result};

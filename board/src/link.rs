@@ -23,6 +23,10 @@ pub struct LinkOptions {
     pub tries: u32,
     /// Time allowed for the device's work on one command, beyond moving its bytes.
     pub compute: Duration,
+    /// Wall seconds per second of the device's time: 1 for a board; for a simulated board,
+    /// how much slower than its clock it runs (`verilator::VerilatorBoard::time_scale`).
+    /// Every time-out and the quiet period before a retry are stretched by it.
+    pub time_scale: f64,
 }
 
 impl Default for LinkOptions {
@@ -30,6 +34,7 @@ impl Default for LinkOptions {
         LinkOptions {
             tries: 4,
             compute: Duration::from_millis(500),
+            time_scale: 1.0,
         }
     }
 }
@@ -101,8 +106,9 @@ impl<P: Port> Link<P> {
         let mut body = vec![self.seq, op];
         body.extend_from_slice(args);
         let bytes = frame::encode(frame::SYNC_HOST, &body);
-        let timeout =
-            self.wire_time(bytes.len() + reply_max + 7) * 2 + compute + Duration::from_millis(50);
+        let timeout = (self.wire_time(bytes.len() + reply_max + 7) * 2 + compute)
+            .mul_f64(self.opts.time_scale.max(1.0))
+            + Duration::from_millis(50);
         let mut last = Miss::Silent;
         for attempt in 1..=self.opts.tries.max(1) {
             if attempt > 1 {
@@ -147,7 +153,7 @@ impl<P: Port> Link<P> {
 
     /// Stay silent long enough for the device to drop a partial frame, then drop our input.
     fn quiet_period(&mut self) -> Result<()> {
-        std::thread::sleep(IDLE_GAP * 2);
+        std::thread::sleep((IDLE_GAP * 2).mul_f64(self.opts.time_scale.max(1.0)));
         self.port.discard_input().map_err(|e| self.io(e))?;
         self.decoder.reset();
         Ok(())

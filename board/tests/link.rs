@@ -188,6 +188,7 @@ fn rig(fault: Fault, mem_bytes: usize) -> Rig {
     let opts = LinkOptions {
         tries: 4,
         compute: Duration::from_millis(100),
+        time_scale: 1.0,
     };
     Rig {
         host: Link::new(host_end, "pty-test", 3_000_000, opts),

@@ -116,6 +116,9 @@ pub struct ClassifyArgs {
 pub enum Backend {
     /// unibit-core's memory-level engine model (bit-exact, cycle-counting; not the RTL).
     Model,
+    /// The board top's Verilog under Verilator. Until the engine RTL lands this is the
+    /// link-only build (host side + main memory, no engine: RUN answers EngineFault).
+    Verilator,
 }
 
 #[derive(Args)]
@@ -353,7 +356,9 @@ extern "C" fn on_signal(_: libc::c_int) {
 }
 
 fn sim(a: SimArgs) -> Result<()> {
-    let Backend::Model = a.backend;
+    if a.backend == Backend::Verilator {
+        return sim_verilator(a);
+    }
     let what = || {
         format!(
             "software board {} B = {} {}×{}",
@@ -385,5 +390,41 @@ fn sim(a: SimArgs) -> Result<()> {
     std::io::stdout().flush()?;
     pty.serve(&STOP)?;
     eprintln!("software board stopped");
+    Ok(())
+}
+
+/// `--backend verilator`: the link-only board top (no engine yet) behind a PTY.
+fn sim_verilator(a: SimArgs) -> Result<()> {
+    if a.board != BoardName::Icebreaker || a.rows.is_some() || a.cols.is_some() {
+        bail!("--backend verilator: only --board icebreaker at its 8×8 shape is built (the UP5K SPRAM top)");
+    }
+    let target = Target::named(a.board.name(), a.bits, None, None)?;
+    let (cfg, verilog) =
+        unibit_hw::rtl::net::board_top::link_only_simulation(a.bits, target.clock_hz, a.baud)?;
+    let mut board = unibit_board::verilator::VerilatorBoard::start(
+        &verilog,
+        cfg.clock_hz,
+        cfg.clocks_per_bit,
+        &Bars::new(false),
+    )?;
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    println!("{}", board.path);
+    eprintln!(
+        "virtual board (Verilator, LINK-ONLY build: host side + main memory, no engine — RUN answers EngineFault; not the board): icebreaker B = {} at {:.3} MHz, {} baud ({} clocks per bit); simulation {:.2} M cycles/s: host time-outs need ×{:.0} (time scale); serving until interrupted",
+        cfg.bits,
+        cfg.clock_hz as f64 / 1e6,
+        cfg.baud,
+        cfg.clocks_per_bit,
+        board.cycles_per_s / 1e6,
+        board.time_scale()
+    );
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    board.serve(&STOP)?;
+    eprintln!("virtual board stopped");
     Ok(())
 }

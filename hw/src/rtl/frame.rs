@@ -32,6 +32,8 @@ pub struct FrameRx {
     /// Body buffer read port (one cycle of latency).
     pub rd_addr: Signal<In, Bits<BODY_ADDR_BITS>>,
     pub rd_data: Signal<Out, Bits<8>>,
+    /// A frame is partly received (the idle gap would drop it): the board is not idle.
+    pub in_frame: Signal<Out, Bit>,
     body: RAM<Bits<8>, BODY_ADDR_BITS>,
     state: DFF<Bits<3>>,
     len_r: DFF<Bits<16>>,
@@ -45,6 +47,7 @@ pub struct FrameRx {
     x1: Signal<Local, Bits<16>>,
     x2: Signal<Local, Bits<16>>,
     crc_next: Signal<Local, Bits<16>>,
+    crc_rx: Signal<Local, Bits<16>>,
     idle_limit: Constant<Bits<24>>,
 }
 
@@ -67,6 +70,7 @@ impl FrameRx {
             seq: Default::default(),
             rd_addr: Default::default(),
             rd_data: Default::default(),
+            in_frame: Default::default(),
             body: Default::default(),
             state: Default::default(),
             len_r: Default::default(),
@@ -80,6 +84,7 @@ impl FrameRx {
             x1: Default::default(),
             x2: Default::default(),
             crc_next: Default::default(),
+            crc_rx: Default::default(),
             idle_limit: Constant::new(bits(idle_clocks as u64)),
         }
     }
@@ -95,6 +100,8 @@ impl Logic for FrameRx {
         self.x2.next = self.x1.val() ^ (self.x1.val() >> 4);
         self.crc_next.next =
             (self.crc.q.val() << 8) ^ (self.x2.val() << 12) ^ (self.x2.val() << 5) ^ self.x2.val();
+        self.crc_rx.next =
+            (bit_cast::<16, 8>(self.rx_byte.val()) << 8) | bit_cast::<16, 8>(self.crc_lo.q.val());
         self.body.write_clock.next = self.clock.val();
         self.body.read_clock.next = self.clock.val();
         self.body.read_address.next = self.rd_addr.val();
@@ -162,9 +169,9 @@ impl Logic for FrameRx {
                 if self.valid.val() {
                     self.crc.d.next = self.crc.q.val();
                     self.done_r.d.next = true;
-                    self.ok_r.d.next = (bit_cast::<16, 8>(self.rx_byte.val()) << 8)
-                        | bit_cast::<16, 8>(self.crc_lo.q.val())
-                        == self.crc.q.val();
+                    // Through a local: rust-hdl drops Rust's implicit grouping of `a | b == c`,
+                    // and Verilog's `==` binds tighter than `|`.
+                    self.ok_r.d.next = self.crc_rx.val() == self.crc.q.val();
                     self.state.d.next = bits::<3>(0);
                 }
             }
@@ -181,6 +188,7 @@ impl Logic for FrameRx {
         self.len.next = self.len_r.q.val();
         self.seq.next = self.seq_r.q.val();
         self.rd_data.next = self.body.read_data.val();
+        self.in_frame.next = self.state.q.val() != bits::<3>(0);
     }
 }
 

@@ -1,0 +1,251 @@
+//! The Verilator virtual board: a board top's Verilog (ports `clock`, `rx`, `tx`, `idle`)
+//! compiled with the C++ harness `verilator_board.cpp`, which bridges a pseudo-terminal to the
+//! top's UART at the simulated baud rate. The host opens the PTY's path like `/dev/ttyUSB1`.
+//!
+//! It lives in this crate, not in unibit-sim, because it is a board to the driver (a PTY
+//! and time-outs), not a cosimulation back end; it takes the Verilog as text, so the driver
+//! crate does not depend on the RTL crate (the CLI and the tests generate it with unibit-hw).
+//!
+//! Builds are cached by the SHA-256 of the Verilog, the harness, the Verilator command line
+//! and version, under `$UNIBIT_CACHE/verilator-board` (default `~/.cache/unibit/...`).
+//!
+//! **Time.** Simulated time runs slower than a board's: the harness measures its speed
+//! (cycles/s) before serving, and [`VerilatorBoard::time_scale`] is the board clock over that
+//! speed, times [`SPEED_MARGIN`] for a loaded machine. A host stretches its time-outs by it
+//! (`LinkOptions::time_scale`). While the top is idle the harness does not simulate, so the
+//! simulated clock ([`VerilatorBoard::cycles`]) counts the board's busy time and the wire time
+//! only, never the host's think time.
+
+use crate::error::{Error, Result};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use unibit_core::progress::Progress;
+
+/// The harness source.
+pub const HARNESS: &str = include_str!("verilator_board.cpp");
+
+/// Factor on the measured simulation slowdown for host time-outs: the machine may be shared
+/// (other builds, tests) while the board serves, so the simulation can run slower than the
+/// calibration measured.
+pub const SPEED_MARGIN: f64 = 4.0;
+
+/// A running virtual board.
+pub struct VerilatorBoard {
+    /// The PTY the host opens.
+    pub path: String,
+    /// Simulated clocks per wall second, measured before serving.
+    pub cycles_per_s: f64,
+    pub clock_hz: u32,
+    pub build_dir: PathBuf,
+    /// Wall seconds of the Verilator build (0 when the cached build was reused).
+    pub build_seconds: f64,
+    child: Child,
+    input: Option<ChildStdin>,
+    output: BufReader<ChildStdout>,
+}
+
+fn cache_root() -> PathBuf {
+    std::env::var_os("UNIBIT_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/unibit")))
+        .unwrap_or_else(|| PathBuf::from(".unibit-cache"))
+        .join("verilator-board")
+}
+
+fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let port = format!("{what} {}", path.display());
+    move |source| Error::Io { port, source }
+}
+
+fn build_args(clocks_per_bit: u16) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--cc",
+        "--exe",
+        "--build",
+        "-O3",
+        "--x-assign",
+        "fast",
+        "--x-initial",
+        "fast",
+        "--noassert",
+        "-Wno-fatal",
+        "-Wno-lint",
+        "-Wno-style",
+        "--top-module",
+        "top",
+        "-Mdir",
+        "obj",
+        "-o",
+        "Vboard",
+        "-j",
+        "2",
+        "-CFLAGS",
+        "-O2",
+    ]
+    .map(String::from)
+    .to_vec();
+    a.extend(["-CFLAGS".into(), format!("-DUNIBIT_CPB={clocks_per_bit}")]);
+    a.extend(["top.v".into(), "board.cpp".into()]);
+    a
+}
+
+/// Build in a temporary sibling renamed into place (a killed build leaves nothing half-made).
+fn build(dir: &Path, verilog: &str, args: &[String]) -> Result<()> {
+    // Unique per build, also between threads of one process (tests build concurrently).
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.with_extension(format!("tmp-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io("creating", &tmp))?;
+    for (name, text) in [("top.v", verilog), ("board.cpp", HARNESS)] {
+        let p = tmp.join(name);
+        std::fs::write(&p, text).map_err(io("writing", &p))?;
+    }
+    let out = Command::new("verilator")
+        .current_dir(&tmp)
+        .args(args)
+        .output()
+        .map_err(|_| Error::VerilatorMissing)?;
+    if !out.status.success() {
+        let log = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        return Err(Error::VerilatorBuild {
+            dir: tmp,
+            log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
+    }
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
+    }
+    if std::fs::rename(&tmp, dir).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp); // a concurrent build of the same key won
+    }
+    Ok(())
+}
+
+impl VerilatorBoard {
+    /// Build (or reuse) the virtual board for `verilog` — a complete top with simulation
+    /// models for its primitives — clocked at `clock_hz`, UART at `clocks_per_bit`; start it
+    /// and wait for its PTY.
+    pub fn start(
+        verilog: &str,
+        clock_hz: u32,
+        clocks_per_bit: u16,
+        progress: &dyn Progress,
+    ) -> Result<Self> {
+        let version = Command::new("verilator")
+            .arg("--version")
+            .output()
+            .map_err(|_| Error::VerilatorMissing)?;
+        let args = build_args(clocks_per_bit);
+        let key = unibit_core::hash::sha256_parts(&[
+            verilog.as_bytes(),
+            HARNESS.as_bytes(),
+            args.join(" ").as_bytes(),
+            &version.stdout,
+        ]);
+        let dir = cache_root().join(&key[..16]);
+        let exe = dir.join("obj").join("Vboard");
+        let mut build_seconds = 0.0;
+        if !exe.exists() {
+            progress.line(&format!(
+                "building the virtual board with Verilator ({}) — once per Verilog",
+                dir.display()
+            ));
+            let t0 = std::time::Instant::now();
+            build(&dir, verilog, &args)?;
+            build_seconds = t0.elapsed().as_secs_f64();
+        }
+        let mut child = Command::new(&exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(io("starting", &exe))?;
+        let input = child.stdin.take();
+        let output = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut b = VerilatorBoard {
+            path: String::new(),
+            cycles_per_s: 0.0,
+            clock_hz,
+            build_dir: dir,
+            build_seconds,
+            child,
+            input,
+            output,
+        };
+        b.cycles_per_s = b.field("speed")?;
+        b.path = b.line_of("pty")?;
+        Ok(b)
+    }
+
+    fn line_of(&mut self, key: &str) -> Result<String> {
+        let mut s = String::new();
+        let n = self.output.read_line(&mut s).map_err(|source| Error::Io {
+            port: "virtual board harness".into(),
+            source,
+        })?;
+        match s.trim().strip_prefix(key) {
+            Some(v) if n > 0 => Ok(v.trim().to_string()),
+            _ => Err(Error::Harness {
+                what: format!("expected a {key:?} line, got {:?}", s.trim()),
+            }),
+        }
+    }
+
+    fn field(&mut self, key: &str) -> Result<f64> {
+        let v = self.line_of(key)?;
+        v.parse().map_err(|_| Error::Harness {
+            what: format!("{key} {v:?} is not a number"),
+        })
+    }
+
+    /// How many times slower than the board's clock the simulation may run: host time-outs
+    /// are multiplied by this (measured speed, times [`SPEED_MARGIN`]).
+    pub fn time_scale(&self) -> f64 {
+        (self.clock_hz as f64 / self.cycles_per_s.max(1.0) * SPEED_MARGIN).max(1.0)
+    }
+
+    /// Board clocks simulated so far (busy and wire time only: idle time is skipped).
+    pub fn cycles(&mut self) -> Result<u64> {
+        let pipe = |source| Error::Io {
+            port: "virtual board harness".into(),
+            source,
+        };
+        let input = self.input.as_mut().ok_or_else(|| Error::Harness {
+            what: "already stopped".into(),
+        })?;
+        writeln!(input, "c").map_err(pipe)?;
+        input.flush().map_err(pipe)?;
+        Ok(self.field("cycles")? as u64)
+    }
+
+    /// Serve until `stop` is set or the harness exits.
+    pub fn serve(&mut self, stop: &AtomicBool) -> Result<()> {
+        while !stop.load(Ordering::Relaxed) {
+            if let Some(status) = self.child.try_wait().map_err(|source| Error::Io {
+                port: "virtual board harness".into(),
+                source,
+            })? {
+                return Err(Error::Harness {
+                    what: format!("exited ({status})"),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for VerilatorBoard {
+    fn drop(&mut self) {
+        drop(self.input.take()); // end of stdin stops the harness
+        let _ = self.child.wait();
+    }
+}

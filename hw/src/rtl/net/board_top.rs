@@ -1,0 +1,133 @@
+//! Board tops: the protocol v2 host side in front of the engine's main memory.
+//!
+//! [`LinkOnlyTop`] is the **link-only build**: `HostSide` + `SpramMain` with the engine port
+//! tied off (no NetEngine yet). It answers INFO (claiming no engine: R × C = 0 × 0 and a zero
+//! configuration hash, so the driver refuses to load a bundle onto it), WRITE, READ and COMMIT
+//! exactly as a board does, and RUN — after the image loader has filled the input buffer —
+//! with EngineFault. It is what the Verilator virtual board runs until NetEngine lands; it is
+//! never the board. Ports: `clock`, `rx`, `tx`, `idle` (see `HostSide::idle`).
+
+use crate::rtl::net::host_cmd::{HostConfig, HostSide};
+use crate::rtl::net::spram_main::SpramMain;
+use rust_hdl::prelude::*;
+
+/// INFO of a link-only build: B, clock and baud of the board it stands for, its memory, no
+/// engine (R × C = 0 × 0, configuration hash 0).
+pub fn link_only_config(bits: u8, clock_hz: u32, baud: u32) -> HostConfig {
+    HostConfig {
+        bits,
+        rows: 0,
+        cols: 0,
+        clock_hz,
+        baud,
+        main_bytes: (crate::rtl::net::spram_main::DEPTH * 8) as u32,
+        config_hash: [0; 8],
+        clocks_per_bit: (clock_hz / baud) as u16,
+        idle_clocks: HostConfig::idle_gap_clocks(clock_hz),
+    }
+}
+
+#[derive(LogicBlock)]
+pub struct LinkOnlyTop {
+    pub clock: Signal<In, Clock>,
+    pub rx: Signal<In, Bit>,
+    pub tx: Signal<Out, Bit>,
+    pub idle: Signal<Out, Bit>,
+    host: HostSide,
+    main: SpramMain,
+}
+
+impl LinkOnlyTop {
+    pub fn new(cfg: &HostConfig) -> Self {
+        assert_eq!(
+            (cfg.rows, cfg.cols, cfg.config_hash),
+            (0, 0, [0; 8]),
+            "a link-only build must not claim an engine"
+        );
+        Self {
+            clock: Default::default(),
+            rx: Default::default(),
+            tx: Default::default(),
+            idle: Default::default(),
+            host: HostSide::new(cfg),
+            main: SpramMain::default(),
+        }
+    }
+}
+
+impl Logic for LinkOnlyTop {
+    #[hdl_gen]
+    fn update(&mut self) {
+        self.host.clock.next = self.clock.val();
+        self.main.clock.next = self.clock.val();
+        self.host.rx.next = self.rx.val();
+        self.tx.next = self.host.tx.val();
+        self.idle.next = self.host.idle.val();
+        // No engine: never busy, a run ends at once in a fault.
+        self.host.eng_busy.next = false;
+        self.host.eng_done.next = true;
+        self.host.eng_fault.next = true;
+        self.host.eng_cycles.next = bits::<48>(0);
+        self.main.addr.next = self.host.host_addr.val().get_bits::<14>(0);
+        self.main.we.next = self.host.host_we.val();
+        self.main.be.next = self.host.host_be.val();
+        self.main.wdata.next = self.host.host_wdata.val();
+        self.host.host_rdata.next = self.main.rdata.val();
+    }
+}
+
+/// The Verilog of a link-only top (module `top`, SPRAM black boxes declared).
+pub fn link_only_verilog(cfg: &HostConfig) -> String {
+    let mut top = LinkOnlyTop::new(cfg);
+    top.connect_all();
+    generate_verilog(&top)
+}
+
+/// Yosys's simulation models of the iCE40 primitives.
+pub const ICE40_CELLS_SIM: &str = "/usr/share/yosys/ice40/cells_sim.v";
+
+/// `verilog` ready for a simulator: its `(* blackbox *)` declarations replaced by the
+/// vendor's simulation model of SB_SPRAM256KA (from `cells_sim`, yosys's `ICE40_CELLS_SIM`).
+pub fn with_spram_model(verilog: &str, cells_sim: &std::path::Path) -> crate::Result<String> {
+    let text = std::fs::read_to_string(cells_sim)
+        .map_err(crate::error::Error::io("reading", cells_sim))?;
+    let start = text
+        .find("module SB_SPRAM256KA")
+        .ok_or_else(|| crate::error::Error::Invalid {
+            field: cells_sim.display().to_string(),
+            expected: "a model of SB_SPRAM256KA".into(),
+            found: "none".into(),
+        })?;
+    let end = text[start..]
+        .find("endmodule")
+        .map(|e| start + e + "endmodule".len())
+        .unwrap_or(text.len());
+    Ok(format!(
+        "{}\n{}\n",
+        crate::rtl::net::without_blackboxes(verilog),
+        &text[start..end]
+    ))
+}
+
+/// The link-only top for a simulator at `clock_hz` and `baud` (a whole number of clocks per
+/// bit, ≥ 4): its configuration and its Verilog with the vendor's SPRAM model.
+pub fn link_only_simulation(
+    bits: u8,
+    clock_hz: u32,
+    baud: u32,
+) -> crate::Result<(HostConfig, String)> {
+    let cpb = clock_hz.checked_div(baud).unwrap_or(0);
+    if baud == 0 || !clock_hz.is_multiple_of(baud) || !(4..=u16::MAX as u32).contains(&cpb) {
+        return Err(crate::error::Error::Invalid {
+            field: "baud".into(),
+            expected: format!("{clock_hz} Hz / baud = a whole number of clocks per bit ≥ 4"),
+            found: baud.to_string(),
+        });
+    }
+    let cfg = link_only_config(bits, clock_hz, baud);
+    let v = with_spram_model(
+        &link_only_verilog(&cfg),
+        std::path::Path::new(ICE40_CELLS_SIM),
+    )?;
+    Ok((cfg, v))
+}
