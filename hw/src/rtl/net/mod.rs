@@ -2,11 +2,14 @@
 //! the main memories (UP5K SPRAM gang, ECP5 block RAM), the descriptor unit, the conv patch address generator and the element-wise
 //! unit's address sequencing, the element-wise unit, the sequencer and the engine around them.
 pub mod bram_main;
+pub mod conv_row;
+pub mod conv_unit;
 pub mod desc_unit;
 pub mod elem_addr;
 pub mod elem_unit;
 pub mod harness;
 pub mod net_engine;
+pub mod out_queue;
 pub mod patch_addr;
 pub mod sequencer;
 pub mod spram_main;
