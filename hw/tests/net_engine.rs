@@ -1,11 +1,11 @@
-//! The NetEngine (sequencer + descriptor unit + element-wise unit + SPRAM main memory) against
-//! `unibit_core::engine::Machine`: programs of adds, max / average / global pools and
-//! flattens compiled from small graphs are loaded through the host port with their input, run
-//! from `start` to `done`; the memory (every buffer) and the cycle counter must equal the
-//! machine's and `engine::cycles`. Also: `stop_after` halts after record n with the counter at
+//! The NetEngine (sequencer + descriptor unit + element-wise unit + conv unit + SPRAM main
+//! memory) against `unibit_core::engine::Machine`: programs of adds, max / average / global
+//! pools and flattens, and small whole networks with convs and a linear layer, compiled from
+//! graphs, are loaded through the host port with their input, run from `start` to `done`; the
+//! memory (every buffer) and the cycle counter must equal the machine's and `engine::cycles`. Also: `stop_after` halts after record n with the counter at
 //! Σ records ≤ n and the layer's buffer as the machine left it; the host port writes with
 //! byte enables and reads back while idle and drops writes while busy; Conv records (no conv
-//! unit yet) and unknown op codes raise `fault`; the emitted Verilog under iverilog (with
+//! and unknown op codes raise `fault`; the emitted Verilog under iverilog (with
 //! yosys's SPRAM models) gives the same words and cycles, lints clean and keeps 4 SPRAMs.
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -60,7 +60,7 @@ struct Tb {
 
 impl Tb {
     fn new() -> Self {
-        let mut e = Box::new(NetEngine::default());
+        let mut e = Box::new(NetEngine::new(2));
         e.connect_all();
         Tb { e }
     }
@@ -345,8 +345,8 @@ fn conv_records_and_unknown_op_codes_fault() {
     let (input, nodes) = chain(6, 6);
     let (program, m) = build(input, nodes, 3);
     let end = extent(&program);
-    // Record 0 a conv (no conv unit), then record 2 an unknown op.
-    for (n, op) in [(0usize, 1u64), (2, 7), (1, 15)] {
+    // Unknown op codes at records 0, 2 and 1.
+    for (n, op) in [(0usize, 6u64), (2, 7), (1, 15)] {
         let mut tb = Tb::new();
         load(&mut tb, &with_op(&m, n, op), end);
         let mut mm = m.clone();
@@ -367,6 +367,55 @@ fn conv_records_and_unknown_op_codes_fault() {
     tb.run(RUN_TO_END, c + 50);
     assert!(!tb.e.fault.val());
     assert_eq!(tb.e.cycles.val().to_u64(), c);
+}
+
+fn conv(name: &str, x: &str, cin: usize, cout: usize, k: usize, s: usize, relu: bool) -> Node {
+    let op = Op::Conv2d {
+        in_channels: cin,
+        out_channels: cout,
+        kernel: k,
+        stride: s,
+        padding: k / 2,
+        groups: 1,
+        batch_norm: false,
+    };
+    node(name, op, &[x], relu)
+}
+
+/// A tiny residual network: expanded 3×3 stem, max pool, a 3×3 conv block with an add, a
+/// strided 1×1 conv, global pool and a linear layer to i32 logits.
+fn tiny_net() -> (Shape, Vec<Node>) {
+    (
+        Shape::new(1, 8, 8),
+        vec![
+            conv("stem", INPUT, 1, 8, 3, 1, true),
+            pool("mp", 2, 2, "stem"),
+            conv("c1", "mp", 8, 8, 3, 1, true),
+            conv("c2", "c1", 8, 8, 3, 1, false),
+            add("res", "c2", "mp", true),
+            conv("down", "res", 8, 12, 1, 2, true),
+            gap("gap", "down"),
+            node(
+                "fc",
+                Op::Linear {
+                    in_features: 12,
+                    out_features: 10,
+                },
+                &["gap"],
+                false,
+            ),
+        ],
+    )
+}
+
+#[test]
+fn a_tiny_network_with_convs_runs_end_to_end_bit_exact_with_exact_cycles() {
+    let (input, nodes) = tiny_net();
+    let (program, m) = build(input, nodes, 9);
+    check("tiny net", &program, m.clone());
+    let mut mm = m;
+    let run = mm.run().unwrap();
+    assert!(run.logits.iter().any(|&v| v != 0), "{:?}", run.logits);
 }
 
 /// Extreme parameter words (multipliers 0 / 1 / 2^15 − 1, shifts 0 … 63 including ≥ 48),
@@ -495,7 +544,7 @@ fn verilog_runs_a_program_with_the_same_words_and_cycles() {
         s
     }));
     let dir = tempfile::tempdir().unwrap();
-    let v = without_blackboxes(&net_engine::verilog());
+    let v = without_blackboxes(&net_engine::verilog(2));
     let rows = run_iverilog(
         dir.path(),
         &v,
@@ -532,7 +581,7 @@ fn verilog_runs_a_program_with_the_same_words_and_cycles() {
 fn verilog_is_lint_clean() {
     let dir = tempfile::tempdir().unwrap();
     if have_tool("verilator") {
-        lint(dir.path(), &net_engine::verilog()).unwrap();
+        lint(dir.path(), &net_engine::verilog(2)).unwrap();
     } else {
         eprintln!("\n!!!!!!!! SKIPPING: verilator missing; lint NOT checked !!!!!!!!\n");
     }
@@ -542,7 +591,7 @@ fn verilog_is_lint_clean() {
 #[test]
 #[ignore]
 fn synth_ice40_keeps_four_sprams() {
-    let v = net_engine::verilog();
+    let v = net_engine::verilog(2);
     let dir = tempfile::tempdir().unwrap();
     if have_tool("yosys") {
         let cells = yosys_cells(dir.path(), "yosys", &v, "synth_ice40 -top top").unwrap();

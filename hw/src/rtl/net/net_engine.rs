@@ -1,14 +1,16 @@
 //! The whole-network engine for the UP5K (docs/engine.md; interface in the RTL brief): the
 //! main memory ([`SpramMain`]), the host memory port, the [`DescUnit`], the [`Sequencer`], the
-//! [`ElemUnit`] and the slot of the conv unit, with the cycle counter.
+//! [`ElemUnit`] and the [`ConvUnit`] (B bits per weight, a constructor argument), with the
+//! cycle counter.
 //!
 //! Main-memory port, in priority order: the descriptor unit's reads (including the one in the
 //! `start` cycle), the host port while the engine is idle, the element-wise unit, the conv unit.
 //! Host writes while `busy` are dropped; `host_rdata` is the memory's read word (SpramMain
 //! timing: the word of the address sampled at the previous edge).
 //!
-//! The conv unit is not built in yet: Conv records raise `fault` (see [`Sequencer`]).
+//! Op codes without a unit (6..15) raise `fault` (see [`Sequencer`]).
 
+use super::conv_unit::ConvUnit;
 use super::desc_unit::DescUnit;
 use super::elem_unit::ElemUnit;
 use super::sequencer::Sequencer;
@@ -34,10 +36,12 @@ pub struct NetEngine {
     desc: DescUnit,
     seq: Sequencer,
     elem: ElemUnit,
+    conv: ConvUnit,
 }
 
-impl Default for NetEngine {
-    fn default() -> Self {
+impl NetEngine {
+    /// The engine for weights of `b` bits (1..=8).
+    pub fn new(b: u8) -> Self {
         Self {
             clock: Default::default(),
             start: Default::default(),
@@ -54,8 +58,9 @@ impl Default for NetEngine {
             host_rdata: Default::default(),
             mem: Default::default(),
             desc: Default::default(),
-            seq: Sequencer::new(false),
+            seq: Sequencer::new(true),
             elem: Default::default(),
+            conv: ConvUnit::new(b),
         }
     }
 }
@@ -70,7 +75,7 @@ impl Logic for NetEngine {
         self.seq.desc_valid.next = self.desc.valid.val();
         self.seq.op.next = self.desc.op.val();
         self.seq.elem_done.next = self.elem.done.val();
-        self.seq.conv_done.next = false;
+        self.seq.conv_done.next = self.conv.done.val();
         self.busy.next = self.seq.busy.val();
         self.done.next = self.seq.done.val();
         self.cycles.next = self.seq.cycles.val();
@@ -100,6 +105,34 @@ impl Logic for NetEngine {
         self.elem.out_base.next = self.desc.out_base.val();
         self.elem.param.next = self.desc.param.val();
         self.elem.mem_rdata.next = self.mem.rdata.val();
+        // ---- conv unit ----
+        self.conv.clock.next = self.clock.val();
+        self.conv.go.next = self.seq.conv_go.val();
+        self.conv.op.next = self.desc.op.val();
+        self.conv.out_kind.next = self.desc.out_kind.val();
+        self.conv.a_signed.next = self.desc.a_signed.val();
+        self.conv.b_signed.next = self.desc.b_signed.val();
+        self.conv.masked.next = self.desc.masked.val();
+        self.conv.stream.next = self.desc.stream.val();
+        self.conv.diagonal.next = self.desc.diagonal.val();
+        self.conv.kernel.next = self.desc.kernel.val();
+        self.conv.stride.next = self.desc.stride.val();
+        self.conv.pad.next = self.desc.pad.val();
+        self.conv.in_h.next = self.desc.in_h.val();
+        self.conv.in_w.next = self.desc.in_w.val();
+        self.conv.in_cw.next = self.desc.in_cw.val();
+        self.conv.out_h.next = self.desc.out_h.val();
+        self.conv.out_w.next = self.desc.out_w.val();
+        self.conv.out_cw.next = self.desc.out_cw.val();
+        self.conv.out_channels.next = self.desc.out_channels.val();
+        self.conv.tiles.next = self.desc.tiles.val();
+        self.conv.f10.next = self.desc.f10.val();
+        self.conv.tile_words.next = self.desc.tile_words.val();
+        self.conv.in_a.next = self.desc.in_a.val();
+        self.conv.in_b.next = self.desc.in_b.val();
+        self.conv.out_base.next = self.desc.out_base.val();
+        self.conv.param.next = self.desc.param.val();
+        self.conv.mem_rdata.next = self.mem.rdata.val();
         // ---- main-memory port ----
         self.mem.clock.next = self.clock.val();
         self.mem.addr.next = self.host_addr.val().get_bits::<14>(0);
@@ -113,6 +146,11 @@ impl Logic for NetEngine {
             self.mem.we.next = self.elem.mem_we.val();
             self.mem.be.next = self.elem.mem_be.val();
             self.mem.wdata.next = self.elem.mem_wdata.val();
+        } else if self.conv.mem_en.val() {
+            self.mem.addr.next = self.conv.mem_addr.val().get_bits::<14>(0);
+            self.mem.we.next = self.conv.mem_we.val();
+            self.mem.be.next = self.conv.mem_be.val();
+            self.mem.wdata.next = self.conv.mem_wdata.val();
         }
         if self.desc.mem_rd.val() {
             self.mem.addr.next = self.desc.mem_addr.val().get_bits::<14>(0);
@@ -124,8 +162,8 @@ impl Logic for NetEngine {
 
 /// The engine's Verilog (module `top`, with the SPRAM black-box declarations), Verilator's
 /// UNOPTFLAT waived (see [`super::elem_unit::UNOPTFLAT_WAIVER`]).
-pub fn verilog() -> String {
-    let mut u = NetEngine::default();
+pub fn verilog(b: u8) -> String {
+    let mut u = NetEngine::new(b);
     u.connect_all();
     format!(
         "{}{}",
