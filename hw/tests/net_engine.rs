@@ -504,16 +504,29 @@ const OUTPUTS: [Port; 5] = [
 ];
 
 #[test]
-fn verilog_runs_a_program_with_the_same_words_and_cycles() {
+fn verilog_runs_element_wise_layers_with_the_same_words_and_cycles() {
+    let (input, nodes) = chain(9, 6);
+    let (program, m0) = build(input, nodes, 21);
+    verilog_matches("chain", &program, &m0);
+}
+
+#[test]
+fn verilog_runs_the_tiny_network_with_the_same_words_and_cycles() {
+    let (input, nodes) = tiny_net();
+    let (program, m0) = build(input, nodes, 9);
+    verilog_matches("tiny net", &program, &m0);
+}
+
+/// The engine's Verilog under iverilog runs `program` from the memory of `m0`: the cycle
+/// counter and every word of `[0, extent)` equal the machine's.
+fn verilog_matches(what: &str, program: &Program, m0: &Machine) {
     if !have_tool("iverilog") || !std::path::Path::new(ICE40_SIM).exists() {
         eprintln!(
             "\n!!!!!!!! SKIPPING: iverilog or {ICE40_SIM} missing; Verilog NOT checked !!!!!!!!\n"
         );
         return;
     }
-    let (input, nodes) = chain(9, 6);
-    let (program, m0) = build(input, nodes, 21);
-    let end = extent(&program);
+    let end = extent(program);
     let mut m = m0.clone();
     let want = m.run().unwrap();
     // Steps: load every word of [0, end) (SPRAM contents are undefined at power-up), start,
@@ -572,7 +585,7 @@ fn verilog_runs_a_program_with_the_same_words_and_cycles() {
         assert_eq!(
             rows[read_at + a][4],
             Some(m.main[a] as u128),
-            "Verilog word {a}"
+            "{what}: Verilog word {a}"
         );
     }
 }
