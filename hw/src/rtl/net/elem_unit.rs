@@ -5,9 +5,9 @@
 //! [`ElemAddr`] gives the memory operations in order; every output word takes a slot of P
 //! cycles, its reads, one write slot, then idle cycles: add P = max(3, ⌈C/L⌉) = 4 (read a,
 //! read b, write, idle), average pool P = max(kh·kw + 1, ⌈C/L⌉), max pool P = kh·kw + 1.
-//! The write slot of word i writes the newest finished word (i − 1 for max, i − 2 for add and
-//! average); the last ones are written in the drain. Write addresses are `out + n` for the
-//! n-th word in both cases (ElemAddr's own order).
+//! A finished word waits in one register for the next write slot (max: the next word's; add
+//! and average: 6 cycles after its last read, so one or two slots later by P); the last ones
+//! are written in the drain. The n-th word written goes to `out + n`, ElemAddr's own order.
 //!
 //! Cycle schedule, edge 0 samples `go` (the add / average parameter word is read at that very
 //! edge, so the unit drives `mem_addr = param` combinationally while `go` is high); slots
