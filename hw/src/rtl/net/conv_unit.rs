@@ -164,6 +164,7 @@ pub struct ConvUnit {
     pair: Signal<Local, Bits<64>>,
     pshift: Signal<Local, Bits<64>>,
     ldr: Signal<Local, Bits<16>>,
+    wta: Signal<Local, Bits<16>>,
     cb: Constant<Bits<4>>,
     cbm1: Constant<Bits<4>>,
     ff8: Constant<Bits<72>>,
@@ -298,6 +299,7 @@ impl ConvUnit {
             pair: Default::default(),
             pshift: Default::default(),
             ldr: Default::default(),
+            wta: Default::default(),
             cb: Constant::new(bits(b as u64)),
             cbm1: Constant::new(bits(b as u64 - 1)),
             ff8: Constant::new(bits(0xff)),
@@ -371,7 +373,6 @@ impl Logic for ConvUnit {
         self.patch.clock.next = self.clock.val();
         self.patch.setup.next = self.go.val();
         self.patch.enable.next = self.rd_act.val();
-        self.patch.tile_go.next = self.tile_go.val();
         self.patch.kernel.next = self.kernel.val();
         self.patch.stride.next = self.stride.val();
         self.patch.pad.next = self.pad.val();
@@ -489,12 +490,14 @@ impl Logic for ConvUnit {
             self.mem_addr.next = self.oq.addr.val();
         }
         self.done.next = self.done_r.q.val();
+        self.patch.tile_go.next = self.tile_go.val();
         // ---- tile block capture (the word read in the previous cycle) ----
         self.ldr.next = self.ldi.q.val() - bits::<16>(1);
         self.wtb.write_clock.next = self.clock.val();
         self.wtb.read_clock.next = self.clock.val();
         self.wtb.write_data.next = self.mem_rdata.val();
-        self.wtb.write_address.next = (self.ldi.q.val() - bits::<16>(9)).get_bits::<9>(0);
+        self.wta.next = self.ldi.q.val() - bits::<16>(9);
+        self.wtb.write_address.next = self.wta.val().get_bits::<9>(0);
         self.wtb.write_enable.next = self.ldv.q.val() & (self.ldi.q.val() >= bits::<16>(9));
         self.wtb.read_address.next = self.pidx.q.val().get_bits::<9>(0);
         self.pb0.write_clock.next = self.clock.val();

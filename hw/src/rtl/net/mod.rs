@@ -1,18 +1,22 @@
 //! Blocks of the whole-network engine (docs/engine.md), one per file, each with its own test:
 //! the main memories (UP5K SPRAM gang, ECP5 block RAM), the descriptor unit, the conv patch address generator and the element-wise
-//! unit's address sequencing; the board's host side (protocol v2 command unit, image loader)
-//! and the board tops.
+//! unit's address sequencing, the element-wise unit, the sequencer and the engine around them
+//! (`NetEngine`); the board's host side (protocol v2 command unit, image loader) and the board
+//! tops.
 pub mod board_top;
 pub mod bram_main;
 pub mod conv_row;
 pub mod conv_unit;
 pub mod desc_unit;
 pub mod elem_addr;
+pub mod elem_unit;
 pub mod harness;
+pub mod net_engine;
 pub mod out_queue;
 pub mod host_cmd;
 pub mod image_loader;
 pub mod patch_addr;
+pub mod sequencer;
 pub mod spram_main;
 
 /// `verilog` without its `(* blackbox *)` module declarations, so that a simulation can link

@@ -1,0 +1,578 @@
+//! The element-wise unit (docs/engine.md §5 "Element-wise unit", §7) for 64-bit main words
+//! (UP5K: C = 8 byte lanes, L = 2 requantizer lanes): the body of an add, a max pool or an
+//! average / global average pool record.
+//!
+//! [`ElemAddr`] gives the memory operations in order; every output word takes a slot of P
+//! cycles, its reads, one write slot, then idle cycles: add P = max(3, ⌈C/L⌉) = 4 (read a,
+//! read b, write, idle), average pool P = max(kh·kw + 1, ⌈C/L⌉), max pool P = kh·kw + 1.
+//! A finished word waits in one register for the next write slot (max: the next word's; add
+//! and average: 6 cycles after its last read, so one or two slots later by P); the last ones
+//! are written in the drain. The n-th word written goes to `out + n`, ElemAddr's own order.
+//!
+//! Cycle schedule, edge 0 samples `go` (the add / average parameter word is read at that very
+//! edge, so the unit drives `mem_addr = param` combinationally while `go` is high); slots
+//! start at edge 1; after the last slot the drain is [`DRAIN`] edges (max: [`MAX_DRAIN`]);
+//! `done` is high after the last drain edge. Body = 1 + W·P + drain, the §7 terms
+//! (`add = 1 + W·4 + 8`, `avg = 1 + W·max(kh·kw+1, 4) + 8`, `max = W·(kh·kw+1) + 3`).
+//!
+//! Datapath: lanes are sign-extended per `a_signed` / `b_signed` to 25 bits (average pools
+//! sum there; max pools compare there). Add and average results go through two requantizer
+//! lanes, two byte lanes per cycle for 4 cycles, each a 4-stage pipeline on two 16×16
+//! products (one SB_MAC16 each): add `a·ma + b·mb`; average `Σ·M = (Σ_hi·M << 16) + Σ_lo·M`
+//! (two's complement corrections as in `rtl::requant`), then `+ 2^(S−1)` (0 for S = 0),
+//! arithmetic `>> S` (0 for S ≥ 48, as the reference's `round_shift` gives for every value
+//! these products reach), and the clamp of `out_kind` (i32: the low byte of the i32 clamp).
+//!
+//! `prep` (one pulse, at least three edges before `go`, once `stride`, `in_w` and `in_cw`
+//! are stable) starts ElemAddr's stride products; the sequencer pulses it during the
+//! descriptor fetch, so they are ready when the first slot needs them.
+
+use super::elem_addr::ElemAddr;
+use rust_hdl::prelude::*;
+
+/// Drain edges of add and average pool after the last slot (the §7 constant 8).
+pub const DRAIN: u64 = 8;
+/// Drain edges of max pool after the last slot; with the `go` edge, the §7 constant 3.
+pub const MAX_DRAIN: u64 = 2;
+
+#[derive(LogicBlock)]
+pub struct ElemUnit {
+    pub clock: Signal<In, Clock>,
+    pub prep: Signal<In, Bit>,
+    pub go: Signal<In, Bit>,
+    pub op: Signal<In, Bits<4>>,
+    pub out_kind: Signal<In, Bits<2>>,
+    pub a_signed: Signal<In, Bit>,
+    pub b_signed: Signal<In, Bit>,
+    pub stride: Signal<In, Bits<4>>,
+    pub in_w: Signal<In, Bits<16>>,
+    pub in_cw: Signal<In, Bits<16>>,
+    pub out_h: Signal<In, Bits<16>>,
+    pub out_w: Signal<In, Bits<16>>,
+    pub out_cw: Signal<In, Bits<16>>,
+    pub f10: Signal<In, Bits<16>>,
+    pub in_a: Signal<In, Bits<16>>,
+    pub in_b: Signal<In, Bits<16>>,
+    pub out_base: Signal<In, Bits<16>>,
+    pub param: Signal<In, Bits<16>>,
+    pub done: Signal<Out, Bit>,
+    pub mem_addr: Signal<Out, Bits<16>>,
+    pub mem_we: Signal<Out, Bit>,
+    pub mem_be: Signal<Out, Bits<8>>,
+    pub mem_wdata: Signal<Out, Bits<64>>,
+    pub mem_en: Signal<Out, Bit>,
+    pub mem_rdata: Signal<In, Bits<64>>,
+    ea: ElemAddr,
+    // ---- control ----
+    /// The record's op, registered at `go` (a combinational path from `op` through ElemAddr
+    /// back into this block would be a false loop for Verilator).
+    is_add: DFF<Bit>,
+    is_max: DFF<Bit>,
+    is_avg: DFF<Bit>,
+    go_prm: Signal<Local, Bit>,
+    kh: Signal<Local, Bits<8>>,
+    kw: Signal<Local, Bits<8>>,
+    idle_n: Signal<Local, Bits<2>>,
+    take: Signal<Local, Bit>,
+    wop: Signal<Local, Bit>,
+    wr: Signal<Local, Bit>,
+    act: DFF<Bit>,
+    dn: DFF<Bit>,
+    idle: DFF<Bits<2>>,
+    tailc: DFF<Bits<4>>,
+    pprm: DFF<Bit>,
+    prm: DFF<Bits<64>>,
+    // ---- the word read at the previous edge ----
+    rd: DFF<Bit>,
+    rfirst: DFF<Bit>,
+    rb: DFF<Bit>,
+    rsigned: Signal<Local, Bit>,
+    /// The read word, widened so that every lane's 25-bit slice exists.
+    rdx: Signal<Local, Bits<89>>,
+    x: [Signal<Local, Bits<25>>; 8],
+    sum: [Signal<Local, Bits<25>>; 8],
+    mx: [Signal<Local, Bits<25>>; 8],
+    mxw: Signal<Local, Bits<64>>,
+    acc: [DFF<Bits<25>>; 8],
+    // ---- requantizer lanes: operands shift down two byte lanes per cycle ----
+    hold: [DFF<Bits<25>>; 8],
+    holdb: [DFF<Bits<25>>; 8],
+    rq0: DFF<Bit>,
+    pair: DFF<Bits<2>>,
+    m1: Signal<Local, Bits<16>>,
+    m2: Signal<Local, Bits<16>>,
+    u2: [Signal<Local, Bits<16>>; 2],
+    // stage 1: products
+    p1: [DFF<Bits<32>>; 2],
+    p2: [DFF<Bits<32>>; 2],
+    n1: [DFF<Bit>; 2],
+    n2: [DFF<Bit>; 2],
+    v1: DFF<Bit>,
+    l1: DFF<Bit>,
+    // stage 2: t = v + 2^(S−1)
+    shift: Signal<Local, Bits<6>>,
+    rnd: Signal<Local, Bits<48>>,
+    p2s: [Signal<Local, Bits<48>>; 2],
+    ca: [Signal<Local, Bits<48>>; 2],
+    cb: [Signal<Local, Bits<48>>; 2],
+    t: [DFF<Bits<48>>; 2],
+    v2: DFF<Bit>,
+    l2: DFF<Bit>,
+    // stage 3: shift, clamp, collect
+    y: [Signal<Local, Bits<48>>; 2],
+    yb: [Signal<Local, Bits<8>>; 2],
+    resn: Signal<Local, Bits<64>>,
+    res: DFF<Bits<64>>,
+    // ---- the finished word waiting for a write slot ----
+    pend: DFF<Bits<64>>,
+    pv: DFF<Bit>,
+    wn: DFF<Bits<16>>,
+    one48: Constant<Bits<48>>,
+    sx25: Constant<Bits<25>>,
+    m8: Constant<Bits<25>>,
+    sb25: Constant<Bits<25>>,
+    sx16: Constant<Bits<16>>,
+    u8_hi: Constant<Bits<48>>,
+    i8_hi: Constant<Bits<48>>,
+    i8_lo: Constant<Bits<48>>,
+    i32_hi: Constant<Bits<48>>,
+    i32_lo: Constant<Bits<48>>,
+}
+
+impl Default for ElemUnit {
+    fn default() -> Self {
+        Self {
+            clock: Default::default(),
+            prep: Default::default(),
+            go: Default::default(),
+            op: Default::default(),
+            out_kind: Default::default(),
+            a_signed: Default::default(),
+            b_signed: Default::default(),
+            stride: Default::default(),
+            in_w: Default::default(),
+            in_cw: Default::default(),
+            out_h: Default::default(),
+            out_w: Default::default(),
+            out_cw: Default::default(),
+            f10: Default::default(),
+            in_a: Default::default(),
+            in_b: Default::default(),
+            out_base: Default::default(),
+            param: Default::default(),
+            done: Default::default(),
+            mem_addr: Default::default(),
+            mem_we: Default::default(),
+            mem_be: Default::default(),
+            mem_wdata: Default::default(),
+            mem_en: Default::default(),
+            mem_rdata: Default::default(),
+            ea: Default::default(),
+            is_add: Default::default(),
+            is_max: Default::default(),
+            is_avg: Default::default(),
+            go_prm: Default::default(),
+            kh: Default::default(),
+            kw: Default::default(),
+            idle_n: Default::default(),
+            take: Default::default(),
+            wop: Default::default(),
+            wr: Default::default(),
+            act: Default::default(),
+            dn: Default::default(),
+            idle: Default::default(),
+            tailc: Default::default(),
+            pprm: Default::default(),
+            prm: Default::default(),
+            rd: Default::default(),
+            rfirst: Default::default(),
+            rb: Default::default(),
+            rsigned: Default::default(),
+            rdx: Default::default(),
+            x: Default::default(),
+            sum: Default::default(),
+            mx: Default::default(),
+            mxw: Default::default(),
+            acc: Default::default(),
+            hold: Default::default(),
+            holdb: Default::default(),
+            rq0: Default::default(),
+            pair: Default::default(),
+            m1: Default::default(),
+            m2: Default::default(),
+            u2: Default::default(),
+            p1: Default::default(),
+            p2: Default::default(),
+            n1: Default::default(),
+            n2: Default::default(),
+            v1: Default::default(),
+            l1: Default::default(),
+            shift: Default::default(),
+            rnd: Default::default(),
+            p2s: Default::default(),
+            ca: Default::default(),
+            cb: Default::default(),
+            t: Default::default(),
+            v2: Default::default(),
+            l2: Default::default(),
+            y: Default::default(),
+            yb: Default::default(),
+            resn: Default::default(),
+            res: Default::default(),
+            pend: Default::default(),
+            pv: Default::default(),
+            wn: Default::default(),
+            one48: Constant::new(bits(1)),
+            sx25: Constant::new(bits(0x1ff_ff00)),
+            m8: Constant::new(bits(0xff)),
+            sb25: Constant::new(bits(0x100_0000)),
+            sx16: Constant::new(bits(0xfe00)),
+            u8_hi: Constant::new(bits(255)),
+            i8_hi: Constant::new(bits(127)),
+            i8_lo: Constant::new(bits((1u64 << 48) - 128)),
+            i32_hi: Constant::new(bits((1u64 << 31) - 1)),
+            i32_lo: Constant::new(bits((1u64 << 48) - (1u64 << 31))),
+        }
+    }
+}
+
+impl Logic for ElemUnit {
+    #[hdl_gen]
+    fn update(&mut self) {
+        dff_setup!(
+            self, clock, is_add, is_max, is_avg, act, dn, idle, tailc, pprm, prm, rd, rfirst, rb,
+            rq0, pair, v1, l1, v2, l2, res, pend, pv, wn
+        );
+        for l in 0..8 {
+            self.acc[l].clock.next = self.clock.val();
+            self.hold[l].clock.next = self.clock.val();
+            self.holdb[l].clock.next = self.clock.val();
+            self.acc[l].d.next = self.acc[l].q.val();
+            self.hold[l].d.next = self.hold[l].q.val();
+            self.holdb[l].d.next = self.holdb[l].q.val();
+        }
+        for j in 0..2 {
+            self.p1[j].clock.next = self.clock.val();
+            self.p2[j].clock.next = self.clock.val();
+            self.n1[j].clock.next = self.clock.val();
+            self.n2[j].clock.next = self.clock.val();
+            self.t[j].clock.next = self.clock.val();
+            self.p1[j].d.next = self.p1[j].q.val();
+            self.p2[j].d.next = self.p2[j].q.val();
+            self.n1[j].d.next = self.n1[j].q.val();
+            self.n2[j].d.next = self.n2[j].q.val();
+            self.t[j].d.next = self.t[j].q.val();
+        }
+        // ---- mode ----
+        self.go_prm.next =
+            self.go.val() & ((self.op.val() == bits::<4>(2)) | (self.op.val() == bits::<4>(4)));
+        self.kh.next = self.f10.val().get_bits::<8>(0);
+        self.kw.next = self.f10.val().get_bits::<8>(8);
+        // Idle cycles after a word's write: P − (reads + 1).
+        self.idle_n.next = bits::<2>(0);
+        if self.is_add.q.val() {
+            self.idle_n.next = bits::<2>(1);
+        }
+        if self.is_avg.q.val() & (self.kh.val() == bits::<8>(1)) & (self.kw.val() == bits::<8>(1)) {
+            self.idle_n.next = bits::<2>(2);
+        }
+        if self.is_avg.q.val()
+            & (((self.kh.val() == bits::<8>(1)) & (self.kw.val() == bits::<8>(2)))
+                | ((self.kh.val() == bits::<8>(2)) & (self.kw.val() == bits::<8>(1))))
+        {
+            self.idle_n.next = bits::<2>(1);
+        }
+        // ---- address sequencing ----
+        self.ea.clock.next = self.clock.val();
+        self.ea.setup.next = self.prep.val();
+        self.ea.go.next = self.go.val();
+        self.ea.is_add.next = self.is_add.q.val();
+        self.ea.stride.next = self.stride.val();
+        self.ea.in_w.next = self.in_w.val();
+        self.ea.in_cw.next = self.in_cw.val();
+        self.ea.out_h.next = self.out_h.val();
+        self.ea.out_w.next = self.out_w.val();
+        self.ea.out_cw.next = self.out_cw.val();
+        self.ea.f10.next = self.f10.val();
+        self.ea.in_a.next = self.in_a.val();
+        self.ea.in_b.next = self.in_b.val();
+        self.ea.out_base.next = self.out_base.val();
+        self.take.next =
+            self.act.q.val() & self.ea.valid.val() & (self.idle.q.val() == bits::<2>(0));
+        self.ea.enable.next = self.take.val();
+        self.wop.next = self.ea.kind.val() == bits::<2>(2);
+        // A write slot (or any drain cycle) writes the pending word.
+        self.wr.next = self.act.q.val()
+            & self.pv.q.val()
+            & ((self.take.val() & self.wop.val()) | !self.ea.valid.val());
+        // ---- memory port ----
+        self.mem_en.next = false;
+        self.mem_we.next = false;
+        self.mem_be.next = bits::<8>(0);
+        self.mem_addr.next = self.ea.addr.val();
+        self.mem_wdata.next = self.pend.q.val();
+        if self.wr.val() {
+            self.mem_en.next = true;
+            self.mem_we.next = true;
+            self.mem_be.next = bits::<8>(0xff);
+            self.mem_addr.next = self.out_base.val() + self.wn.q.val();
+        }
+        if self.take.val() & !self.wop.val() {
+            self.mem_en.next = true;
+        }
+        if self.go_prm.val() {
+            self.mem_en.next = true;
+            self.mem_addr.next = self.param.val();
+        }
+        // ---- the parameter word (read at the go edge) ----
+        self.pprm.d.next = false;
+        if self.pprm.q.val() {
+            self.prm.d.next = self.mem_rdata.val();
+        }
+        // ---- lanes of the word read at the previous edge ----
+        self.rd.d.next = self.take.val() & !self.wop.val();
+        self.rfirst.d.next = self.take.val() & self.ea.first.val();
+        self.rb.d.next = self.take.val() & (self.ea.kind.val() == bits::<2>(1));
+        self.rsigned.next = self.a_signed.val();
+        if self.rb.q.val() {
+            self.rsigned.next = self.b_signed.val();
+        }
+        self.rdx.next = bit_cast::<89, 64>(self.mem_rdata.val());
+        for l in 0..8 {
+            self.x[l].next = self.rdx.val().get_bits::<25>(8 * l) & self.m8.val();
+            if self.rsigned.val() & self.mem_rdata.val().get_bit(8 * l + 7) {
+                self.x[l].next = self.rdx.val().get_bits::<25>(8 * l) | self.sx25.val();
+            }
+            if self.rfirst.q.val() {
+                self.sum[l].next = self.x[l].val();
+                self.mx[l].next = self.x[l].val();
+            } else {
+                self.sum[l].next = self.acc[l].q.val() + self.x[l].val();
+                self.mx[l].next = self.acc[l].q.val();
+                if (self.x[l].val() ^ self.sb25.val()) > (self.acc[l].q.val() ^ self.sb25.val()) {
+                    self.mx[l].next = self.x[l].val();
+                }
+            }
+            if self.rd.q.val() {
+                if self.is_add.q.val() {
+                    self.acc[l].d.next = self.x[l].val();
+                }
+                if self.is_avg.q.val() {
+                    self.acc[l].d.next = self.sum[l].val();
+                }
+                if self.is_max.q.val() {
+                    self.acc[l].d.next = self.mx[l].val();
+                }
+            }
+        }
+        self.mxw.next = bit_cast::<64, 8>(self.mx[0].val().get_bits::<8>(0))
+            | (bit_cast::<64, 8>(self.mx[1].val().get_bits::<8>(0)) << 8)
+            | (bit_cast::<64, 8>(self.mx[2].val().get_bits::<8>(0)) << 16)
+            | (bit_cast::<64, 8>(self.mx[3].val().get_bits::<8>(0)) << 24)
+            | (bit_cast::<64, 8>(self.mx[4].val().get_bits::<8>(0)) << 32)
+            | (bit_cast::<64, 8>(self.mx[5].val().get_bits::<8>(0)) << 40)
+            | (bit_cast::<64, 8>(self.mx[6].val().get_bits::<8>(0)) << 48)
+            | (bit_cast::<64, 8>(self.mx[7].val().get_bits::<8>(0)) << 56);
+        // ---- requantizer stage 0: lanes 0 and 1 of the operands ----
+        // (bit_cast of a loop-indexed value does not translate, so lanes 0 and 1 are spelt out.)
+        self.m1.next = bit_cast::<16, 15>(self.prm.q.val().get_bits::<15>(0));
+        self.m2.next = bit_cast::<16, 15>(self.prm.q.val().get_bits::<15>(15));
+        if self.is_avg.q.val() {
+            self.m2.next = self.m1.val();
+        }
+        self.u2[0].next = self.holdb[0].q.val().get_bits::<16>(0);
+        if self.is_avg.q.val() {
+            self.u2[0].next = bit_cast::<16, 9>(self.hold[0].q.val().get_bits::<9>(16));
+            if self.hold[0].q.val().get_bit(24) {
+                self.u2[0].next =
+                    bit_cast::<16, 9>(self.hold[0].q.val().get_bits::<9>(16)) | self.sx16.val();
+            }
+        }
+        self.u2[1].next = self.holdb[1].q.val().get_bits::<16>(0);
+        if self.is_avg.q.val() {
+            self.u2[1].next = bit_cast::<16, 9>(self.hold[1].q.val().get_bits::<9>(16));
+            if self.hold[1].q.val().get_bit(24) {
+                self.u2[1].next =
+                    bit_cast::<16, 9>(self.hold[1].q.val().get_bits::<9>(16)) | self.sx16.val();
+            }
+        }
+        self.v1.d.next = self.rq0.q.val();
+        self.l1.d.next = self.rq0.q.val() & (self.pair.q.val() == bits::<2>(3));
+        if self.rq0.q.val() {
+            for j in 0..2 {
+                self.p1[j].d.next = self.hold[j].q.val().get_bits::<16>(0) * self.m1.val();
+                self.p2[j].d.next = self.u2[j].val() * self.m2.val();
+                self.n1[j].d.next = self.hold[j].q.val().get_bit(24);
+                self.n2[j].d.next = self.holdb[j].q.val().get_bit(24);
+            }
+            for l in 0..6 {
+                self.hold[l].d.next = self.hold[l + 2].q.val();
+                self.holdb[l].d.next = self.holdb[l + 2].q.val();
+            }
+            self.pair.d.next = self.pair.q.val() + bits::<2>(1);
+            if self.pair.q.val() == bits::<2>(3) {
+                self.rq0.d.next = false;
+            }
+        }
+        // ---- stage 2 ----
+        self.shift.next = self.prm.q.val().get_bits::<6>(30);
+        self.rnd.next = (self.one48.val() << self.shift.val()) >> 1;
+        self.v2.d.next = self.v1.q.val();
+        self.l2.d.next = self.l1.q.val();
+        self.p2s[0].next = bit_cast::<48, 32>(self.p2[0].q.val());
+        self.p2s[1].next = bit_cast::<48, 32>(self.p2[1].q.val());
+        self.ca[0].next = bits::<48>(0);
+        self.ca[1].next = bits::<48>(0);
+        self.cb[0].next = bits::<48>(0);
+        self.cb[1].next = bits::<48>(0);
+        if self.is_avg.q.val() {
+            self.p2s[0].next = bit_cast::<48, 32>(self.p2[0].q.val()) << 16;
+            self.p2s[1].next = bit_cast::<48, 32>(self.p2[1].q.val()) << 16;
+            if self.n1[0].q.val() {
+                self.ca[0].next = bit_cast::<48, 16>(self.m1.val()) << 32;
+            }
+            if self.n1[1].q.val() {
+                self.ca[1].next = bit_cast::<48, 16>(self.m1.val()) << 32;
+            }
+        } else {
+            if self.n1[0].q.val() {
+                self.ca[0].next = bit_cast::<48, 16>(self.m1.val()) << 16;
+            }
+            if self.n1[1].q.val() {
+                self.ca[1].next = bit_cast::<48, 16>(self.m1.val()) << 16;
+            }
+            if self.n2[0].q.val() {
+                self.cb[0].next = bit_cast::<48, 16>(self.m2.val()) << 16;
+            }
+            if self.n2[1].q.val() {
+                self.cb[1].next = bit_cast::<48, 16>(self.m2.val()) << 16;
+            }
+        }
+        if self.v1.q.val() {
+            self.t[0].d.next =
+                bit_cast::<48, 32>(self.p1[0].q.val()) + self.p2s[0].val() + self.rnd.val()
+                    - self.ca[0].val()
+                    - self.cb[0].val();
+            self.t[1].d.next =
+                bit_cast::<48, 32>(self.p1[1].q.val()) + self.p2s[1].val() + self.rnd.val()
+                    - self.ca[1].val()
+                    - self.cb[1].val();
+        }
+        // ---- stage 3: arithmetic shift, clamp, collect the word ----
+        for j in 0..2 {
+            if self.t[j].q.val().get_bit(47) {
+                self.y[j].next = !(!self.t[j].q.val() >> self.shift.val());
+            } else {
+                self.y[j].next = self.t[j].q.val() >> self.shift.val();
+            }
+            if self.shift.val().get_bits::<2>(4) == bits::<2>(3) {
+                self.y[j].next = bits::<48>(0);
+            }
+            self.yb[j].next = self.y[j].val().get_bits::<8>(0);
+            if self.out_kind.val() == bits::<2>(0) {
+                if self.y[j].val().get_bit(47) {
+                    self.yb[j].next = bits::<8>(0);
+                } else if self.y[j].val() > self.u8_hi.val() {
+                    self.yb[j].next = bits::<8>(0xff);
+                }
+            }
+            if self.out_kind.val() == bits::<2>(1) {
+                if self.y[j].val().get_bit(47) {
+                    if self.y[j].val() < self.i8_lo.val() {
+                        self.yb[j].next = bits::<8>(0x80);
+                    }
+                } else if self.y[j].val() > self.i8_hi.val() {
+                    self.yb[j].next = bits::<8>(0x7f);
+                }
+            }
+            if self.out_kind.val() == bits::<2>(2) {
+                if self.y[j].val().get_bit(47) {
+                    if self.y[j].val() < self.i32_lo.val() {
+                        self.yb[j].next = bits::<8>(0);
+                    }
+                } else if self.y[j].val() > self.i32_hi.val() {
+                    self.yb[j].next = bits::<8>(0xff);
+                }
+            }
+        }
+        self.resn.next = (self.res.q.val() >> 16)
+            | (bit_cast::<64, 8>(self.yb[0].val()) << 48)
+            | (bit_cast::<64, 8>(self.yb[1].val()) << 56);
+        if self.v2.q.val() {
+            self.res.d.next = self.resn.val();
+        }
+        // ---- pending word and writes ----
+        if self.wr.val() {
+            self.pv.d.next = false;
+            self.wn.d.next = self.wn.q.val() + bits::<16>(1);
+        }
+        if self.v2.q.val() & self.l2.q.val() {
+            self.pend.d.next = self.resn.val();
+            self.pv.d.next = true;
+        }
+        // ---- a word's write slot: its last read is on mem_rdata ----
+        if self.idle.q.val() != bits::<2>(0) {
+            self.idle.d.next = self.idle.q.val() - bits::<2>(1);
+        }
+        if self.take.val() & self.wop.val() {
+            self.idle.d.next = self.idle_n.val();
+            if self.is_max.q.val() {
+                self.pend.d.next = self.mxw.val();
+                self.pv.d.next = true;
+            } else {
+                self.rq0.d.next = true;
+                self.pair.d.next = bits::<2>(0);
+                for l in 0..8 {
+                    if self.is_add.q.val() {
+                        self.hold[l].d.next = self.acc[l].q.val();
+                        self.holdb[l].d.next = self.x[l].val();
+                    } else {
+                        self.hold[l].d.next = self.sum[l].val();
+                    }
+                }
+            }
+            if self.ea.last.val() {
+                self.tailc.d.next = bit_cast::<4, 2>(self.idle_n.val()) + bits::<4>(8);
+                if self.is_max.q.val() {
+                    self.tailc.d.next = bits::<4>(2);
+                }
+            }
+        }
+        // ---- drain and done ----
+        self.dn.d.next = self.tailc.q.val() == bits::<4>(1);
+        if self.tailc.q.val() != bits::<4>(0) {
+            self.tailc.d.next = self.tailc.q.val() - bits::<4>(1);
+        }
+        if self.tailc.q.val() == bits::<4>(1) {
+            self.act.d.next = false;
+        }
+        self.done.next = self.dn.q.val();
+        // ---- go ----
+        if self.go.val() {
+            self.act.d.next = true;
+            self.pprm.d.next = self.go_prm.val();
+            self.is_add.d.next = self.op.val() == bits::<4>(2);
+            self.is_max.d.next = self.op.val() == bits::<4>(3);
+            self.is_avg.d.next = self.op.val() == bits::<4>(4);
+            self.idle.d.next = bits::<2>(0);
+            self.tailc.d.next = bits::<4>(0);
+            self.rq0.d.next = false;
+            self.pv.d.next = false;
+            self.wn.d.next = bits::<16>(0);
+        }
+    }
+}
+
+/// rust-hdl emits one `always @(*)` per module, so Verilator sees this block's write of
+/// `ea.enable` and its read of `ea.last` (and ElemAddr's read of `enable` and write of `last`)
+/// as one combinational loop, although `last` depends on registers only and `enable` does not
+/// depend on `last`. The waiver is for that false loop; the iverilog co-simulation in
+/// `hw/tests/net_engine.rs` checks the emitted Verilog's behaviour.
+pub const UNOPTFLAT_WAIVER: &str = "/* verilator lint_off UNOPTFLAT */\n";
+
+/// The unit's Verilog (module `top`), Verilator's UNOPTFLAT waived ([`UNOPTFLAT_WAIVER`]).
+pub fn verilog() -> String {
+    let mut u = ElemUnit::default();
+    u.connect_all();
+    format!("{UNOPTFLAT_WAIVER}{}", generate_verilog(&u))
+}
