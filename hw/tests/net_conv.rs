@@ -202,6 +202,7 @@ fn dense_convs_and_linear_b2() {
         assert!(ds.iter().any(|d| d.out_kind == 1), "an i8 output");
         assert!(ds.iter().any(|d| d.out_kind == 2), "an i32 output");
         assert!(ds.iter().any(|d| d.tiles == 2 && d.in_cw == 2));
+        assert!(ds.iter().any(|d| d.a_signed), "an i8 input");
     });
 }
 

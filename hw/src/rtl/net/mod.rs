@@ -1,6 +1,7 @@
 //! Blocks of the whole-network engine (docs/engine.md), one per file, each with its own test:
 //! the main memories (UP5K SPRAM gang, ECP5 block RAM), the descriptor unit, the conv patch address generator and the element-wise
-//! unit's address sequencing.
+//! unit's address sequencing; the conv / linear body (`conv_unit`, with its array rows `conv_row`
+//! and output write queue `out_queue`).
 pub mod bram_main;
 pub mod conv_row;
 pub mod conv_unit;
