@@ -202,6 +202,7 @@ fn dense_convs_and_linear_b2() {
         assert!(ds.iter().any(|d| d.out_kind == 1), "an i8 output");
         assert!(ds.iter().any(|d| d.out_kind == 2), "an i32 output");
         assert!(ds.iter().any(|d| d.tiles == 2 && d.in_cw == 2));
+        assert!(ds.iter().any(|d| d.a_signed), "an i8 input");
     });
 }
 
@@ -427,6 +428,68 @@ fn conv_unit_verilog_is_lint_clean() {
             out.status.success(),
             "verilator lint: {}",
             String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// Seeded random single convs (kernel 1 or 3, stride 1–2, padding, groups incl. depthwise,
+/// channel counts 1–12, ReLU or not) between a stem and a linear, at random B: every conv
+/// record bit-exact with exact cycles.
+#[test]
+fn random_convs_match_machine() {
+    use rand::{Rng, SeedableRng};
+    big_stack(|| {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2026);
+        let (mut ran, mut kinds) = (0, [false; 3]);
+        while ran < 12 {
+            let b = rng.random_range(1..=8u8);
+            let hw = rng.random_range(5..=7usize);
+            let dw = rng.random_bool(0.3);
+            let (groups, cg, mg) = if dw {
+                let c = rng.random_range(2..=12usize);
+                (c, 1, 1)
+            } else {
+                (
+                    rng.random_range(1..=3usize),
+                    rng.random_range(1..=5usize),
+                    rng.random_range(1..=5usize),
+                )
+            };
+            let k = if rng.random_bool(0.5) { 1 } else { 3 };
+            let stride = rng.random_range(1..=2usize);
+            let pad = rng.random_range(0..k);
+            let cin = groups * cg;
+            let out = rng.random_range(3..=12usize);
+            let nodes = vec![
+                conv("stem", INPUT, 1, (cin, 3, 1, 1, 1), true),
+                conv(
+                    "dut",
+                    "stem",
+                    cin,
+                    (groups * mg, k, stride, pad, groups),
+                    rng.random_bool(0.5),
+                ),
+                node("flat", Op::Flatten, "dut"),
+            ];
+            let graph = Graph {
+                input: Shape::new(1, hw, hw),
+                nodes: nodes.clone(),
+            };
+            let Ok(infos) = graph.infer() else { continue };
+            let o = infos.last().unwrap();
+            let feats = o.shape.c * o.shape.h * o.shape.w;
+            let mut nodes = nodes;
+            nodes.push(linear("fc", "flat", feats, out));
+            let (p, px) = build(Shape::new(1, hw, hw), nodes, b, rng.random_range(0..1000));
+            let ds = check_program(&format!("random case {ran} (B = {b})"), &p, &px, b);
+            kinds[0] |= ds.iter().any(|d| d.masked);
+            kinds[1] |= ds.iter().any(|d| d.diagonal);
+            kinds[2] |= ds.iter().any(|d| d.kernel == 3 && d.stride == 2);
+            ran += 1;
+        }
+        assert_eq!(
+            kinds, [true; 3],
+            "masked, depthwise and strided 3×3 covered"
         );
     });
 }

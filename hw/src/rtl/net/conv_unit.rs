@@ -394,20 +394,18 @@ impl Logic for ConvUnit {
         self.mem_be.next = bits::<8>(0);
         self.mem_addr.next = self.lbase.q.val() + self.li.q.val();
         self.mem_wdata.next = self.oq.wdata.val();
-        if self.st.q.val() == bits::<2>(0) {
-            if self.go.val() {
-                self.mem_en.next = true;
-                self.mem_addr.next = self.param.val();
-                self.ldv.d.next = true;
-                self.ldi.d.next = bits::<16>(0);
-                self.li.d.next = bits::<16>(1);
-                self.lbase.d.next = self.param.val();
-                self.st.d.next = bits::<2>(1);
-                self.tile.d.next = bits::<16>(0);
-                self.tofs.d.next = bits::<16>(0);
-                self.trow.d.next = bits::<16>(0);
-                self.lvec.d.next = false;
-            }
+        if (self.st.q.val() == bits::<2>(0)) & self.go.val() {
+            self.mem_en.next = true;
+            self.mem_addr.next = self.param.val();
+            self.ldv.d.next = true;
+            self.ldi.d.next = bits::<16>(0);
+            self.li.d.next = bits::<16>(1);
+            self.lbase.d.next = self.param.val();
+            self.st.d.next = bits::<2>(1);
+            self.tile.d.next = bits::<16>(0);
+            self.tofs.d.next = bits::<16>(0);
+            self.trow.d.next = bits::<16>(0);
+            self.lvec.d.next = false;
         }
         if self.st.q.val() == bits::<2>(1) {
             self.mem_en.next = true;

@@ -1,8 +1,9 @@
 //! Blocks of the whole-network engine (docs/engine.md), one per file, each with its own test:
 //! the main memories (UP5K SPRAM gang, ECP5 block RAM), the descriptor unit, the conv patch address generator and the element-wise
-//! unit's address sequencing, the element-wise unit, the sequencer and the engine around them
-//! (`NetEngine`); the board's host side (protocol v2 command unit, image loader) and the board
-//! tops.
+//! unit's address sequencing, the conv / linear body (`conv_unit`, with its array rows
+//! `conv_row` and output write queue `out_queue`), the element-wise unit, the sequencer and the
+//! engine around them (`NetEngine`); the board's host side (protocol v2 command unit, image
+//! loader) and the board tops.
 pub mod board_top;
 pub mod bram_main;
 pub mod conv_row;
