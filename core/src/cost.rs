@@ -315,6 +315,99 @@ pub fn bundle_cost(dir: &std::path::Path, rows: usize, cols: usize) -> Result<Mo
     model_cost(&b.model.graph, &engine)
 }
 
+/// Predicted cycles per image of a run record's model (Fashion-MNIST input, the record's family
+/// and width) on the tile engine its `engine` field names (`RxC…`), at its bitwidth — the
+/// largest layer bitwidth for mixed precision. Records do not store the channel multiple the
+/// model was built with: `channel_multiple` is taken from the sweep's plan, and the rebuilt
+/// model must have the record's weight count.
+pub fn record_cycles(rec: &crate::results::RunRecord, channel_multiple: usize) -> Result<u64> {
+    let engine = rec
+        .engine
+        .as_deref()
+        .ok_or_else(|| Error::invalid("engine", "an array such as \"8x8\"", "none"))?;
+    let array = engine.split_whitespace().next().unwrap_or("");
+    let (rows, cols) = array
+        .split_once('x')
+        .and_then(|(r, c)| Some((r.parse().ok()?, c.parse().ok()?)))
+        .ok_or_else(|| {
+            Error::invalid("engine", "an array such as \"8x8\"", format!("{engine:?}"))
+        })?;
+    let bits = rec
+        .bits
+        .or_else(|| rec.layer_bits.iter().copied().max())
+        .ok_or_else(|| Error::invalid("bits", "a bitwidth or layer_bits", "neither"))?;
+    let model = crate::family::FamilyConfig {
+        channel_multiple,
+        ..crate::family::FamilyConfig::fashion_mnist(rec.family, rec.width)
+    };
+    let graph = model.build()?;
+    if graph.weight_count() as u64 != rec.weights {
+        return Err(Error::invalid(
+            "weights",
+            format!(
+                "{} (the weights of {} at width {} with channel multiple {channel_multiple})",
+                graph.weight_count(),
+                rec.family,
+                rec.width
+            ),
+            rec.weights,
+        ));
+    }
+    let bits = Bits::new(bits).map_err(|e| Error::invalid("bits", "1..=8", e))?;
+    Ok(model_cost(&graph, &tile_engine(bits, rows, cols)?)?.cycles)
+}
+
+/// What [`recompute_record_cycles`] did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecomputedCycles {
+    pub input: std::path::PathBuf,
+    pub out: std::path::PathBuf,
+    /// Records read, and those whose cycles changed (old, new).
+    pub records: usize,
+    pub changed: Vec<(u64, u64)>,
+}
+
+/// Copy the results table `input` to `out` with every recorded `cycles` recomputed by
+/// [`record_cycles`] (records without cycles are kept as they are). Errors name the file and
+/// line. `out` must not be `input`.
+pub fn recompute_record_cycles(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    channel_multiple: usize,
+) -> Result<RecomputedCycles> {
+    crate::atomic::check_output_file(out, &[input])?;
+    let mut records = crate::results::read(input)?;
+    let mut changed = vec![];
+    for (i, rec) in records.iter_mut().enumerate() {
+        let Some(old) = rec.cycles else { continue };
+        let new = record_cycles(rec, channel_multiple).map_err(|e| match e {
+            Error::Invalid {
+                field,
+                expected,
+                found,
+                ..
+            } => Error::Invalid {
+                file: Some(input.to_path_buf()),
+                field: format!("record {}: {field}", i + 1),
+                expected,
+                found,
+            },
+            e => e,
+        })?;
+        if new != old {
+            changed.push((old, new));
+        }
+        rec.cycles = Some(new);
+    }
+    crate::results::write(out, &records)?;
+    Ok(RecomputedCycles {
+        input: input.to_path_buf(),
+        out: out.to_path_buf(),
+        records: records.len(),
+        changed,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
