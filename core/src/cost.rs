@@ -162,7 +162,7 @@ pub const fn tree_latency(cols: usize) -> u64 {
     let mut d = 0;
     let mut n = 0;
     while d <= lg {
-        if d == lg || d == 0 || (lg - d) % 2 == 0 {
+        if d == lg || d == 0 || (lg - d).is_multiple_of(2) {
             n += 1;
         }
         d += 1;
