@@ -76,7 +76,7 @@ fn example_bundle_inspect_verify_cost_and_missing_dataset() {
     assert!(Path::new(bs).join("golden/fc.npy").exists());
     let out = ok(&["inspect", bs, "--verify"]);
     assert!(out.contains("bit for bit"), "{out}");
-    let out = ok(&["cost", bs, "--rows", "4", "--cols", "16", "--json"]);
+    let out = ok(&["cost", bs, "--rows", "8", "--cols", "16", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v["cycles"].as_u64().unwrap() > 0);
     // The dataset is pointed at a missing directory: a clear error naming file and package.

@@ -292,3 +292,168 @@ fn sweeps_and_mixed_studies_never_share_a_directory() {
     );
     assert!(!mixed.join("plan.json").exists());
 }
+
+/// `unibit cost` is the tile engine's real timing: the cycles cosimulation counts.
+#[test]
+fn cost_is_what_cosim_counts_and_names_the_supported_arrays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = tmp.path().join("b");
+    example(&b, "1");
+    let cost: serde_json::Value = serde_json::from_str(&ok(&[
+        "cost",
+        s(&b),
+        "--rows",
+        "4",
+        "--cols",
+        "8",
+        "--json",
+    ]))
+    .unwrap();
+    let json = tmp.path().join("cosim.json");
+    ok(&[
+        "cosim",
+        s(&b),
+        "--sim",
+        "model",
+        "--rows",
+        "4",
+        "--cols",
+        "8",
+        "--json",
+        s(&json),
+    ]);
+    let cosim: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(cost["cycles"].as_u64().unwrap() > 0);
+    assert_eq!(cost["cycles"], cosim["cycles_per_image"]);
+    assert_eq!(cost["engine"]["timing"]["tile_overhead"], 11 + 3);
+    fails(
+        &["cost", s(&b), "--rows", "8", "--cols", "32"],
+        "4x4, 4x8, 8x4, 8x8, 8x16, 16x8, 16x16",
+    );
+}
+
+/// `cost --records` recomputes a results table's cycles (what regenerated docs/results).
+#[test]
+fn cost_recomputes_recorded_cycles_without_writing_over_its_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/results/raw/resnet20-uniform.jsonl");
+    let first = std::fs::read_to_string(raw).unwrap();
+    let mut rec: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    let committed = rec["cycles"].clone();
+    rec["cycles"] = 1.into();
+    let input = tmp.path().join("results.jsonl");
+    std::fs::write(&input, format!("{rec}\n")).unwrap();
+    let out = tmp.path().join("new.jsonl");
+    let printed = ok(&["cost", "--records", s(&input), "--out", s(&out)]);
+    assert!(printed.contains("1 cycle figures changed"), "{printed}");
+    let new: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(new["cycles"], committed);
+    assert_eq!(new["int_acc"], rec["int_acc"]);
+    fails(
+        &["cost", "--records", s(&input), "--out", s(&input)],
+        "refusing",
+    );
+    // A model that does not rebuild to the record's weights (wrong channel multiple).
+    fails(
+        &[
+            "cost",
+            "--records",
+            s(&input),
+            "--out",
+            s(&out),
+            "--channel-multiple",
+            "8",
+        ],
+        "record 1: weights",
+    );
+}
+
+#[test]
+fn hw_synth_refuses_an_array_the_board_cannot_hold_before_any_tool() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("syn");
+    let synth = [
+        "hw",
+        "synth",
+        "--board",
+        "icebreaker",
+        "--bits",
+        "2",
+        "--out",
+        s(&out),
+    ];
+    fails(
+        &[&synth[..], &["--rows", "16", "--cols", "16"]].concat(),
+        "16x16 does not fit icebreaker: about 19736 logic cells estimated, the iCE40UP5K-SG48 has 5280",
+    );
+    fails(
+        &[&synth[..], &["--rows", "8", "--cols", "16"]].concat(),
+        "does not fit icebreaker",
+    );
+    assert!(!out.exists(), "nothing may be written for a refused build");
+}
+
+/// Every `--out` of `hw` and `report`: a user's directory is refused (and kept), an earlier
+/// output of the same command is replaced.
+#[test]
+fn hw_and_report_outputs_replace_only_their_own_kind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let user = tmp.path().join("mine");
+    std::fs::create_dir(&user).unwrap();
+    std::fs::write(user.join("notes.txt"), "keep me").unwrap();
+    let b = tmp.path().join("b");
+    example(&b, "1");
+    let raw = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/results/raw/resnet20-uniform.jsonl");
+    let table = tmp.path().join("results.jsonl");
+    std::fs::copy(raw, &table).unwrap();
+
+    let verilog = [
+        "hw", "verilog", "--bits", "2", "--rows", "4", "--cols", "4", "--out",
+    ];
+    let pack = ["hw", "pack", s(&b), "--rows", "4", "--cols", "4", "--out"];
+    let report = ["report", s(&table), "--out"];
+    let synth = [
+        "hw",
+        "synth",
+        "--board",
+        "icebreaker",
+        "--bits",
+        "2",
+        "--out",
+    ];
+    let bench = [
+        "hw",
+        "bench",
+        "--board",
+        "icebreaker",
+        "--bits",
+        "2",
+        "--out",
+    ];
+    for cmd in [&verilog[..], &pack, &report, &synth, &bench] {
+        fails(&[cmd, &[s(&user)]].concat(), "refusing to replace it");
+    }
+    assert_eq!(
+        std::fs::read_to_string(user.join("notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(std::fs::read_dir(&user).unwrap().count(), 1);
+    // Never into (or around) an input.
+    fails(&[&pack[..], &[s(&b)]].concat(), "refusing");
+    fails(&[&report[..], &[s(tmp.path())]].concat(), "refusing");
+    // An output of the same kind (or a new directory) twice.
+    for (cmd, dir) in [(&verilog[..], "v"), (&pack, "p"), (&report, "r")] {
+        let d = tmp.path().join(dir);
+        ok(&[cmd, &[s(&d)]].concat());
+        ok(&[cmd, &[s(&d)]].concat());
+    }
+    // Outputs of one kind are not another's.
+    fails(
+        &[&pack[..], &[s(&tmp.path().join("v"))]].concat(),
+        "not a hw pack output",
+    );
+}

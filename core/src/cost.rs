@@ -113,6 +113,119 @@ impl EngineConfig {
     }
 }
 
+/// One supported configuration of the tile engine (the RTL in unibit-hw): its array and the
+/// address widths (log2 depth in words) of its weight, activation, output and parameter
+/// memories. The hardware crate builds one concrete circuit per entry and checks at compile
+/// time that its circuits are exactly these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileEngine {
+    pub rows: usize,
+    pub cols: usize,
+    pub w_addr_bits: u32,
+    pub a_addr_bits: u32,
+    pub o_addr_bits: u32,
+    pub p_addr_bits: u32,
+}
+
+/// The supported tile-engine configurations, smallest first.
+pub const TILE_ENGINES: [TileEngine; 7] = {
+    const fn e(rows: usize, cols: usize, w: u32, a: u32, o: u32, p: u32) -> TileEngine {
+        TileEngine {
+            rows,
+            cols,
+            w_addr_bits: w,
+            a_addr_bits: a,
+            o_addr_bits: o,
+            p_addr_bits: p,
+        }
+    }
+    [
+        e(4, 4, 8, 8, 8, 6),
+        e(4, 8, 8, 8, 8, 6),
+        e(8, 4, 8, 8, 8, 6),
+        e(8, 8, 9, 9, 9, 6),
+        e(8, 16, 9, 9, 9, 6),
+        e(16, 8, 9, 9, 9, 6),
+        e(16, 16, 9, 9, 10, 6),
+    ]
+};
+
+/// Cycles of the tile engine's pipeline that do not depend on the adder tree's depth:
+/// controller register 1, memory read 1, operand register 1, accumulate 1, hand-off 1,
+/// drain-select 1, requantizer 6 (the RTL's cycle counter is tested against this in unibit-hw).
+pub const FIXED_OVERHEAD: u64 = 11;
+
+/// Registered levels in the tile engine's C-lane adder tree: the leaves, every other level
+/// above them, and the root.
+pub const fn tree_latency(cols: usize) -> u64 {
+    let lg = cols.trailing_zeros() as usize;
+    let mut d = 0;
+    let mut n = 0;
+    while d <= lg {
+        if d == lg || d == 0 || (lg - d).is_multiple_of(2) {
+            n += 1;
+        }
+        d += 1;
+    }
+    n
+}
+
+impl TileEngine {
+    /// The entry for an R×C array, if the tile engine supports it.
+    pub fn find(rows: usize, cols: usize) -> Option<&'static TileEngine> {
+        TILE_ENGINES
+            .iter()
+            .find(|e| e.rows == rows && e.cols == cols)
+    }
+
+    /// The supported arrays as `4x4, 4x8, …` (for error messages).
+    pub fn supported() -> String {
+        TILE_ENGINES
+            .iter()
+            .map(|e| format!("{}x{}", e.rows, e.cols))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The controller's timing: a fixed overhead per tile, no per-vector overhead, and a
+    /// requantizer that drains one row per cycle (so a tile's vectors are
+    /// `max(⌈K/C⌉·B, rows)` cycles apart).
+    pub fn timing(&self) -> Timing {
+        Timing {
+            tile_overhead: FIXED_OVERHEAD + tree_latency(self.cols),
+            vector_overhead: 0,
+            requant_lanes: 1,
+            requant_cycles: 1,
+        }
+    }
+
+    /// This engine at bitwidth `bits`, with its timing and memory depths.
+    pub fn config(&self, bits: Bits) -> EngineConfig {
+        EngineConfig {
+            rows: self.rows,
+            cols: self.cols,
+            bits,
+            timing: self.timing(),
+            act_words: 1 << self.a_addr_bits,
+            out_words: 1 << self.o_addr_bits,
+        }
+    }
+}
+
+/// The tile engine's real timing for an R×C array at bitwidth `bits`: what cosimulation of
+/// the RTL counts, cycle for cycle. Unsupported arrays are an error naming the supported ones.
+pub fn tile_engine(bits: Bits, rows: usize, cols: usize) -> Result<EngineConfig> {
+    TileEngine::find(rows, cols)
+        .map(|e| e.config(bits))
+        .ok_or_else(|| {
+            Error::invalid(
+                "array (--rows x --cols)",
+                format!("one of the tile engine's {}", TileEngine::supported()),
+                format!("{rows}x{cols}"),
+            )
+        })
+}
+
 /// Cost of one layer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerCost {
@@ -194,11 +307,105 @@ pub fn model_cost(graph: &Graph, engine: &EngineConfig) -> Result<ModelCost> {
     })
 }
 
-/// Cycles of the bundle in `dir` on an R×C array at the bundle's bitwidth.
+/// Cycles of the bundle in `dir` on the R×C tile engine at the bundle's bitwidth (the engine's
+/// real timing, see [`tile_engine`]).
 pub fn bundle_cost(dir: &std::path::Path, rows: usize, cols: usize) -> Result<ModelCost> {
     let b = crate::bundle::read_with(dir, false)?;
-    let engine = EngineConfig::new(rows, cols, b.model.bits)?;
+    let engine = tile_engine(b.model.bits, rows, cols)?;
     model_cost(&b.model.graph, &engine)
+}
+
+/// Predicted cycles per image of a run record's model (Fashion-MNIST input, the record's family
+/// and width) on the tile engine its `engine` field names (`RxC…`), at its bitwidth — the
+/// largest layer bitwidth for mixed precision. Records do not store the channel multiple the
+/// model was built with: `channel_multiple` is taken from the sweep's plan, and the rebuilt
+/// model must have the record's weight count.
+pub fn record_cycles(rec: &crate::results::RunRecord, channel_multiple: usize) -> Result<u64> {
+    let engine = rec
+        .engine
+        .as_deref()
+        .ok_or_else(|| Error::invalid("engine", "an array such as \"8x8\"", "none"))?;
+    let array = engine.split_whitespace().next().unwrap_or("");
+    let (rows, cols) = array
+        .split_once('x')
+        .and_then(|(r, c)| Some((r.parse().ok()?, c.parse().ok()?)))
+        .ok_or_else(|| {
+            Error::invalid("engine", "an array such as \"8x8\"", format!("{engine:?}"))
+        })?;
+    let bits = rec
+        .bits
+        .or_else(|| rec.layer_bits.iter().copied().max())
+        .ok_or_else(|| Error::invalid("bits", "a bitwidth or layer_bits", "neither"))?;
+    let model = crate::family::FamilyConfig {
+        channel_multiple,
+        ..crate::family::FamilyConfig::fashion_mnist(rec.family, rec.width)
+    };
+    let graph = model.build()?;
+    if graph.weight_count() as u64 != rec.weights {
+        return Err(Error::invalid(
+            "weights",
+            format!(
+                "{} (the weights of {} at width {} with channel multiple {channel_multiple})",
+                graph.weight_count(),
+                rec.family,
+                rec.width
+            ),
+            rec.weights,
+        ));
+    }
+    let bits = Bits::new(bits).map_err(|e| Error::invalid("bits", "1..=8", e))?;
+    Ok(model_cost(&graph, &tile_engine(bits, rows, cols)?)?.cycles)
+}
+
+/// What [`recompute_record_cycles`] did.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RecomputedCycles {
+    pub input: std::path::PathBuf,
+    pub out: std::path::PathBuf,
+    /// Records read, and those whose cycles changed (old, new).
+    pub records: usize,
+    pub changed: Vec<(u64, u64)>,
+}
+
+/// Copy the results table `input` to `out` with every recorded `cycles` recomputed by
+/// [`record_cycles`] (records without cycles are kept as they are). Errors name the file and
+/// line. `out` must not be `input`.
+pub fn recompute_record_cycles(
+    input: &std::path::Path,
+    out: &std::path::Path,
+    channel_multiple: usize,
+) -> Result<RecomputedCycles> {
+    crate::atomic::check_output_file(out, &[input])?;
+    let mut records = crate::results::read(input)?;
+    let mut changed = vec![];
+    for (i, rec) in records.iter_mut().enumerate() {
+        let Some(old) = rec.cycles else { continue };
+        let new = record_cycles(rec, channel_multiple).map_err(|e| match e {
+            Error::Invalid {
+                field,
+                expected,
+                found,
+                ..
+            } => Error::Invalid {
+                file: Some(input.to_path_buf()),
+                field: format!("record {}: {field}", i + 1),
+                expected,
+                found,
+            },
+            e => e,
+        })?;
+        if new != old {
+            changed.push((old, new));
+        }
+        rec.cycles = Some(new);
+    }
+    crate::results::write(out, &records)?;
+    Ok(RecomputedCycles {
+        input: input.to_path_buf(),
+        out: out.to_path_buf(),
+        records: records.len(),
+        changed,
+    })
 }
 
 #[cfg(test)]
@@ -221,6 +428,25 @@ mod tests {
             .unwrap();
         assert!(dw.utilization < 0.2, "{dw:?}");
         assert!(pw.utilization > 0.9, "{pw:?}");
+    }
+
+    #[test]
+    fn tile_engines_carry_their_timing_and_memories() {
+        let b = Bits::new(2).unwrap();
+        let e = tile_engine(b, 8, 8).unwrap();
+        // 11 fixed cycles + a 3-level tree; 512-word activation and output memories.
+        assert_eq!(e.timing.tile_overhead, 14);
+        assert_eq!((e.act_words, e.out_words), (512, 512));
+        // K = 20 → 3 chunks → 6 compute cycles per vector < 8 rows drained per vector.
+        assert_eq!(e.tile_cycles(8, 20, 5), 14 + 5 * 8 + 6);
+        assert_eq!(tile_engine(b, 16, 16).unwrap().out_words, 1024);
+        let err = tile_engine(b, 8, 32).unwrap_err().to_string();
+        assert!(err.contains("8x32") && err.contains("4x4, 4x8"), "{err}");
+        assert_eq!(err.lines().count(), 1);
+        for t in TILE_ENGINES {
+            assert_eq!(TileEngine::find(t.rows, t.cols), Some(&t));
+            assert!(t.cols.is_power_of_two());
+        }
     }
 
     #[test]

@@ -38,11 +38,15 @@ pub fn run(model: &QuantModel, images: ArrayView4<u8>, keep: Keep) -> Result<Out
     Ok(run_unchecked(model, &info, images, keep))
 }
 
-/// The final node's output for every image, computed in parallel chunks (rayon).
+/// The final node's output for every image, computed in parallel chunks (rayon); at least one
+/// image.
 pub fn run_output(model: &QuantModel, images: ArrayView4<u8>, chunk: usize) -> Result<Array4<i32>> {
     let info = model.validate()?;
     check_images(model, &images)?;
     let n = images.shape()[0];
+    if n == 0 {
+        return Err(Error::invalid("images", "at least 1 image", 0));
+    }
     let chunk = chunk.max(1);
     let parts: Vec<Array4<i32>> = (0..n.div_ceil(chunk))
         .into_par_iter()
@@ -404,6 +408,21 @@ mod tests {
     use super::*;
     use crate::arith::Bits;
     use proptest::prelude::*;
+
+    #[test]
+    fn run_output_refuses_zero_images_and_runs_one() {
+        let cfg = crate::FamilyConfig {
+            input: crate::Shape::new(1, 8, 8),
+            ..crate::FamilyConfig::fashion_mnist(crate::Family::ResNet { depth: 8 }, 0.25)
+        };
+        let imgs = crate::synthetic::synthetic_images(3, cfg.input, 1);
+        let m =
+            crate::synthetic::synthetic_model(&cfg, Bits::new(2).unwrap(), 1, imgs.view()).unwrap();
+        let e = run_output(&m, imgs.slice(s![..0, .., .., ..]), 4).unwrap_err();
+        assert!(e.to_string().contains("images: expected at least 1"), "{e}");
+        let one = run_output(&m, imgs.slice(s![..1, .., .., ..]), 4).unwrap();
+        assert_eq!(one.shape(), &[1, 10, 1, 1]);
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(48))]

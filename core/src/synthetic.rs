@@ -23,13 +23,18 @@ const TARGET_FILL: f64 = 0.7;
 pub fn synthetic_images(n: usize, shape: Shape, seed: u64) -> Array4<u8> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1111_2222);
     let mut out = Array4::<u8>::zeros((n, shape.c, shape.h, shape.w));
+    if out.is_empty() {
+        return out;
+    }
+    // Blob radii in 2..max(2.5, h/2): also tiny images (h ≤ 4) get a non-empty range.
+    let r_max = (shape.h as f64 / 2.0).max(2.5);
     for mut img in out.outer_iter_mut() {
         let blobs: Vec<(f64, f64, f64, f64)> = (0..3)
             .map(|_| {
                 (
                     rng.random_range(0.0..shape.h as f64),
                     rng.random_range(0.0..shape.w as f64),
-                    rng.random_range(2.0..(shape.h.max(4) as f64 / 2.0)),
+                    rng.random_range(2.0..r_max),
                     rng.random_range(80.0..255.0),
                 )
             })
@@ -316,4 +321,23 @@ pub fn saturation(outputs: &[Array4<i32>], kinds: &[ActKind]) -> Vec<f64> {
             sat as f64 / o.len().max(1) as f64
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_of_any_size_including_tiny_and_empty() {
+        for (h, w) in [(0, 5), (5, 0), (1, 1), (2, 9), (4, 4), (5, 5), (28, 28)] {
+            let a = synthetic_images(2, Shape::new(1, h, w), 3);
+            assert_eq!(a.shape(), &[2, 1, h, w]);
+            if h * w > 1 {
+                assert!(a.iter().any(|&v| v > 24), "{h}×{w}: no blob");
+            }
+        }
+        // Deterministic in the seed.
+        let s = Shape::new(1, 3, 3);
+        assert_eq!(synthetic_images(2, s, 7), synthetic_images(2, s, 7));
+    }
 }

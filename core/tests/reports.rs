@@ -103,9 +103,16 @@ fn size_report_solves_or_takes_the_width() {
 #[test]
 fn bundle_cost_uses_the_bundles_bitwidth() {
     let tmp = tempfile::tempdir().unwrap();
-    let c = unibit_core::cost::bundle_cost(&example(tmp.path()), 4, 16).unwrap();
+    let dir = example(tmp.path());
+    let c = unibit_core::cost::bundle_cost(&dir, 4, 8).unwrap();
     assert_eq!(c.engine.bits.get(), 2);
+    assert_eq!(
+        c.engine,
+        unibit_core::cost::tile_engine(c.engine.bits, 4, 8).unwrap()
+    );
     assert!(c.cycles > 0);
+    // Only the tile engine's arrays have a timing to predict with.
+    assert!(unibit_core::cost::bundle_cost(&dir, 4, 16).is_err());
 }
 
 /// The lean parameter format on a bundle: smaller, decoded model identical on every node; a

@@ -139,6 +139,50 @@ pub struct Board {
     pub default_rows: usize,
     pub default_cols: usize,
     pub baud: u32,
+    /// How much logic the device holds and what an engine needs, when known.
+    pub fit: Option<Fit>,
+}
+
+/// A device's logic capacity and one measured whole-board build (engine + host link + PLL),
+/// from which [`Fit::estimate`] scales to other arrays.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    /// Logic cells of the device (iCE40: LCs; ECP5: TRELLIS_COMB slices' LUTs).
+    pub capacity: u64,
+    /// A measured build: its array's lanes R·C and the logic cells it placed (the largest
+    /// over B = 1, 2, 4, 8; hw/README.md, "Measured").
+    pub measured_lanes: usize,
+    pub measured_cells: u64,
+}
+
+impl Fit {
+    /// Logic cells of an R×C build, scaled linearly in lanes from the measured build: the
+    /// array, its adder trees and the weight port grow with R·C, resources barely move with B
+    /// (hw/README.md). Above the measured array this over-estimates by the fixed part (host
+    /// link, controller), so an array refused by it is well past the capacity.
+    pub fn estimate(&self, rows: usize, cols: usize) -> u64 {
+        (self.measured_cells as u128 * (rows * cols) as u128).div_ceil(self.measured_lanes as u128)
+            as u64
+    }
+}
+
+impl Board {
+    /// Refuse an R×C build whose estimated logic exceeds the device (before any tool runs).
+    pub fn check_fit(&self, rows: usize, cols: usize) -> Result<()> {
+        let Some(fit) = self.fit else { return Ok(()) };
+        let estimate = fit.estimate(rows, cols);
+        if estimate > fit.capacity {
+            return Err(Error::BoardTooSmall {
+                board: self.name,
+                device: self.device,
+                rows,
+                cols,
+                estimate,
+                capacity: fit.capacity,
+            });
+        }
+        Ok(())
+    }
 }
 
 pub const BOARDS: &[Board] = &[
@@ -158,6 +202,12 @@ pub const BOARDS: &[Board] = &[
         default_rows: 8,
         default_cols: 8,
         baud: 115_200,
+        // 5280 LCs; 8×8 placed 4757–4934 LCs (B = 1..8, hw/README.md "Measured").
+        fit: Some(Fit {
+            capacity: 5280,
+            measured_lanes: 64,
+            measured_cells: 4934,
+        }),
     },
     Board {
         name: "ulx3s-25f",
@@ -175,6 +225,12 @@ pub const BOARDS: &[Board] = &[
         default_rows: 16,
         default_cols: 16,
         baud: 115_200,
+        // 24288 LUT4 (TRELLIS_COMB); 16×16 placed 8968–9294 (B = 1..8, hw/README.md "Measured").
+        fit: Some(Fit {
+            capacity: 24288,
+            measured_lanes: 256,
+            measured_cells: 9294,
+        }),
     },
     Board {
         name: "xc7",
@@ -192,6 +248,8 @@ pub const BOARDS: &[Board] = &[
         default_rows: 16,
         default_cols: 16,
         baud: 115_200,
+        // A family, not a device: resource counts only, nothing to fit.
+        fit: None,
     },
 ];
 
@@ -397,6 +455,26 @@ endmodule\n"
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrays_too_large_for_the_device_are_refused_and_measured_ones_fit() {
+        let ice = board("icebreaker").unwrap();
+        for (r, c) in [(4, 4), (4, 8), (8, 4), (8, 8)] {
+            ice.check_fit(r, c).unwrap();
+        }
+        for (r, c) in [(8, 16), (16, 8), (16, 16)] {
+            let e = ice.check_fit(r, c).unwrap_err().to_string();
+            assert!(e.contains("icebreaker") && e.contains("5280"), "{e}");
+        }
+        let e = ice.check_fit(16, 16).unwrap_err().to_string();
+        assert!(e.contains("about 19736 logic cells"), "{e}");
+        assert_eq!(e.lines().count(), 1);
+        let ecp5 = board("ulx3s-25f").unwrap();
+        for (r, c) in crate::supported_configs() {
+            ecp5.check_fit(r, c).unwrap();
+            board("xc7").unwrap().check_fit(r, c).unwrap();
+        }
+    }
 
     #[test]
     fn plls_hit_the_targets() {

@@ -27,46 +27,79 @@ macro_rules! for_each_config {
 
 /// The supported `(rows, cols)` pairs.
 pub fn supported_configs() -> Vec<(usize, usize)> {
-    let mut v = vec![];
-    macro_rules! push {
-        ($r:expr, $c:expr, $($rest:expr),*) => {
-            v.push(($r, $c));
-        };
-    }
-    for_each_config!(push);
-    v
+    unibit_core::cost::TILE_ENGINES
+        .iter()
+        .map(|e| (e.rows, e.cols))
+        .collect()
 }
 
-/// Engine parameters for `(bits, rows, cols)`, or an error naming the supported values.
+/// Whether `unibit_core::cost::TILE_ENGINES` lists `(r, c)` with exactly these address widths.
+const fn in_core_table(r: usize, c: usize, wa: u32, aa: u32, oa: u32, pa: u32) -> bool {
+    let t = &unibit_core::cost::TILE_ENGINES;
+    let mut i = 0;
+    while i < t.len() {
+        let e = &t[i];
+        if e.rows == r
+            && e.cols == c
+            && e.w_addr_bits == wa
+            && e.a_addr_bits == aa
+            && e.o_addr_bits == oa
+            && e.p_addr_bits == pa
+        {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+// The circuits built here are exactly the core table's configurations (which the cost model
+// predicts with): a difference fails to compile.
+macro_rules! assert_in_core_table {
+    ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
+        const _: () = assert!(
+            in_core_table($r, $c, $wa, $aa, $oa, $pa),
+            "configs.rs lists an engine that unibit_core::cost::TILE_ENGINES does not"
+        );
+    };
+}
+for_each_config!(assert_in_core_table);
+const _: () = {
+    let mut n = 0;
+    macro_rules! count {
+        ($($x:expr),*) => {
+            n += 1;
+        };
+    }
+    for_each_config!(count);
+    assert!(
+        n == unibit_core::cost::TILE_ENGINES.len(),
+        "unibit_core::cost::TILE_ENGINES lists an engine that configs.rs does not build"
+    );
+};
+
+/// Engine parameters for `(bits, rows, cols)` (the memory depths of
+/// `unibit_core::cost::TILE_ENGINES`), or an error naming the supported values.
 pub fn engine_params(bits: u8, rows: usize, cols: usize) -> Result<EngineParams> {
     if !(1..=8).contains(&bits) {
         return Err(Error::invalid("bits", "1..=8", bits));
     }
-    macro_rules! find {
-        ($r:expr, $c:expr, $c2:expr, $x9:expr, $st:expr, $rc:expr, $wa:expr, $aa:expr, $oa:expr, $pa:expr, $sh:expr) => {
-            if rows == $r && cols == $c {
-                return Ok(EngineParams {
-                    bits,
-                    rows,
-                    cols,
-                    w_addr_bits: $wa,
-                    a_addr_bits: $aa,
-                    o_addr_bits: $oa,
-                    p_addr_bits: $pa,
-                });
-            }
-        };
+    match unibit_core::cost::TileEngine::find(rows, cols) {
+        Some(e) => Ok(EngineParams {
+            bits,
+            rows,
+            cols,
+            w_addr_bits: e.w_addr_bits,
+            a_addr_bits: e.a_addr_bits,
+            o_addr_bits: e.o_addr_bits,
+            p_addr_bits: e.p_addr_bits,
+        }),
+        None => Err(Error::UnsupportedArray {
+            rows,
+            cols,
+            expected: unibit_core::cost::TileEngine::supported(),
+        }),
     }
-    for_each_config!(find);
-    Err(Error::UnsupportedArray {
-        rows,
-        cols,
-        expected: supported_configs()
-            .iter()
-            .map(|(r, c)| format!("{r}x{c}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
 }
 
 /// The Verilog of the engine (top module `top`) for `(bits, rows, cols)`.
@@ -220,3 +253,42 @@ macro_rules! impl_sim {
     };
 }
 for_each_config!(impl_sim);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unibit_core::cost::{tile_engine, TILE_ENGINES};
+
+    /// The engines built here time and size exactly as the cost model says (`unibit cost`
+    /// predicts with `tile_engine`, cosimulation splits tiles by `engine_config`).
+    #[test]
+    fn every_configuration_is_the_cost_models_tile_engine() {
+        assert_eq!(supported_configs().len(), TILE_ENGINES.len());
+        for (rows, cols) in supported_configs() {
+            for bits in 1..=8u8 {
+                let p = engine_params(bits, rows, cols).unwrap();
+                let b = p.bits();
+                let want = tile_engine(b, rows, cols).unwrap();
+                assert_eq!(p.engine_config().unwrap(), want, "B={bits} {rows}x{cols}");
+                assert_eq!(want.act_words, p.a_depth());
+                assert_eq!(want.out_words, p.o_depth());
+                for (r, chunks, n) in [(1, 1, 1), (rows, 3, 7), (rows / 2, 9, 40)] {
+                    assert_eq!(
+                        want.tile_cycles(r, chunks * cols, n),
+                        p.tile_cycles(r, chunks, n),
+                        "B={bits} {rows}x{cols} tile {r}×{chunks}×{n}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unsupported_arrays_name_the_supported_ones() {
+        let e = engine_params(2, 16, 32).unwrap_err().to_string();
+        assert!(
+            e.contains("16x32") && e.contains("4x4") && e.contains("16x16"),
+            "{e}"
+        );
+    }
+}

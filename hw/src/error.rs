@@ -18,6 +18,16 @@ pub enum Error {
         cols: usize,
         expected: String,
     },
+    /// An array too large for the board, refused before any tool runs.
+    #[error("{rows}x{cols} does not fit {board}: about {estimate} logic cells estimated, the {device} has {capacity} (use a smaller --rows/--cols)")]
+    BoardTooSmall {
+        board: &'static str,
+        device: &'static str,
+        rows: usize,
+        cols: usize,
+        estimate: u64,
+        capacity: u64,
+    },
     #[error("unknown board {name:?}: expected one of {expected}")]
     UnknownBoard { name: String, expected: String },
     #[error("no {family} PLL setting reaches {mhz} MHz")]

@@ -5,6 +5,7 @@ pub mod configs;
 pub mod error;
 pub mod job;
 pub mod model;
+pub mod outputs;
 pub mod pack;
 pub mod protocol;
 pub mod rtl;

@@ -109,25 +109,21 @@ impl EngineParams {
         tree_latency(self.cols)
     }
 
-    /// The controller's timing constants for `unibit_core::cost`.
+    /// The controller's timing constants for `unibit_core::cost` (its
+    /// [`unibit_core::cost::TileEngine::timing`], the one statement of them).
     ///
     /// The exact cycle count of a tile ([`EngineParams::tile_cycles`]) is
     /// `tile_overhead + N·max(⌈K/C⌉·B, rows) + min(⌈K/C⌉·B, rows)` — compute and the
     /// one-row-per-cycle requantizer drain form a two-stage pipeline — which is exactly
     /// `unibit_core::cost::EngineConfig::tile_cycles` with these constants.
     pub fn timing(&self) -> unibit_core::cost::Timing {
-        unibit_core::cost::Timing {
-            tile_overhead: self.fixed_tile_overhead(),
-            vector_overhead: 0,
-            requant_lanes: 1,
-            requant_cycles: 1,
-        }
+        self.tile_engine().timing()
     }
 
     /// Fixed cycles of a tile: controller start, memory read, operand registers, the adder
     /// tree, accumulate, hand-off, and the requantizer's pipeline.
     pub fn fixed_tile_overhead(&self) -> u64 {
-        FIXED_OVERHEAD + self.tree_latency()
+        self.timing().tile_overhead
     }
 
     /// Exact cycles from `start` to `done` for a tile (what the hardware's cycle counter reads).
@@ -137,14 +133,26 @@ impl EngineParams {
         self.fixed_tile_overhead() + vectors as u64 * p.max(q) + p.min(q)
     }
 
+    /// These parameters as a `unibit_core::cost::TileEngine` (its own memory depths, which
+    /// for [`crate::configs::engine_params`] are the core table's).
+    pub fn tile_engine(&self) -> unibit_core::cost::TileEngine {
+        unibit_core::cost::TileEngine {
+            rows: self.rows,
+            cols: self.cols,
+            w_addr_bits: self.w_addr_bits,
+            a_addr_bits: self.a_addr_bits,
+            o_addr_bits: self.o_addr_bits,
+            p_addr_bits: self.p_addr_bits,
+        }
+    }
+
     /// The cost model's view of this engine (timing and memory depths): what `unibit cost`
-    /// predicts with and what cosimulation splits vectors by.
+    /// predicts with and what cosimulation splits vectors by. For a supported configuration it
+    /// equals `unibit_core::cost::tile_engine(bits, rows, cols)`.
     pub fn engine_config(&self) -> Result<unibit_core::cost::EngineConfig> {
-        let mut e = unibit_core::cost::EngineConfig::new(self.rows, self.cols, self.bits())?;
-        e.timing = self.timing();
-        e.act_words = self.a_depth();
-        e.out_words = self.o_depth();
-        Ok(e)
+        // Same range checks as any cost-model engine.
+        unibit_core::cost::EngineConfig::new(self.rows, self.cols, self.bits())?;
+        Ok(self.tile_engine().config(self.bits()))
     }
 
     /// Checks a descriptor against this engine (sizes and memory bounds, no wrap-around).
@@ -191,10 +199,9 @@ impl EngineParams {
     }
 }
 
-/// Cycles of the tile pipeline that do not depend on the tree depth (measured design constant:
-/// controller register 1, memory read 1, operand register 1, accumulate 1, hand-off 1,
-/// drain-select 1, requantizer 6, output write/done 0 → see `controller.rs`).
-pub const FIXED_OVERHEAD: u64 = 11;
+/// Cycles of the tile pipeline that do not depend on the tree depth (the design constant the
+/// controller meets, stated once in unibit-core; see `controller.rs` for the stages).
+pub use unibit_core::cost::FIXED_OVERHEAD;
 
 /// Accumulator bits of an engine: every dot product it can compute fits them in two's
 /// complement. A tile's reduction is at most `K_max = (2^WA / B)·C` (its bit-planes must fit
@@ -207,11 +214,9 @@ pub fn accumulator_bits(bits: u8, cols: usize, w_addr_bits: usize) -> u32 {
 }
 
 /// Registered levels in a C-lane adder tree: the leaves, every other level above them, and the
-/// root.
-pub fn tree_latency(cols: usize) -> u64 {
-    let lg = cols.trailing_zeros() as usize;
-    (0..=lg).filter(|&d| tree_level_registered(lg, d)).count() as u64
-}
+/// root — `unibit_core::cost::tree_latency`, which the tree built by [`tree_level_registered`]
+/// meets (tested below).
+pub use unibit_core::cost::tree_latency;
 
 /// Whether heap depth `d` (root 0, leaves `lg`) of a tree over `2^lg` lanes is registered.
 pub fn tree_level_registered(lg: usize, d: usize) -> bool {
@@ -376,6 +381,14 @@ mod tests {
                 kind,
             };
             assert_eq!(RowParams::from_word(p.word()), p);
+        }
+    }
+
+    #[test]
+    fn registered_tree_levels_are_the_cost_models_latency() {
+        for lg in 0..=10usize {
+            let registered = (0..=lg).filter(|&d| tree_level_registered(lg, d)).count() as u64;
+            assert_eq!(registered, tree_latency(1 << lg), "C = {}", 1 << lg);
         }
     }
 

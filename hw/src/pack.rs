@@ -47,6 +47,8 @@ pub struct LayerLayout {
 
 #[derive(Debug, Serialize)]
 pub struct PackLayout {
+    /// `unibit-hw-pack` (the output kind of `hw pack`).
+    pub format: &'static str,
     pub bits: u8,
     pub rows: usize,
     pub cols: usize,
@@ -210,6 +212,7 @@ pub fn pack_model(
         )?);
     }
     let layout = PackLayout {
+        format: crate::outputs::PACK.format,
         bits,
         rows,
         cols,
@@ -242,6 +245,7 @@ fn weight_hex(wimg: &[Vec<u64>], width: usize) -> String {
 /// `hw pack`: packs a bundle's weights for an `rows`×`cols` engine into `out` (`weights.hex`,
 /// `params.hex`, `layout.json`).
 pub fn pack_bundle(bundle: &Path, rows: usize, cols: usize, out: &Path) -> Result<PackReport> {
+    unibit_core::atomic::check_output_dir(out, &crate::outputs::PACK, &[bundle])?;
     let bd = unibit_core::bundle::read_with(bundle, false).map_err(|source| Error::Bundle {
         path: bundle.to_path_buf(),
         source: Box::new(source),

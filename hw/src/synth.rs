@@ -90,11 +90,23 @@ impl Plan {
         let rows = o.rows.unwrap_or(b.default_rows);
         let cols = o.cols.unwrap_or(b.default_cols);
         let params = engine_params(o.bits, rows, cols)?;
+        b.check_fit(rows, cols)?;
         let freq = o.freq_mhz.unwrap_or(b.default_freq_mhz);
         if !(1.0..=500.0).contains(&freq) {
             return Err(Error::invalid("freq_mhz", "1..=500 MHz", freq));
         }
-        std::fs::create_dir_all(&o.out).map_err(Error::io("creating", &o.out))?;
+        unibit_core::atomic::check_output_dir(&o.out, &crate::outputs::SYNTH, &[])?;
+        let marker = serde_json::json!({
+            "format": crate::outputs::SYNTH.format,
+            "board": b.name,
+            "bits": o.bits,
+            "rows": rows,
+            "cols": cols,
+        });
+        write_atomic(
+            &o.out.join(crate::outputs::SYNTH.marker),
+            serde_json::to_string_pretty(&marker)?.as_bytes(),
+        )?;
         let dir = std::fs::canonicalize(&o.out).map_err(Error::io("resolving", &o.out))?;
         let (wrapper, clock_mhz) = wrapper(b, freq)?;
         Ok(Plan {
@@ -430,13 +442,21 @@ pub struct BenchOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub reports: Vec<SynthReport>,
-    /// `bench.json`: the reports as a JSON array.
+    /// `bench.json`: `{"format": "unibit-hw-bench", "reports": [...]}`.
     pub json: PathBuf,
 }
 
 /// `hw bench`: one synthesis per bitwidth (seed 1); timing failures are reported in the
 /// reports (and in `bench.json`) rather than stopping the sweep.
 pub fn bench(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport> {
+    unibit_core::atomic::check_output_dir(&o.out, &crate::outputs::BENCH, &[])?;
+    let json = o.out.join(crate::outputs::BENCH.marker);
+    let write = |reports: &[SynthReport]| -> Result<()> {
+        let v = serde_json::json!({ "format": crate::outputs::BENCH.format, "reports": reports });
+        write_atomic(&json, serde_json::to_string_pretty(&v)?.as_bytes())?;
+        Ok(())
+    };
+    write(&[])?;
     let mut reports = vec![];
     for &b in &o.bits {
         let opts = SynthOptions {
@@ -451,8 +471,7 @@ pub fn bench(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport> {
         };
         reports.push(run(&opts, progress)?);
     }
-    let json = o.out.join("bench.json");
-    write_atomic(&json, serde_json::to_string_pretty(&reports)?.as_bytes())?;
+    write(&reports)?;
     Ok(BenchReport { reports, json })
 }
 

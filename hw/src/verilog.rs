@@ -33,6 +33,8 @@ pub const LINT_WAIVERS: &[(&str, &str)] = &[
 /// Everything `hw verilog` describes about a generated engine.
 #[derive(Debug, Serialize)]
 pub struct VerilogInfo {
+    /// `unibit-hw-verilog` (the output kind of `hw verilog`).
+    pub format: &'static str,
     pub top: &'static str,
     pub params: EngineParams,
     pub timing: unibit_core::cost::Timing,
@@ -70,6 +72,7 @@ pub fn info(p: &EngineParams) -> VerilogInfo {
         ("cycles", 32),
     ];
     VerilogInfo {
+        format: crate::outputs::VERILOG.format,
         top: "top",
         params: *p,
         timing: p.timing(),
@@ -297,6 +300,7 @@ pub fn write_engine(
     let host = host_clocks_per_bit
         .map(|cpb| host_verilog(bits, rows, cols, cpb))
         .transpose()?;
+    unibit_core::atomic::check_output_dir(out, &crate::outputs::VERILOG, &[])?;
     std::fs::create_dir_all(out).map_err(Error::io("creating", out))?;
     let info = info(&p);
     let mut files = vec![out.join("top.v"), out.join("engine.json")];

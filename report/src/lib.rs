@@ -32,6 +32,14 @@ pub const SUMMARY_MD: &str = "summary.md";
 pub const INDEX_HTML: &str = "index.html";
 pub const RESULTS_JSON: &str = "results.json";
 
+/// A report directory: marked by `results.json` with this format, so a new report may replace
+/// an earlier one (or fill an empty directory) and refuses any other non-empty directory.
+pub const OUTPUT: unibit_core::atomic::OutputKind = unibit_core::atomic::OutputKind {
+    name: "report",
+    marker: RESULTS_JSON,
+    format: "unibit-report",
+};
+
 /// What a report run did, for the CLI to print.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReportOutput {
@@ -47,6 +55,7 @@ pub struct ReportOutput {
 /// `results.json`: the merged records and the computed comparison.
 #[derive(Serialize)]
 struct ResultsJson<'a> {
+    format: &'static str,
     inputs: &'a [PathBuf],
     records: &'a [load::Sourced],
     comparison: &'a Comparison,
@@ -68,7 +77,10 @@ pub fn run(inputs: &[PathBuf], out: &Path) -> Result<ReportOutput> {
 
 /// Read the sweeps (directories or `results.jsonl` files), compare, and write the report into
 /// `out` (staged, then moved into place file by file; a failure leaves `out` as it was).
+/// `out` must be new, empty or an earlier report ([`OUTPUT`]), and must not hold an input.
 pub fn run_with(inputs: &[PathBuf], out: &Path, opts: &ReportOptions) -> Result<ReportOutput> {
+    let input_paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    unibit_core::atomic::check_output_dir(out, &OUTPUT, &input_paths)?;
     let mut loaded = load::load(inputs)?;
     if let Some(a) = opts.size_accounting {
         load::keep_accounting(&mut loaded, a)?;
@@ -108,6 +120,7 @@ pub fn run_with(inputs: &[PathBuf], out: &Path, opts: &ReportOptions) -> Result<
     page.write_markdown(&stage.path(SUMMARY_MD))?;
     page.write_html(&stage.path(INDEX_HTML))?;
     let json = serde_json::to_string_pretty(&ResultsJson {
+        format: OUTPUT.format,
         inputs: &loaded.files,
         records: &loaded.records,
         comparison: &comparison,

@@ -11,7 +11,8 @@ pub struct ReportArgs {
     /// Sweep directories (holding results.jsonl) or results.jsonl files; records are merged.
     #[arg(required = true)]
     pub sweeps: Vec<PathBuf>,
-    /// Output directory (created; files in it are replaced).
+    /// Output directory: new, empty or an earlier report (whose files are replaced); any other
+    /// directory, or one holding an input, is refused.
     #[arg(long)]
     pub out: PathBuf,
     /// Only records planned under this size accounting (weights or engine; default: every

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tch::Device;
-use unibit_core::cost::{model_cost, EngineConfig};
+use unibit_core::cost::{model_cost, tile_engine};
 use unibit_core::family::FamilyConfig;
 use unibit_core::progress::{Progress, Silent};
 use unibit_core::results::{self, Method, RunRecord};
@@ -369,7 +369,7 @@ pub fn log_line(run: &Path, msg: &str) {
 
 /// Predicted cycles per image on the reference array at bitwidth `bits`.
 pub fn reference_cycles(model: &FamilyConfig, bits: Bits) -> Result<u64> {
-    let e = EngineConfig::new(REFERENCE_ROWS, REFERENCE_COLS, bits)?;
+    let e = tile_engine(bits, REFERENCE_ROWS, REFERENCE_COLS)?;
     Ok(model_cost(&model.build()?, &e)?.cycles)
 }
 

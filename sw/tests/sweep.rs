@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 use tch::Device;
-use unibit_core::cost::{model_cost, EngineConfig};
+use unibit_core::cost::{model_cost, tile_engine};
 use unibit_core::family::FamilyConfig;
 use unibit_core::progress::Silent;
 use unibit_core::results::{self, Method};
@@ -89,7 +89,7 @@ fn sweep_end_to_end_then_plan_run_collect_gives_the_same_table() {
             (size.weights, size.weight_bits, size.param_bits)
         );
         assert_eq!(r.layer_bits, vec![b.get(); g.weight_layers().count()]);
-        let cycles = model_cost(&g, &EngineConfig::new(8, 8, b).unwrap())
+        let cycles = model_cost(&g, &tile_engine(b, 8, 8).unwrap())
             .unwrap()
             .cycles;
         assert_eq!(r.cycles, Some(cycles));
