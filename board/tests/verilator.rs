@@ -216,3 +216,67 @@ fn figure_model_load_time_64k() {
         "board time covers the wire time"
     );
 }
+
+/// The demo-shaped resnet8 (`unibit_core::synthetic`, B = 2, width 0.8594, channel multiple
+/// 8) on the virtual board: load, classify a few images bit-exact with exact cycles, and the
+/// throughput in simulated board time (engine + RUN's bytes on the wire at 3 Mbaud; host
+/// turnaround excluded) against the engine-only bound clock / engine::cycles.
+#[test]
+#[ignore = "figure: demo resnet8 on the virtual board (a minute or more)"]
+fn figure_demo_resnet8_images_per_second() {
+    use unibit_core::family::FamilyConfig;
+    let Some(mut b) = start() else { return };
+    let mut l = link(&b);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = FamilyConfig::fashion_mnist("resnet8".parse().unwrap(), 0.8594);
+    cfg.channel_multiple = 8;
+    let t = Target::named("icebreaker", 2, None, None).unwrap();
+    let calib = synthetic_images(8, cfg.input, 3);
+    let model =
+        unibit_core::synthetic::synthetic_model(&cfg, t.shape.bits, 3, calib.view()).unwrap();
+    let path = dir.path().join("resnet8");
+    let bun = Bundle {
+        model,
+        info: ModelInfo {
+            source: "synthetic".into(),
+            ..ModelInfo::default()
+        },
+        accuracy: Accuracy::default(),
+        golden: None,
+    };
+    bundle::write(&path, &bun).unwrap();
+    let (c0, t0) = (b.cycles().unwrap(), Instant::now());
+    let ld = driver::load(&path, &mut l, &Expect::default(), &Silent).unwrap();
+    let (c1, t1) = (b.cycles().unwrap(), Instant::now());
+    const N: usize = 4;
+    let images = Images {
+        pixels: synthetic_images(N, cfg.input, 4),
+        labels: None,
+        source: "synthetic".into(),
+    };
+    let r = driver::classify(&path, &mut l, &images, &Silent).unwrap();
+    let c2 = b.cycles().unwrap();
+    assert_eq!(r.reference_equal, N, "{:?}", r.mismatches);
+    assert!(r.cycles_equal, "{:?} vs {}", r.cycles, r.cycles_expected);
+    let per_image = (c2 - c1) as f64 / N as f64;
+    let ips = CLOCK as f64 / per_image;
+    let bound = CLOCK as f64 / r.cycles_expected as f64;
+    println!(
+        "demo resnet8 (B 2, width 0.8594, ch. multiple 8) on the virtual iCEBreaker, {CLOCK} Hz, \
+         {BAUD} baud: load {} image bytes = {} board cycles ({:.3} s simulated, wall {:.1} s); \
+         {N} images bit-exact, {} engine cycles each (= engine::cycles); {:.0} board cycles per \
+         image with the link (RUN command + engine + reply; host turnaround excluded) = \
+         {ips:.2} images/s; engine-only bound {bound:.2} images/s; ratio {:.3} \
+         (classify wall {:.1} s, simulation {:.2} M cycles/s)",
+        ld.image_bytes,
+        c1 - c0,
+        (c1 - c0) as f64 / CLOCK as f64,
+        (t1 - t0).as_secs_f64(),
+        r.cycles_expected,
+        per_image,
+        ips / bound,
+        t1.elapsed().as_secs_f64(),
+        b.cycles_per_s / 1e6
+    );
+    assert!(ips <= bound, "the link cannot beat the engine");
+}
