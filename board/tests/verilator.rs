@@ -1,22 +1,22 @@
-//! The Verilator virtual board of the **link-only build** (HostSide + SpramMain, no engine)
-//! end to end: the driver's Link over the harness's PTY does INFO, loads a compiled model the
-//! way `driver::load` does (write, read back, commit) and gets EngineFault for RUN, as a top
-//! without an engine must answer. The `--ignored` figure test measures the load time of a
-//! 64 KiB model at the default 3 Mbaud in simulated board time.
+//! The Verilator virtual board running the board top (HostSide + NetEngine, the Verilog the
+//! iCEBreaker gets, with yosys's SPRAM model) end to end over the harness's PTY: INFO names
+//! the real engine, the driver loads a compiled model and classifies images, every logit
+//! equal to the integer reference and every cycle count equal to `engine::cycles`. The
+//! `--ignored` figure test measures the load time of a 64 KiB model at the default 3 Mbaud
+//! in simulated board time.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
+use unibit_board::driver::{self, Expect, Images};
 use unibit_board::link::{Link, LinkOptions};
-use unibit_board::protocol::Status;
-use unibit_board::target::{hash8, image_bytes, Registers, Target, MEM_MAIN, MEM_REGS};
+use unibit_board::target::{hex8, Target, MEM_MAIN, MEM_REGS};
 use unibit_board::verilator::VerilatorBoard;
-use unibit_board::Error;
+use unibit_core::bundle::{self, Accuracy, Bundle, ModelInfo};
 use unibit_core::engine::compile;
 use unibit_core::graph::{Graph, Node, Op, Shape, INPUT};
 use unibit_core::progress::Silent;
 use unibit_core::synthetic::{synthetic_from_graph, synthetic_images};
-use unibit_hw::rtl::net::board_top::{
-    link_only_config, link_only_verilog, with_spram_model, ICE40_CELLS_SIM,
-};
+use unibit_hw::rtl::net::board_top::{board_simulation, ICE40_CELLS_SIM};
 
 const BAUD: u32 = 3_000_000;
 const CLOCK: u32 = 24_000_000;
@@ -32,12 +32,8 @@ fn start() -> Option<VerilatorBoard> {
         eprintln!("{ICE40_CELLS_SIM} (yosys) missing: virtual board test skipped");
         return None;
     }
-    let cfg = link_only_config(2, CLOCK, BAUD);
-    let v = with_spram_model(
-        &link_only_verilog(&cfg),
-        std::path::Path::new(ICE40_CELLS_SIM),
-    )
-    .unwrap();
+    let t = Target::named("icebreaker", 2, None, None).unwrap();
+    let (cfg, v) = board_simulation(2, CLOCK, BAUD, t.config_hash().unwrap()).unwrap();
     Some(VerilatorBoard::start(&v, CLOCK, cfg.clocks_per_bit, &Silent).unwrap())
 }
 
@@ -66,87 +62,118 @@ fn load(l: &mut Link<Box<dyn serialport::SerialPort>>, parts: &[(u8, &[u8])], id
     l.commit(id).unwrap();
 }
 
+fn node(name: &str, op: Op, inputs: &[&str], relu: bool) -> Node {
+    Node {
+        name: name.into(),
+        op,
+        inputs: inputs.iter().map(|s| s.to_string()).collect(),
+        relu,
+    }
+}
+
+fn conv(name: &str, x: &str, cin: usize, cout: usize, k: usize, s: usize, relu: bool) -> Node {
+    let op = Op::Conv2d {
+        in_channels: cin,
+        out_channels: cout,
+        kernel: k,
+        stride: s,
+        padding: k / 2,
+        groups: 1,
+        batch_norm: false,
+    };
+    node(name, op, &[x], relu)
+}
+
+/// The tiny residual network of hw/tests/net_engine.rs (expanded 3×3 stem, max pool, a 3×3
+/// conv block with an add, a strided 1×1 conv, global pool, linear) as a bundle.
+fn tiny_bundle(dir: &Path) -> (PathBuf, Shape) {
+    let input = Shape::new(1, 8, 8);
+    let nodes = vec![
+        conv("stem", INPUT, 1, 8, 3, 1, true),
+        node(
+            "mp",
+            Op::MaxPool {
+                kernel: 2,
+                stride: 2,
+            },
+            &["stem"],
+            false,
+        ),
+        conv("c1", "mp", 8, 8, 3, 1, true),
+        conv("c2", "c1", 8, 8, 3, 1, false),
+        node("res", Op::Add, &["c2", "mp"], true),
+        conv("down", "res", 8, 12, 1, 2, true),
+        node("gap", Op::GlobalAvgPool, &["down"], false),
+        node(
+            "fc",
+            Op::Linear {
+                in_features: 12,
+                out_features: 10,
+            },
+            &["gap"],
+            false,
+        ),
+    ];
+    let t = Target::named("icebreaker", 2, None, None).unwrap();
+    let calib = synthetic_images(4, input, 9);
+    let model =
+        synthetic_from_graph(Graph { input, nodes }, t.shape.bits, 9, calib.view()).unwrap();
+    let path = dir.join("tiny");
+    let b = Bundle {
+        model,
+        info: ModelInfo {
+            source: "synthetic".into(),
+            ..ModelInfo::default()
+        },
+        accuracy: Accuracy::default(),
+        golden: None,
+    };
+    bundle::write(&path, &b).unwrap();
+    (path, input)
+}
+
 #[test]
-fn link_only_board_answers_info_loads_a_model_and_refuses_run() {
+fn board_top_answers_info_and_classifies_bit_exact_with_exact_cycles() {
     let Some(b) = start() else { return };
     let mut l = link(&b);
-    let info = l.info().unwrap();
-    assert_eq!((info.bits, info.clock_hz, info.baud), (2, CLOCK, BAUD));
-    assert_eq!(
-        (info.rows, info.cols, info.config_hash),
-        (0, 0, [0; 8]),
-        "claims no engine"
-    );
     let t = Target::named("icebreaker", 2, None, None).unwrap();
+    let info = l.info().unwrap();
+    assert_eq!(
+        (info.bits, info.rows, info.cols, info.clock_hz, info.baud),
+        (2, 8, 8, CLOCK, BAUD)
+    );
+    assert_eq!(info.config_hash, t.config_hash().unwrap());
     let mems: Vec<(u8, u32)> = info.memories.iter().map(|m| (m.id, m.bytes)).collect();
     assert_eq!(
         mems,
         vec![(MEM_MAIN, t.main_bytes().unwrap()), (MEM_REGS, 64)]
     );
     assert!(!info.model_loaded());
-    // A compiled model: expanded 3×3 stem, global pool, linear.
-    let input = Shape { c: 1, h: 12, w: 12 };
-    let node = |name: &str, op: Op, inp: &str| Node {
-        name: name.into(),
-        op,
-        inputs: vec![inp.into()],
-        relu: false,
-    };
-    let graph = Graph {
-        input,
-        nodes: vec![
-            node(
-                "stem",
-                Op::Conv2d {
-                    in_channels: 1,
-                    out_channels: 8,
-                    kernel: 3,
-                    stride: 1,
-                    padding: 1,
-                    groups: 1,
-                    batch_norm: false,
-                },
-                INPUT,
-            ),
-            node("gap", Op::GlobalAvgPool, "stem"),
-            node("flat", Op::Flatten, "gap"),
-            node(
-                "fc",
-                Op::Linear {
-                    in_features: 8,
-                    out_features: 10,
-                },
-                "flat",
-            ),
-        ],
-    };
-    let calib = synthetic_images(2, input, 1);
-    let model = synthetic_from_graph(graph, t.shape.bits, 2, calib.view()).unwrap();
-    let p = compile(&model, &t.shape, &t.memories).unwrap();
-    let (image, regs) = (
-        image_bytes(&p),
-        Registers::of(&p).unwrap().encode().unwrap(),
+    let dir = tempfile::tempdir().unwrap();
+    let (bundle_dir, input) = tiny_bundle(dir.path());
+    let first = driver::load(&bundle_dir, &mut l, &Expect::default(), &Silent).unwrap();
+    assert!(!first.skipped);
+    assert_eq!(first.bytes_written, first.image_bytes + 64);
+    assert_eq!(
+        hex8(&l.info().unwrap().model_id),
+        first.model_id,
+        "committed"
     );
-    let id = hash8(&[&image, &regs]);
-    load(&mut l, &[(MEM_MAIN, &image), (MEM_REGS, &regs)], id);
-    assert_eq!(l.info().unwrap().model_id, id, "committed");
-    let pixels: Vec<u8> = synthetic_images(1, input, 3).iter().copied().collect();
-    match l.run(&pixels, 10, std::time::Duration::from_millis(100)) {
-        Err(Error::Refused { status, .. }) => assert_eq!(status, Status::EngineFault),
-        r => panic!("RUN on the link-only build: {r:?}"),
-    }
-    // The loader ran before the fault: the input buffer is no longer what was written.
-    let inp = *p.input();
-    let back = l
-        .read(MEM_MAIN, 8 * inp.base as u32, 8 * inp.words())
-        .unwrap();
-    let mut m = unibit_core::engine::Machine::new(&p);
-    m.load_image(&pixels).unwrap();
-    let want: Vec<u8> = m.main[inp.base..inp.base + inp.words()]
-        .iter()
-        .flat_map(|d| d.to_le_bytes())
-        .collect();
-    assert_eq!(back, want, "input buffer as Machine::load_image leaves it");
+    let images = Images {
+        pixels: synthetic_images(3, input, 10),
+        labels: None,
+        source: "synthetic".into(),
+    };
+    let r = driver::classify(&bundle_dir, &mut l, &images, &Silent).unwrap();
+    assert_eq!(r.images, 3);
+    assert_eq!(r.reference_equal, 3, "{:?}", r.mismatches);
+    let model = bundle::read_with(&bundle_dir, false).unwrap().model;
+    let p = compile(&model, &t.shape, &t.memories).unwrap();
+    assert_eq!(r.cycles_expected, unibit_core::engine::cycles(&p));
+    assert_eq!(r.cycles, vec![r.cycles_expected; 3], "board cycle counter");
+    assert!(r.exact());
+    let again = driver::load(&bundle_dir, &mut l, &Expect::default(), &Silent).unwrap();
+    assert!(again.skipped, "the board keeps the committed model id");
 }
 
 #[test]
@@ -173,7 +200,7 @@ fn figure_model_load_time_64k() {
     let wire = l.bytes_sent + l.bytes_received - w0;
     let sim_s = (c1 - c0) as f64 / CLOCK as f64;
     println!(
-        "64 KiB model load (write + read back + commit, 8 KiB steps) on the link-only virtual \
+        "64 KiB model load (write + read back + commit, 8 KiB steps) on the virtual \
          iCEBreaker at {BAUD} baud, {CLOCK} Hz: {} board cycles = {:.3} s simulated board time \
          (host turnaround excluded); {wire} bytes on the wire = {:.3} s at the baud rate; \
          wall {wall:.2} s, {} retries (simulation {:.2} M cycles/s, time scale {:.1})",
@@ -188,4 +215,68 @@ fn figure_model_load_time_64k() {
         sim_s >= wire as f64 * 10.0 / BAUD as f64,
         "board time covers the wire time"
     );
+}
+
+/// The demo-shaped resnet8 (`unibit_core::synthetic`, B = 2, width 0.8594, channel multiple
+/// 8) on the virtual board: load, classify a few images bit-exact with exact cycles, and the
+/// throughput in simulated board time (engine + RUN's bytes on the wire at 3 Mbaud; host
+/// turnaround excluded) against the engine-only bound clock / engine::cycles.
+#[test]
+#[ignore = "figure: demo resnet8 on the virtual board (a minute or more)"]
+fn figure_demo_resnet8_images_per_second() {
+    use unibit_core::family::FamilyConfig;
+    let Some(mut b) = start() else { return };
+    let mut l = link(&b);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = FamilyConfig::fashion_mnist("resnet8".parse().unwrap(), 0.8594);
+    cfg.channel_multiple = 8;
+    let t = Target::named("icebreaker", 2, None, None).unwrap();
+    let calib = synthetic_images(8, cfg.input, 3);
+    let model =
+        unibit_core::synthetic::synthetic_model(&cfg, t.shape.bits, 3, calib.view()).unwrap();
+    let path = dir.path().join("resnet8");
+    let bun = Bundle {
+        model,
+        info: ModelInfo {
+            source: "synthetic".into(),
+            ..ModelInfo::default()
+        },
+        accuracy: Accuracy::default(),
+        golden: None,
+    };
+    bundle::write(&path, &bun).unwrap();
+    let (c0, t0) = (b.cycles().unwrap(), Instant::now());
+    let ld = driver::load(&path, &mut l, &Expect::default(), &Silent).unwrap();
+    let (c1, t1) = (b.cycles().unwrap(), Instant::now());
+    const N: usize = 4;
+    let images = Images {
+        pixels: synthetic_images(N, cfg.input, 4),
+        labels: None,
+        source: "synthetic".into(),
+    };
+    let r = driver::classify(&path, &mut l, &images, &Silent).unwrap();
+    let c2 = b.cycles().unwrap();
+    assert_eq!(r.reference_equal, N, "{:?}", r.mismatches);
+    assert!(r.cycles_equal, "{:?} vs {}", r.cycles, r.cycles_expected);
+    let per_image = (c2 - c1) as f64 / N as f64;
+    let ips = CLOCK as f64 / per_image;
+    let bound = CLOCK as f64 / r.cycles_expected as f64;
+    println!(
+        "demo resnet8 (B 2, width 0.8594, ch. multiple 8) on the virtual iCEBreaker, {CLOCK} Hz, \
+         {BAUD} baud: load {} image bytes = {} board cycles ({:.3} s simulated, wall {:.1} s); \
+         {N} images bit-exact, {} engine cycles each (= engine::cycles); {:.0} board cycles per \
+         image with the link (RUN command + engine + reply; host turnaround excluded) = \
+         {ips:.2} images/s; engine-only bound {bound:.2} images/s; ratio {:.3} \
+         (classify wall {:.1} s, simulation {:.2} M cycles/s)",
+        ld.image_bytes,
+        c1 - c0,
+        (c1 - c0) as f64 / CLOCK as f64,
+        (t1 - t0).as_secs_f64(),
+        r.cycles_expected,
+        per_image,
+        ips / bound,
+        t1.elapsed().as_secs_f64(),
+        b.cycles_per_s / 1e6
+    );
+    assert!(ips <= bound, "the link cannot beat the engine");
 }

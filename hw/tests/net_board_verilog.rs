@@ -1,13 +1,13 @@
-//! The link-only board top's Verilog: lint-clean under the project's Verilator waivers, and
+//! The board top's Verilog (HostSide + NetEngine): lint-clean under the project's Verilator waivers, and
 //! ready for simulation with the vendor's SPRAM model (what the virtual board compiles).
 use unibit_hw::rtl::net::board_top::{
-    link_only_config, link_only_verilog, with_spram_model, ICE40_CELLS_SIM,
+    board_config, board_verilog, with_spram_model, ICE40_CELLS_SIM,
 };
 use unibit_hw::verilog::{have_tool, lint};
 
 #[test]
-fn link_only_top_lints_clean() {
-    let v = link_only_verilog(&link_only_config(2, 24_000_000, 3_000_000));
+fn board_top_lints_clean() {
+    let v = board_verilog(&board_config(2, 24_000_000, 3_000_000, [7; 8]));
     assert!(v.contains("module top"));
     if !have_tool("verilator") {
         eprintln!("verilator not installed: lint skipped");

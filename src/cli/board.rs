@@ -116,8 +116,7 @@ pub struct ClassifyArgs {
 pub enum Backend {
     /// unibit-core's memory-level engine model (bit-exact, cycle-counting; not the RTL).
     Model,
-    /// The board top's Verilog under Verilator. Until the engine RTL lands this is the
-    /// link-only build (host side + main memory, no engine: RUN answers EngineFault).
+    /// The board top's Verilog (host side + whole-network engine) under Verilator.
     Verilator,
 }
 
@@ -393,14 +392,18 @@ fn sim(a: SimArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--backend verilator`: the link-only board top (no engine yet) behind a PTY.
+/// `--backend verilator`: the board top (host side + NetEngine) behind a PTY.
 fn sim_verilator(a: SimArgs) -> Result<()> {
     if a.board != BoardName::Icebreaker || a.rows.is_some() || a.cols.is_some() {
         bail!("--backend verilator: only --board icebreaker at its 8×8 shape is built (the UP5K SPRAM top)");
     }
     let target = Target::named(a.board.name(), a.bits, None, None)?;
-    let (cfg, verilog) =
-        unibit_hw::rtl::net::board_top::link_only_simulation(a.bits, target.clock_hz, a.baud)?;
+    let (cfg, verilog) = unibit_hw::rtl::net::board_top::board_simulation(
+        a.bits,
+        target.clock_hz,
+        a.baud,
+        target.config_hash()?,
+    )?;
     let mut board = unibit_board::verilator::VerilatorBoard::start(
         &verilog,
         cfg.clock_hz,
@@ -414,7 +417,9 @@ fn sim_verilator(a: SimArgs) -> Result<()> {
     }
     println!("{}", board.path);
     eprintln!(
-        "virtual board (Verilator, LINK-ONLY build: host side + main memory, no engine — RUN answers EngineFault; not the board): icebreaker B = {} at {:.3} MHz, {} baud ({} clocks per bit); simulation {:.2} M cycles/s: host time-outs need ×{:.0} (time scale); serving until interrupted",
+        "virtual board (Verilator: the board top's Verilog, host side + NetEngine {}×{}): icebreaker B = {} at {:.3} MHz, {} baud ({} clocks per bit); simulation {:.2} M cycles/s: host time-outs need ×{:.0} (time scale); serving until interrupted",
+        cfg.rows,
+        cfg.cols,
         cfg.bits,
         cfg.clock_hz as f64 / 1e6,
         cfg.baud,

@@ -1,86 +1,102 @@
-//! Board tops: the protocol v2 host side in front of the engine's main memory.
-//!
-//! [`LinkOnlyTop`] is the **link-only build**: `HostSide` + `SpramMain` with the engine port
-//! tied off (no NetEngine yet). It answers INFO (claiming no engine: R × C = 0 × 0 and a zero
-//! configuration hash, so the driver refuses to load a bundle onto it), WRITE, READ and COMMIT
-//! exactly as a board does, and RUN — after the image loader has filled the input buffer —
-//! with EngineFault. It is what the Verilator virtual board runs until NetEngine lands; it is
-//! never the board. Ports: `clock`, `rx`, `tx`, `idle` (see `HostSide::idle`).
+//! The board top: the protocol v2 host side ([`HostSide`]: UART, frames, command unit, image
+//! loader) in front of the whole-network engine ([`NetEngine`], which holds the main memory).
+//! Ports: `clock`, `rx`, `tx`, `idle` (see `HostSide::idle`). Its Verilog with yosys's SPRAM
+//! model is what the Verilator virtual board runs ([`board_simulation`]).
 
 use crate::rtl::net::host_cmd::{HostConfig, HostSide};
-use crate::rtl::net::spram_main::SpramMain;
+use crate::rtl::net::net_engine::NetEngine;
 use rust_hdl::prelude::*;
 
-/// INFO of a link-only build: B, clock and baud of the board it stands for, its memory, no
-/// engine (R × C = 0 × 0, configuration hash 0).
-pub fn link_only_config(bits: u8, clock_hz: u32, baud: u32) -> HostConfig {
+/// INFO of the board top: B, the UP5K engine's 8 × 8 array, clock and baud, its main
+/// memory and `config_hash` — `unibit_board::target::Target::config_hash` of the target it
+/// is built for (this crate does not depend on the driver's, so the caller passes it).
+pub fn board_config(bits: u8, clock_hz: u32, baud: u32, config_hash: [u8; 8]) -> HostConfig {
     HostConfig {
         bits,
-        rows: 0,
-        cols: 0,
+        rows: 8,
+        cols: 8,
         clock_hz,
         baud,
         main_bytes: (crate::rtl::net::spram_main::DEPTH * 8) as u32,
-        config_hash: [0; 8],
+        config_hash,
         clocks_per_bit: (clock_hz / baud) as u16,
         idle_clocks: HostConfig::idle_gap_clocks(clock_hz),
     }
 }
 
+/// The board top: protocol v2 host side ([`HostSide`]) in front of the whole-network engine
+/// ([`NetEngine`], which holds the main memory).
 #[derive(LogicBlock)]
-pub struct LinkOnlyTop {
+pub struct BoardTop {
     pub clock: Signal<In, Clock>,
     pub rx: Signal<In, Bit>,
     pub tx: Signal<Out, Bit>,
     pub idle: Signal<Out, Bit>,
     host: HostSide,
-    main: SpramMain,
+    engine: NetEngine,
 }
 
-impl LinkOnlyTop {
+impl BoardTop {
     pub fn new(cfg: &HostConfig) -> Self {
-        assert_eq!(
-            (cfg.rows, cfg.cols, cfg.config_hash),
-            (0, 0, [0; 8]),
-            "a link-only build must not claim an engine"
-        );
         Self {
             clock: Default::default(),
             rx: Default::default(),
             tx: Default::default(),
             idle: Default::default(),
             host: HostSide::new(cfg),
-            main: SpramMain::default(),
+            engine: NetEngine::new(cfg.bits),
         }
     }
 }
 
-impl Logic for LinkOnlyTop {
+impl Logic for BoardTop {
     #[hdl_gen]
     fn update(&mut self) {
         self.host.clock.next = self.clock.val();
-        self.main.clock.next = self.clock.val();
+        self.engine.clock.next = self.clock.val();
         self.host.rx.next = self.rx.val();
         self.tx.next = self.host.tx.val();
         self.idle.next = self.host.idle.val();
-        // No engine: never busy, a run ends at once in a fault.
-        self.host.eng_busy.next = false;
-        self.host.eng_done.next = true;
-        self.host.eng_fault.next = true;
-        self.host.eng_cycles.next = bits::<48>(0);
-        self.main.addr.next = self.host.host_addr.val().get_bits::<14>(0);
-        self.main.we.next = self.host.host_we.val();
-        self.main.be.next = self.host.host_be.val();
-        self.main.wdata.next = self.host.host_wdata.val();
-        self.host.host_rdata.next = self.main.rdata.val();
+        self.engine.start.next = self.host.eng_start.val();
+        self.engine.stop_after.next = self.host.eng_stop_after.val();
+        self.host.eng_busy.next = self.engine.busy.val();
+        self.host.eng_done.next = self.engine.done.val();
+        self.host.eng_fault.next = self.engine.fault.val();
+        self.host.eng_cycles.next = self.engine.cycles.val();
+        self.engine.host_addr.next = self.host.host_addr.val();
+        self.engine.host_we.next = self.host.host_we.val();
+        self.engine.host_be.next = self.host.host_be.val();
+        self.engine.host_wdata.next = self.host.host_wdata.val();
+        self.engine.host_en.next = self.host.host_en.val();
+        self.host.host_rdata.next = self.engine.host_rdata.val();
     }
 }
 
-/// The Verilog of a link-only top (module `top`, SPRAM black boxes declared).
-pub fn link_only_verilog(cfg: &HostConfig) -> String {
-    let mut top = LinkOnlyTop::new(cfg);
+/// The Verilog of the board top (module `top`, SPRAM black boxes declared), Verilator's
+/// UNOPTFLAT waived as for the engine.
+pub fn board_verilog(cfg: &HostConfig) -> String {
+    let mut top = BoardTop::new(cfg);
     top.connect_all();
-    generate_verilog(&top)
+    format!(
+        "{}{}",
+        crate::rtl::net::elem_unit::UNOPTFLAT_WAIVER,
+        generate_verilog(&top)
+    )
+}
+
+/// The board top for a simulator at `clock_hz` and `baud` (a whole number of clocks per bit,
+/// ≥ 4) claiming `config_hash`: its configuration and its Verilog with the vendor's SPRAM
+/// model.
+pub fn board_simulation(
+    bits: u8,
+    clock_hz: u32,
+    baud: u32,
+    config_hash: [u8; 8],
+) -> crate::Result<(HostConfig, String)> {
+    check_baud(clock_hz, baud)?;
+    let cfg = board_config(bits, clock_hz, baud, config_hash);
+    let v = with_spram_model(&board_verilog(&cfg), std::path::Path::new(ICE40_CELLS_SIM))?;
+    Ok((cfg, v))
 }
 
 /// Yosys's simulation models of the iCE40 primitives.
@@ -109,13 +125,7 @@ pub fn with_spram_model(verilog: &str, cells_sim: &std::path::Path) -> crate::Re
     ))
 }
 
-/// The link-only top for a simulator at `clock_hz` and `baud` (a whole number of clocks per
-/// bit, ≥ 4): its configuration and its Verilog with the vendor's SPRAM model.
-pub fn link_only_simulation(
-    bits: u8,
-    clock_hz: u32,
-    baud: u32,
-) -> crate::Result<(HostConfig, String)> {
+fn check_baud(clock_hz: u32, baud: u32) -> crate::Result<()> {
     let cpb = clock_hz.checked_div(baud).unwrap_or(0);
     if baud == 0 || !clock_hz.is_multiple_of(baud) || !(4..=u16::MAX as u32).contains(&cpb) {
         return Err(crate::error::Error::Invalid {
@@ -124,10 +134,5 @@ pub fn link_only_simulation(
             found: baud.to_string(),
         });
     }
-    let cfg = link_only_config(bits, clock_hz, baud);
-    let v = with_spram_model(
-        &link_only_verilog(&cfg),
-        std::path::Path::new(ICE40_CELLS_SIM),
-    )?;
-    Ok((cfg, v))
+    Ok(())
 }

@@ -40,7 +40,7 @@ pub const MAX_LOGITS: u64 = 253;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HostConfig {
     pub bits: u8,
-    /// R and C of the engine behind the host side (0 × 0: no engine, the link-only build).
+    /// R and C of the engine behind the host side.
     pub rows: u16,
     pub cols: u16,
     pub clock_hz: u32,
