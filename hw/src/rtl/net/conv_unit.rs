@@ -310,6 +310,8 @@ impl ConvUnit {
 }
 
 impl Logic for ConvUnit {
+    // Nested ifs mirror the emitted Verilog; collapsing them would change what rust-hdl generates.
+    #[allow(clippy::collapsible_if)]
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
