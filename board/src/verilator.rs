@@ -249,3 +249,70 @@ impl Drop for VerilatorBoard {
         let _ = self.child.wait();
     }
 }
+
+/// What [`session`] measured, in simulated board time.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Session {
+    pub port: String,
+    pub backend: String,
+    pub load: crate::driver::LoadReport,
+    pub classify: crate::driver::ClassifyReport,
+    /// Board clocks of the load (wire and device work; host turnaround excluded).
+    pub load_cycles: u64,
+    /// Board clocks per classified image: RUN command, image loader, engine, reply.
+    pub cycles_per_image: f64,
+    /// Images per second at the board's clock with the link included, the engine-only bound,
+    /// and their ratio.
+    pub images_per_s: f64,
+    pub engine_images_per_s: f64,
+    pub link_ratio: f64,
+    /// Simulated clocks per wall second, and the Verilator build's wall seconds (0: cached).
+    pub sim_cycles_per_s: f64,
+    pub build_seconds: f64,
+}
+
+/// Start the virtual board for `verilog` and drive it through its PTY as a host would: load the
+/// bundle, classify `images`, and time both in simulated board clocks.
+pub fn session(
+    verilog: &str,
+    clock_hz: u32,
+    clocks_per_bit: u16,
+    bundle: &Path,
+    images: &crate::driver::Images,
+    progress: &dyn Progress,
+) -> Result<Session> {
+    use crate::driver::{self, Expect};
+    use crate::link::{Link, LinkOptions};
+    let mut b = VerilatorBoard::start(verilog, clock_hz, clocks_per_bit, progress)?;
+    let baud = (clock_hz as f64 / clocks_per_bit as f64).round() as u32;
+    let (name, port) = crate::port::open(&b.path, baud)?;
+    let opts = LinkOptions {
+        time_scale: b.time_scale(),
+        ..LinkOptions::default()
+    };
+    let mut link = Link::new(port, &name, baud, opts);
+    let c0 = b.cycles()?;
+    let load = driver::load(bundle, &mut link, &Expect::default(), progress)?;
+    let c1 = b.cycles()?;
+    let classify = driver::classify(bundle, &mut link, images, progress)?;
+    let c2 = b.cycles()?;
+    let cycles_per_image = (c2 - c1) as f64 / classify.images.max(1) as f64;
+    let images_per_s = clock_hz as f64 / cycles_per_image.max(1.0);
+    let engine_images_per_s = clock_hz as f64 / classify.cycles_expected.max(1) as f64;
+    Ok(Session {
+        port: b.path.clone(),
+        backend: format!(
+            "virtual board (Verilator: the board top's Verilog, host side + NetEngine; {} baud)",
+            baud
+        ),
+        load,
+        classify,
+        load_cycles: c1 - c0,
+        cycles_per_image,
+        images_per_s,
+        engine_images_per_s,
+        link_ratio: images_per_s / engine_images_per_s,
+        sim_cycles_per_s: b.cycles_per_s,
+        build_seconds: b.build_seconds,
+    })
+}

@@ -332,14 +332,43 @@ fn board_step(
         labels: Some(d.labels),
         source: format!("fashion-mnist test ({})", data_dir.display()),
     };
-    let board = unibit_board::soft::ModelBoard::new(t.clone(), BOARD_BAUD)?;
-    let s = unibit_board::sim::session(board, bundle_dir, &images, &Bars::new(false))?;
-    super::write_atomic(out, serde_json::to_string_pretty(&s)?.as_bytes())?;
-    let c = &s.classify;
+    // The icebreaker's 8×8 engine exists as RTL: serve its board top under Verilator; other
+    // shapes on the software board (the engine's memory-level model).
+    let rtl = t.board == "icebreaker" && (a.rows, a.cols) == (8, 8);
+    let (value, s_backend, c) = if rtl {
+        let (cfg, verilog) = unibit_hw::rtl::net::board_top::board_simulation(
+            a.bits.get(),
+            t.clock_hz,
+            BOARD_BAUD,
+            t.config_hash()?,
+        )?;
+        let s = unibit_board::verilator::session(
+            &verilog,
+            cfg.clock_hz,
+            cfg.clocks_per_bit,
+            bundle_dir,
+            &images,
+            &Bars::new(false),
+        )?;
+        println!(
+            "virtual board: {:.2} images/s at {} MHz with the link (simulated board time), engine-only bound {:.2}: ratio {:.3}; load {:.3} s",
+            s.images_per_s,
+            t.clock_hz as f64 / 1e6,
+            s.engine_images_per_s,
+            s.link_ratio,
+            s.load_cycles as f64 / t.clock_hz as f64
+        );
+        (serde_json::to_value(&s)?, s.backend.clone(), s.classify)
+    } else {
+        let board = unibit_board::soft::ModelBoard::new(t.clone(), BOARD_BAUD)?;
+        let s = unibit_board::sim::session(board, bundle_dir, &images, &Bars::new(false))?;
+        (serde_json::to_value(&s)?, s.backend.clone(), s.classify)
+    };
+    super::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     let wire_ms = c.traffic.wire_s * 1e3 / c.images.max(1) as f64;
     println!(
         "{}: {} images, accuracy {:.2}%, logits equal to the integer reference: {} of {}; {} cycles per image (compiled: {}); engine {:.2} ms + wire {:.2} ms per image at {} baud",
-        s.backend,
+        s_backend,
         c.images,
         100.0 * c.accuracy.unwrap_or(0.0),
         c.reference_equal,
@@ -672,7 +701,7 @@ fn board_section(p: &mut Page, v: &Value) {
         "engine time",
         "wire time (link)",
         "images/s, engine only",
-        "images/s, engine + wire",
+        "images/s, with the link",
     ]);
     t.row([
         format!("{images}"),
@@ -684,7 +713,12 @@ fn board_section(p: &mut Page, v: &Value) {
         format!("{engine_ms:.2} ms at {:.0} MHz", f(&c["clock_hz"]) / 1e6),
         format!("{wire_ms:.2} ms"),
         format!("{:.1}", 1e3 / engine_ms),
-        format!("{:.1}", 1e3 / (engine_ms + wire_ms)),
+        match v["images_per_s"].as_f64() {
+            Some(ips) => {
+                format!("{ips:.1} (simulated board time: RUN, image loader, engine, reply)")
+            }
+            None => format!("{:.1} (engine + wire time)", 1e3 / (engine_ms + wire_ms)),
+        },
     ]);
     p.table(t);
 }
