@@ -53,6 +53,11 @@ pub struct RunRecord {
     pub engine: Option<String>,
     /// Where the run lives (relative to the sweep directory).
     pub run_dir: String,
+    /// The board whose on-chip memory was the budget (`budget_bits` is then that memory:
+    /// weights, parameters and activation buffers of the whole-network engine), and `cycles`
+    /// are that board's whole-network engine's. Absent for size budgets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<String>,
 }
 
 /// Append one record to a JSON-lines file (one write call, so concurrent appenders don't tear).
@@ -126,6 +131,7 @@ mod tests {
             cycles: Some(1000),
             engine: Some("8x8".into()),
             run_dir: "runs/x".into(),
+            board: None,
         };
         append(&p, &r).unwrap();
         append(&p, &r).unwrap();

@@ -16,7 +16,7 @@ pub mod board;
 pub mod lean;
 pub mod params;
 
-pub use board::{board_report, BoardReport};
+pub use board::{board_report, board_shape, BoardReport};
 pub use params::{params_table, ParamsRow};
 
 pub const BIAS_BITS: u64 = 32;

@@ -60,6 +60,7 @@ fn record(budget_kib: u64, method: Method, bits: Option<u8>, seed: u64, acc: f64
         cycles: Some(1000 * budget_kib + 10 * b),
         engine: Some("8x8 @ 100 MHz".into()),
         run_dir: format!("runs/{budget_kib}k-{:?}-{bits:?}-s{seed}", method),
+        board: None,
     }
 }
 

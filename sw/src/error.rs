@@ -10,6 +10,9 @@ pub enum Error {
     /// The contract crate: graphs, sizes, datasets, bundles, results tables.
     #[error(transparent)]
     Core(#[from] unibit_core::Error),
+    /// The whole-network engine's planner or compiler (board budgets, cycles).
+    #[error(transparent)]
+    Engine(#[from] unibit_core::engine::Error),
     /// A value that breaks a file's schema or a setting's range.
     #[error("{}{field}: expected {expected}, found {found}", location(.file))]
     Invalid {

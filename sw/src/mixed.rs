@@ -447,6 +447,7 @@ impl MixedSpec {
             cycles: Some(sweep::reference_cycles(&self.model, max)?),
             engine: Some(mixed_engine(max)),
             run_dir: run_dir.into(),
+            board: None,
         })
     }
 }

@@ -27,10 +27,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tch::Device;
 use unibit_core::cost::{model_cost, tile_engine};
+use unibit_core::engine::{self, Memories};
 use unibit_core::family::FamilyConfig;
 use unibit_core::progress::{Progress, Silent};
 use unibit_core::results::{self, Method, RunRecord};
-use unibit_core::size::{format_bits, model_size, parse_bits, solve_width, SizeAccounting};
+use unibit_core::size::{
+    board_report, board_shape, format_bits, model_size, parse_bits, solve_width, SizeAccounting,
+};
 use unibit_core::{Bits, Family};
 
 pub const PLAN_JSON: &str = "plan.json";
@@ -66,7 +69,9 @@ pub struct ExportSettings {
 #[derive(Clone, Debug)]
 pub struct SweepSpec {
     pub family: Family,
-    /// Model-size budgets, e.g. 32KiB, 64KiB, 128KiB.
+    /// Model-size budgets, e.g. 32KiB, 64KiB, 128KiB, or a board name (`icebreaker`,
+    /// `ulx3s-25f`): the board's on-chip memory as the budget (the largest width whose
+    /// weights, parameters and activation buffers the whole-network engine there can hold).
     pub budgets: Vec<String>,
     /// Weight bitwidths.
     pub bits: Vec<Bits>,
@@ -99,6 +104,9 @@ pub struct Job {
     pub size_bits: u64,
     /// Run directory relative to the sweep directory.
     pub run_dir: String,
+    /// The board whose memory is the budget (`budget_bits` = its main memory), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub board: Option<String>,
 }
 
 /// The job list (`SWEEP/plan.json`).
@@ -159,12 +167,37 @@ impl Plan {
         };
         let mut jobs = vec![];
         for budget in &spec.budgets {
-            let budget_bits = parse_bits(budget).with_context(|| format!("budget {budget:?}"))?;
+            let board = Memories::for_board(budget.trim()).ok().map(|m| m.board);
             for &bits in &spec.bits {
-                let sol = solve_width(&base, bits, budget_bits, accounting)
-                    .with_context(|| format!("budget {budget} at B = {bits}"))?;
+                let (budget_bits, width, size_bits) = match &board {
+                    Some(name) => {
+                        let r = board_report(&base, bits, name)
+                            .with_context(|| format!("budget {budget} at B = {bits}"))?;
+                        let size = model_size(
+                            &FamilyConfig {
+                                width: r.width,
+                                ..base
+                            }
+                            .build()?,
+                            |_| bits,
+                        )?;
+                        (
+                            r.requirements.main.available * 8,
+                            r.width,
+                            size.bits(accounting),
+                        )
+                    }
+                    None => {
+                        let budget_bits =
+                            parse_bits(budget).with_context(|| format!("budget {budget:?}"))?;
+                        let sol = solve_width(&base, bits, budget_bits, accounting)
+                            .with_context(|| format!("budget {budget} at B = {bits}"))?;
+                        (budget_bits, sol.width, sol.size_bits())
+                    }
+                };
+                let budget = board.as_deref().unwrap_or(budget.trim());
                 for seed in 0..spec.seeds {
-                    let id = format!("{family}-{}{tag}-b{bits}-s{seed}", budget.trim());
+                    let id = format!("{family}-{budget}{tag}-b{bits}-s{seed}");
                     if id.contains(['/', '\\']) || id.contains("..") {
                         return Err(Error::invalid(
                             "budget",
@@ -177,12 +210,13 @@ impl Plan {
                         run_dir: format!("runs/{id}"),
                         id,
                         family,
-                        budget: budget.trim().to_string(),
+                        budget: budget.to_string(),
                         budget_bits,
                         bits,
                         seed,
-                        width: sol.width,
-                        size_bits: sol.size_bits(),
+                        width,
+                        size_bits,
+                        board: board.clone(),
                     });
                 }
             }
@@ -371,6 +405,21 @@ pub fn log_line(run: &Path, msg: &str) {
 pub fn reference_cycles(model: &FamilyConfig, bits: Bits) -> Result<u64> {
     let e = tile_engine(bits, REFERENCE_ROWS, REFERENCE_COLS)?;
     Ok(model_cost(&model.build()?, &e)?.cycles)
+}
+
+/// Cycles per image of `model` on the whole-network engine of `board` (its bitstream's R×C),
+/// from the layer program alone: equal to that engine's cycle counter.
+pub fn board_cycles(model: &FamilyConfig, bits: Bits, board: &str) -> Result<u64> {
+    let mem = Memories::for_board(board)?;
+    let report = engine::model_report(&model.build()?, &board_shape(&mem, bits), &mem)?;
+    Ok(report.cycles)
+}
+
+/// `engine` of board-budget records: `<board> net RxC` (the whole-network engine there).
+pub fn board_engine(board: &str, bits: Bits) -> Result<String> {
+    let mem = Memories::for_board(board)?;
+    let s = board_shape(&mem, bits);
+    Ok(format!("{} net {}x{}", mem.board, s.rows, s.cols))
 }
 
 /// The fields of a run's config that identify it (everything but what training fills in).
@@ -586,9 +635,16 @@ fn job_record(
         float_acc: Some(r.trained_accuracy),
         fake_quant_acc: Some(r.fake_quant_accuracy),
         int_acc: Some(r.integer_accuracy),
-        cycles: Some(reference_cycles(&trained.model, job.bits)?),
-        engine: Some(REFERENCE_ENGINE.into()),
+        cycles: Some(match &job.board {
+            Some(b) => board_cycles(&trained.model, job.bits, b)?,
+            None => reference_cycles(&trained.model, job.bits)?,
+        }),
+        engine: Some(match &job.board {
+            Some(b) => board_engine(b, job.bits)?,
+            None => REFERENCE_ENGINE.into(),
+        }),
         run_dir: job.run_dir.clone(),
+        board: job.board.clone(),
     })
 }
 

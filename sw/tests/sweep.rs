@@ -367,3 +367,41 @@ fn weights_accounting_plans_and_records_and_old_plans_resume() {
     );
     assert_eq!(p.jobs[0].id, "resnet8-2KiB-b2-s0");
 }
+
+#[test]
+fn a_board_as_the_budget_plans_the_board_aware_width_and_its_engine_cycles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = spec(tmp.path(), 1);
+    s.budgets = vec!["icebreaker".into(), "3KiB".into()];
+    let p = Plan::new(&s).unwrap();
+    assert_eq!(p.jobs.len(), 4);
+    let base = FamilyConfig {
+        channel_multiple: 4,
+        ..FamilyConfig::fashion_mnist(Family::ResNet { depth: 8 }, 1.0)
+    };
+    for j in &p.jobs[..2] {
+        let r = unibit_core::size::board_report(&base, j.bits, "icebreaker").unwrap();
+        assert_eq!(j.board.as_deref(), Some("icebreaker"));
+        assert_eq!(j.width, r.width);
+        // The budget is the UP5K's main memory (4 SPRAM, 128 KiB), not a model size.
+        assert_eq!(j.budget_bits, r.requirements.main.available * 8);
+        assert_eq!(j.id, format!("resnet8-icebreaker-b{}-s0", j.bits));
+    }
+    assert!(p.jobs[2..].iter().all(|j| j.board.is_none()));
+    // Plans without boards read as before (the field is not written).
+    let text = serde_json::to_string(&p.jobs[2]).unwrap();
+    assert!(!text.contains("board"), "{text}");
+    // Cycles of a board record: the whole-network engine's cost model for that board.
+    let cfg = FamilyConfig {
+        width: p.jobs[0].width,
+        ..base
+    };
+    let c = unibit_sw::sweep::board_cycles(&cfg, p.jobs[0].bits, "icebreaker").unwrap();
+    let mem = unibit_core::engine::Memories::for_board("icebreaker").unwrap();
+    let shape = unibit_core::size::board_shape(&mem, p.jobs[0].bits);
+    let want = unibit_core::engine::model_report(&cfg.build().unwrap(), &shape, &mem)
+        .unwrap()
+        .cycles;
+    assert_eq!(c, want);
+    assert!(c > 0);
+}

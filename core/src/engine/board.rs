@@ -209,6 +209,14 @@ impl Memories {
             _ => Err(Error::shape("board", "icebreaker or ulx3s-25f", name)),
         }
     }
+    /// The clock the board's bitstream is built for, in Hz (iCEBreaker: 24 MHz from the
+    /// 12 MHz oscillator by the PLL; ULX3S: 100 MHz from 25 MHz): what images/s predictions use.
+    pub fn clock_hz(&self) -> u32 {
+        match self.board.as_str() {
+            "icebreaker" => 24_000_000,
+            _ => 100_000_000,
+        }
+    }
     fn of_kind(&self, kind: BlockKind) -> Option<&BlockType> {
         self.blocks.iter().find(|b| b.kind == kind)
     }
