@@ -102,6 +102,8 @@ fn cosim_is_bit_exact_and_names_a_mismatch() {
     let out = ok(&[
         "cosim",
         bs,
+        "--engine",
+        "tile",
         "--rows",
         "4",
         "--cols",
@@ -116,11 +118,15 @@ fn cosim_is_bit_exact_and_names_a_mismatch() {
     assert_eq!(summary["bit_exact"], true);
     assert_eq!(summary["cycles_per_image"], summary["predicted_per_image"]);
     fails(
-        &["cosim", bs, "--rows", "3", "--cols", "8"],
+        &[
+            "cosim", bs, "--engine", "tile", "--rows", "3", "--cols", "8",
+        ],
         "unsupported array 3x8",
     );
     fails(
-        &["cosim", bs, "--sim", "model", "--vcd", "x.vcd"],
+        &[
+            "cosim", bs, "--engine", "tile", "--sim", "model", "--vcd", "x.vcd",
+        ],
         "--vcd needs --sim verilator",
     );
     // Corrupt one golden value of an engine layer: exit non-zero naming layer, tile and channel.
@@ -133,6 +139,8 @@ fn cosim_is_bit_exact_and_names_a_mismatch() {
     let o = unibit(&[
         "cosim",
         bs,
+        "--engine",
+        "tile",
         "--rows",
         "4",
         "--cols",

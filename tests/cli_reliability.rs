@@ -190,7 +190,7 @@ fn cosim_refuses_bad_outputs_before_simulating() {
     example(&b, "1");
     let manifest = b.join("manifest.json");
     let before = std::fs::read(&manifest).unwrap();
-    let c = ["cosim", s(&b), "--sim", "model"];
+    let c = ["cosim", s(&b), "--engine", "tile", "--sim", "model"];
     fails(&[&c[..], &["--json", s(&manifest)]].concat(), "--json");
     fails(&[&c[..], &["--json", s(&b)]].concat(), "refusing");
     fails(
@@ -204,7 +204,10 @@ fn cosim_refuses_bad_outputs_before_simulating() {
     assert_eq!(std::fs::read(&manifest).unwrap(), before);
     let none = tmp.path().join("none");
     example(&none, "0");
-    fails(&["cosim", s(&none), "--sim", "model"], "no golden vectors");
+    fails(
+        &["cosim", s(&none), "--engine", "tile", "--sim", "model"],
+        "no golden vectors",
+    );
 }
 
 #[cfg(feature = "train")]
@@ -313,6 +316,8 @@ fn cost_is_what_cosim_counts_and_names_the_supported_arrays() {
     ok(&[
         "cosim",
         s(&b),
+        "--engine",
+        "tile",
         "--sim",
         "model",
         "--rows",

@@ -124,6 +124,8 @@ fn size_train_resume_export_verify_infer_cost_cosim() {
     let out = ok(&[
         "cosim",
         s(&bundle),
+        "--engine",
+        "tile",
         "--rows",
         "4",
         "--cols",

@@ -50,6 +50,10 @@ pub enum Error {
     Hw(#[from] unibit_hw::Error),
     #[error(transparent)]
     Core(#[from] unibit_core::Error),
+    /// The whole-network compiler refused the model (unsupported layer, too big for the
+    /// board's memory) or the machine failed.
+    #[error(transparent)]
+    Engine(#[from] unibit_core::engine::Error),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

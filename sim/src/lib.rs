@@ -5,6 +5,8 @@ pub mod backend;
 pub mod cosim;
 pub mod error;
 pub mod lower;
+pub mod net;
+pub mod net_sim;
 mod run;
 pub mod verilator;
 

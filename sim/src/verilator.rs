@@ -72,6 +72,17 @@ pub fn harness_defines(p: &EngineParams, trace: bool) -> Vec<String> {
 
 /// The Verilator command line that builds `Vharness` from `top.v` and `harness.cpp`.
 fn build_args(defines: &[String], trace: bool) -> Vec<String> {
+    verilator_args("Vharness", "harness.cpp", defines, trace)
+}
+
+/// The Verilator command line (the flags every cosimulation harness shares) that builds
+/// program `exe` from `top.v` (top module `top`) and the C++ file `harness`.
+pub(crate) fn verilator_args(
+    exe: &str,
+    harness: &str,
+    defines: &[String],
+    trace: bool,
+) -> Vec<String> {
     let mut a: Vec<String> = [
         "--cc",
         "--exe",
@@ -90,7 +101,7 @@ fn build_args(defines: &[String], trace: bool) -> Vec<String> {
         "-Mdir",
         "obj",
         "-o",
-        "Vharness",
+        exe,
         "-j",
         "2",
         "-CFLAGS",
@@ -104,17 +115,20 @@ fn build_args(defines: &[String], trace: bool) -> Vec<String> {
     for d in defines {
         a.extend(["-CFLAGS".to_string(), d.clone()]);
     }
-    a.extend(["top.v".into(), "harness.cpp".into()]);
+    a.extend(["top.v".into(), harness.into()]);
     a
 }
 
 /// Builds the harness program in `dir` (through a temporary sibling renamed into place, so a
 /// killed build leaves nothing half-made and concurrent builds of one key agree).
-fn build(dir: &Path, verilog: &str, args: &[String]) -> Result<()> {
-    let tmp = dir.with_extension(format!("tmp-{}", std::process::id()));
+fn build(dir: &Path, files: &[(&str, &str)], args: &[String]) -> Result<()> {
+    // Unique per build, also between threads of one process (tests build concurrently).
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(Error::io("creating", &tmp))?;
-    for (name, text) in [("top.v", verilog), ("harness.cpp", HARNESS)] {
+    for &(name, text) in files {
         let p = tmp.join(name);
         std::fs::write(&p, text).map_err(Error::io("writing", p))?;
     }
@@ -145,6 +159,39 @@ fn build(dir: &Path, verilog: &str, args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The program `exe` built by Verilator from `verilog` and `harness` (name, source) with
+/// `args`, from the cache when there: a SHA-256 of the Verilog, the harness, the command line
+/// and the Verilator version names the build directory. Returns the program, its directory
+/// and the seconds spent building (0 when cached).
+pub(crate) fn cached_build(
+    verilog: &str,
+    harness: (&str, &str),
+    args: &[String],
+    exe: &str,
+    progress: &dyn Progress,
+) -> Result<(PathBuf, PathBuf, f64)> {
+    let version = verilator_version()?;
+    let key = unibit_core::hash::sha256_parts(&[
+        verilog.as_bytes(),
+        harness.1.as_bytes(),
+        args.join(" ").as_bytes(),
+        version.as_bytes(),
+    ]);
+    let dir = cache_root().join(&key[..16]);
+    let program = dir.join("obj").join(exe);
+    let mut seconds = 0.0;
+    if !program.exists() {
+        progress.line(&format!(
+            "building the Verilator model ({}) — once per configuration",
+            dir.display()
+        ));
+        let t0 = std::time::Instant::now();
+        build(&dir, &[("top.v", verilog), harness], args)?;
+        seconds = t0.elapsed().as_secs_f64();
+    }
+    Ok((program, dir, seconds))
+}
+
 fn hex(limbs: &[u64], width: usize) -> String {
     let digits = width.div_ceil(4);
     let mut s = String::with_capacity(digits);
@@ -165,27 +212,15 @@ impl VerilatorEngine {
         trace: bool,
         progress: &dyn Progress,
     ) -> Result<Self> {
-        let version = verilator_version()?;
         let defines = harness_defines(&params, trace);
         let args = build_args(&defines, trace);
-        let key = unibit_core::hash::sha256_parts(&[
-            verilog.as_bytes(),
-            HARNESS.as_bytes(),
-            args.join(" ").as_bytes(),
-            version.as_bytes(),
-        ]);
-        let dir = cache_root().join(&key[..16]);
-        let exe = dir.join("obj").join("Vharness");
-        let mut build_seconds = 0.0;
-        if !exe.exists() {
-            progress.line(&format!(
-                "building the Verilator model ({}) — once per configuration",
-                dir.display()
-            ));
-            let t0 = std::time::Instant::now();
-            build(&dir, verilog, &args)?;
-            build_seconds = t0.elapsed().as_secs_f64();
-        }
+        let (exe, dir, build_seconds) = cached_build(
+            verilog,
+            ("harness.cpp", HARNESS),
+            &args,
+            "Vharness",
+            progress,
+        )?;
         let mut child = Command::new(&exe)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
