@@ -9,6 +9,7 @@
 use crate::load::Sourced;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use unibit_core::engine::Memories;
 use unibit_core::results::{Method, RunRecord};
 use unibit_core::size::{format_bits, SizeAccounting};
 
@@ -205,6 +206,13 @@ pub struct Verdict {
 pub struct BudgetRow {
     pub budget_bits: u64,
     pub budget: String,
+    /// The board whose on-chip memory is this budget (`unibit sweep --budgets icebreaker`):
+    /// its cells' cycles are that board's whole-network engine's. Absent for size budgets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub board: Option<String>,
+    /// The clock the board's bitstream is built for (Hz), for predicted images/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_hz: Option<u32>,
     pub cells: Vec<Cell>,
     pub verdict: Verdict,
 }
@@ -476,6 +484,28 @@ pub fn compare(records: &[Sourced]) -> Comparison {
     Comparison { families }
 }
 
+/// Images per second at `clock_hz` for `cycles` per image.
+pub fn images_per_s(cycles: f64, clock_hz: u32) -> f64 {
+    clock_hz as f64 / cycles
+}
+
+/// Add the leader's predicted speed on the board to a board row's sentence.
+fn board_speed(v: &mut Verdict, cells: &[Cell], clock_hz: u32) {
+    let best = cells
+        .iter()
+        .filter_map(|c| Some((c, c.accuracy?.mean, c.cycles?.mean)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((c, _, cycles)) = best {
+        v.sentence.push_str(&format!(
+            " On the board the leader ({}) is predicted at {:.0} images/s ({:.0} cycles per image at {} MHz).",
+            c.label,
+            images_per_s(cycles, clock_hz),
+            cycles,
+            clock_hz / 1_000_000
+        ));
+    }
+}
+
 /// A budget as sentences and tables name it: `16.0 KiB`, or `16.0 KiB of weights` under the
 /// weights accounting.
 pub fn budget_name(bits: u64, accounting: SizeAccounting) -> String {
@@ -496,12 +526,15 @@ fn family_report(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut by_budget: BTreeMap<u64, BTreeMap<Series, Vec<&RunRecord>>> = BTreeMap::new();
+    // Size budgets first, then board budgets (a board's memory is a different kind of row:
+    // its width comes from the board's allocation and its cycles from its engine).
+    type Key = (Option<String>, u64);
+    let mut by_budget: BTreeMap<Key, BTreeMap<Series, Vec<&RunRecord>>> = BTreeMap::new();
     let mut unbudgeted = Vec::new();
     for r in runs {
         match r.budget_bits {
             Some(b) => by_budget
-                .entry(b)
+                .entry((r.board.clone(), b))
                 .or_default()
                 .entry(Series::of(r))
                 .or_default()
@@ -512,16 +545,31 @@ fn family_report(
     unbudgeted.sort_by(|a, b| a.size_bits.mean.total_cmp(&b.size_bits.mean));
     let budgets = by_budget
         .into_iter()
-        .map(|(budget_bits, cells)| {
+        .map(|((board, budget_bits), cells)| {
             let cells: Vec<Cell> = cells
                 .into_iter()
                 .map(|(s, rs)| Cell::from_runs(s, &rs))
                 .collect();
-            let budget = budget_name(budget_bits, size_accounting);
-            let verdict = verdict(&budget, &cells, &series);
+            let clock_hz = board
+                .as_deref()
+                .and_then(|b| Memories::for_board(b).ok())
+                .map(|m| m.clock_hz());
+            let budget = match &board {
+                Some(b) => format!(
+                    "the {b}'s memory ({})",
+                    budget_name(budget_bits, size_accounting)
+                ),
+                None => budget_name(budget_bits, size_accounting),
+            };
+            let mut verdict = verdict(&budget, &cells, &series);
+            if let Some(hz) = clock_hz {
+                board_speed(&mut verdict, &cells, hz);
+            }
             BudgetRow {
                 budget_bits,
                 budget,
+                board,
+                clock_hz,
                 cells,
                 verdict,
             }

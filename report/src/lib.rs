@@ -169,8 +169,8 @@ fn kib(bits: f64) -> String {
     format!("{:.1} KiB", bits / 8192.0)
 }
 
-/// The compact cell of the budget × series matrix.
-fn matrix_cell(c: &Cell) -> String {
+/// The compact cell of the budget × series matrix (with predicted images/s on a board row).
+fn matrix_cell(c: &Cell, clock_hz: Option<u32>) -> String {
     let acc = c
         .accuracy
         .as_ref()
@@ -180,8 +180,12 @@ fn matrix_cell(c: &Cell) -> String {
         .metric_note()
         .map(|n| format!(" ({n})"))
         .unwrap_or_default();
+    let speed = match (clock_hz, c.cycles) {
+        (Some(hz), Some(cy)) => format!(" · {:.0} img/s", analysis::images_per_s(cy.mean, hz)),
+        _ => String::new(),
+    };
     format!(
-        "{acc}{note} · w {:.3} · {}",
+        "{acc}{note} · w {:.3} · {}{speed}",
         c.width_mean,
         kib(c.size_bits.mean)
     )
@@ -266,7 +270,7 @@ fn family_section(page: &mut Page, fam: &FamilyReport) {
                     b.cells
                         .iter()
                         .find(|c| c.series == **s)
-                        .map_or("—".into(), matrix_cell),
+                        .map_or("—".into(), |c| matrix_cell(c, b.clock_hz)),
                 );
             }
             t.row(row);
@@ -329,7 +333,8 @@ fn accounting_section(page: &mut Page, c: &Comparison) {
                     .map(|a| format!("{a} accounting: leader(s)")),
             ),
     );
-    let mut rows: std::collections::BTreeMap<(String, u64), Vec<String>> = Default::default();
+    let mut rows: std::collections::BTreeMap<(String, Option<String>, u64), Vec<String>> =
+        Default::default();
     for fam in &c.families {
         let col = accountings
             .iter()
@@ -337,7 +342,7 @@ fn accounting_section(page: &mut Page, c: &Comparison) {
             .expect("listed");
         for b in &fam.budgets {
             let row = rows
-                .entry((fam.family.clone(), b.budget_bits))
+                .entry((fam.family.clone(), b.board.clone(), b.budget_bits))
                 .or_insert_with(|| vec!["—".to_string(); accountings.len()]);
             row[col] = match (b.verdict.leaders.as_slice(), b.verdict.best_accuracy) {
                 ([], _) | (_, None) => "no accuracy".into(),
@@ -345,12 +350,13 @@ fn accounting_section(page: &mut Page, c: &Comparison) {
             };
         }
     }
-    for ((family, bits), cols) in rows {
-        t.row(
-            [family, unibit_core::size::format_bits(bits)]
-                .into_iter()
-                .chain(cols),
-        );
+    for ((family, board, bits), cols) in rows {
+        let size = unibit_core::size::format_bits(bits);
+        let budget = match board {
+            Some(b) => format!("the {b}'s memory ({size})"),
+            None => size,
+        };
+        t.row([family, budget].into_iter().chain(cols));
     }
     page.table(t);
 }

@@ -204,11 +204,13 @@ impl Figure for VersusSize<'_> {
 /// A plotted point: its cell, size in KiB, and the plotted quantity over seeds.
 type Point<'c> = (&'c Cell, f64, Stats);
 
-/// The points of one series, ordered by size.
+/// The points of one series, ordered by size. Board-budget rows are left out: their cycles
+/// are another engine's and their widths another channel rounding (the tables show them).
 fn series_points(fam: &FamilyReport, s: Series, q: Quantity) -> Vec<Point<'_>> {
     let mut pts: Vec<Point> = fam
         .budgets
         .iter()
+        .filter(|b| b.board.is_none())
         .flat_map(|b| b.cells.iter())
         .chain(fam.unbudgeted.iter())
         .filter(|c| c.series == s)

@@ -395,3 +395,54 @@ fn verdicts_under_each_accounting() {
         "{err}"
     );
 }
+
+#[test]
+fn a_board_budget_is_its_own_row_with_predicted_speed() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("r.jsonl");
+    // Size-budget runs at 128 KiB and board runs whose budget is also 128 KiB (the
+    // iCEBreaker's main memory): the two must not be pooled.
+    for seed in 0..2 {
+        append(&f, &record(128, Method::Uniform, Some(2), seed, 0.92)).unwrap();
+    }
+    for (bits, acc, cycles) in [(1u8, 0.915, 480_000u64), (2, 0.931, 600_000)] {
+        let mut r = record(128, Method::Uniform, Some(bits), 0, acc);
+        r.board = Some("icebreaker".into());
+        r.cycles = Some(cycles);
+        r.engine = Some("icebreaker net 8x8".into());
+        r.run_dir = format!("runs/board-b{bits}");
+        append(&f, &r).unwrap();
+    }
+    let out = unibit_report::run(std::slice::from_ref(&f), &d.path().join("rep")).unwrap();
+    assert_eq!(out.verdicts.len(), 2, "{:?}", out.verdicts);
+    assert!(
+        out.verdicts[0].starts_with("resnet20: At 128.0 KiB, only B = 2 has results: 92.0%"),
+        "{:?}",
+        out.verdicts
+    );
+    let board = &out.verdicts[1];
+    assert!(
+        board.starts_with("resnet20: At the icebreaker's memory (128.0 KiB), B = 2 wins"),
+        "{board}"
+    );
+    // 24 MHz / 600,000 cycles = 40 images/s.
+    assert!(
+        board.contains(
+            "the leader (B = 2) is predicted at 40 images/s (600000 cycles per image at 24 MHz)"
+        ),
+        "{board}"
+    );
+    let md = std::fs::read_to_string(d.path().join("rep/summary.md")).unwrap();
+    assert!(
+        md.contains("| the icebreaker's memory (128.0 KiB) |"),
+        "{md}"
+    );
+    assert!(md.contains("· 50 img/s"), "{md}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("rep/results.json")).unwrap())
+            .unwrap();
+    let rows = &json["comparison"]["families"][0]["budgets"];
+    assert!(rows[0].get("board").is_none());
+    assert_eq!(rows[1]["board"], "icebreaker");
+    assert_eq!(rows[1]["clock_hz"], 24_000_000);
+}
