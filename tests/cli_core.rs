@@ -157,6 +157,54 @@ fn cosim_is_bit_exact_and_names_a_mismatch() {
     assert!(std::fs::metadata(&vcd).unwrap().len() > 1000, "VCD written");
 }
 
+/// `unibit cosim` defaults to the whole-network engine: whole images, every layer read back,
+/// the counter equal to the compiled program; refusals and a corrupted golden layer named.
+#[test]
+fn cosim_runs_whole_images_on_the_network_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = tmp.path().join("bundle");
+    let bs = b.to_str().unwrap();
+    ok(&[
+        "bundle", "example", "--family", "resnet8", "--bits", "2", "--width", "0.25", "--golden",
+        "1", "--out", bs,
+    ]);
+    let out = ok(&["cosim", bs]);
+    assert!(
+        out.contains("bit-exact: 1 image(s) on the whole-network engine"),
+        "{out}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("cosim-net-verilator.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["engine"], "net");
+    assert_eq!(summary["bit_exact"], true);
+    assert_eq!(summary["cycles_per_image"], summary["predicted_per_image"]);
+    assert!(summary["layers"].as_array().unwrap().len() > 5);
+    fails(
+        &["cosim", bs, "--rows", "16"],
+        "--rows: the whole-network engine is the UP5K build, 8×8",
+    );
+    fails(&["cosim", bs, "--sim", "model"], "--sim model");
+    fails(&["cosim", bs, "--bits", "4"], "B");
+    let p = b.join("golden/s2b1.conv1.npy");
+    let mut bytes = std::fs::read(&p).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 1;
+    std::fs::write(&p, bytes).unwrap();
+    // The RTL still equals the machine; the golden layer the machine is checked against is
+    // what differs, and it is named, with or without the per-layer read-back.
+    for extra in [None, Some("--logits-only")] {
+        let o = unibit(&[&["cosim", bs][..], extra.as_slice()].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success());
+        assert!(
+            err.contains("layer \"s2b1.conv1\" (record 4): the machine (not the RTL) differs")
+                && err.contains("(the layer starts at cycle"),
+            "{err}"
+        );
+    }
+}
+
 /// The accountings, the board as the budget, the parameter table and the lean-format check.
 #[test]
 fn size_accountings_boards_and_parameters() {

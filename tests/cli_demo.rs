@@ -62,7 +62,17 @@ fn synthetic_demo_runs_the_whole_network_through_the_driver_and_reuses_its_steps
     assert!(board["backend"].as_str().unwrap().contains("Verilator"));
     let ratio = board["link_ratio"].as_f64().unwrap();
     assert!(ratio > 0.0 && ratio < 1.0, "link ratio {ratio}");
+    // The cosim step ran whole images on the whole-network engine's Verilog.
+    let cosim: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cosim/cosim.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (&cosim["engine"], &cosim["bit_exact"]),
+        (&"net".into(), &true.into())
+    );
+    assert_eq!(cosim["cycles_per_image"], cosim["predicted_per_image"]);
     let html = std::fs::read_to_string(out.join("report/index.html")).unwrap();
+    assert!(html.contains("whole-network engine under Verilator"));
     assert!(html.contains("The whole network on the engine"));
     let again = cli::run(&args, &[]);
     assert!(again.status.success());

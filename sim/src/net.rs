@@ -182,7 +182,7 @@ impl std::fmt::Display for NetMismatch {
                 " (read after record {} at engine counter {c}: a later record overwrote the buffer",
                 self.read_after
             )?,
-            None => write!(f, " (")?,
+            None => return write!(f, " (the layer starts at cycle {})", self.first_cycle),
         }
         write!(f, "; the layer starts at cycle {})", self.first_cycle)
     }

@@ -12,12 +12,12 @@
 
 use crate::error::{Error, Result};
 use crate::net::NetSimKind;
-use crate::verilator::{cached_build, verilator_args};
+use crate::verilator::{cached_build, spawn_piped, verilator_args};
 use rust_hdl::prelude::*;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout};
 use std::time::Instant;
 use unibit_core::Progress;
 use unibit_hw::rtl::net::board_top::{with_spram_model, ICE40_CELLS_SIM};
@@ -97,13 +97,7 @@ impl NetVerilator {
             "Vnet",
             progress,
         )?;
-        let mut child = Command::new(&exe)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(Error::io("starting", &exe))?;
-        let input = BufWriter::new(child.stdin.take().expect("stdin is piped"));
-        let output = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let (child, input, output) = spawn_piped(&exe)?;
         Ok(NetVerilator {
             bits,
             child,

@@ -203,6 +203,21 @@ fn hex(limbs: &[u64], width: usize) -> String {
     s
 }
 
+/// A harness process with its stdin and stdout piped (both harnesses speak one command per
+/// line on stdin and answer on stdout).
+pub(crate) fn spawn_piped(
+    exe: &Path,
+) -> Result<(Child, BufWriter<ChildStdin>, BufReader<ChildStdout>)> {
+    let mut child = Command::new(exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(Error::io("starting", exe))?;
+    let input = BufWriter::new(child.stdin.take().expect("stdin is piped"));
+    let output = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    Ok((child, input, output))
+}
+
 impl VerilatorEngine {
     /// Build (or reuse) the Verilator program for `verilog` (top module `top`) and start it.
     /// `trace` builds with VCD support (a separate cached build).
@@ -221,13 +236,7 @@ impl VerilatorEngine {
             "Vharness",
             progress,
         )?;
-        let mut child = Command::new(&exe)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(Error::io("starting", &exe))?;
-        let input = BufWriter::new(child.stdin.take().expect("stdin is piped"));
-        let output = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let (child, input, output) = spawn_piped(&exe)?;
         Ok(VerilatorEngine {
             params,
             child,

@@ -17,7 +17,8 @@ use unibit_core::synthetic::{write_example, ExampleConfig};
 use unibit_core::{Bits, Family, FamilyConfig};
 use unibit_hw::synth::{SynthOptions, SynthReport};
 use unibit_report::html::{Page, Table};
-use unibit_sim::cosim::{run_bundle, CosimOptions, CosimReport, SimKind};
+use unibit_report::model_plots::LayerCycles;
+use unibit_sim::net::{run_net_bundle, NetCosimReport, NetOptions, NetSimKind};
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -192,33 +193,35 @@ pub fn demo(a: DemoArgs) -> Result<()> {
         },
     )?;
 
-    // ---- 4. cosim
+    // ---- 4. cosim: whole images on the whole-network engine's Verilog, every layer read back
     let cosim_json = flow.dir("cosim").join("cosim.json");
     flow.step(
         "cosim",
         &format!(
-            "Verilator cosimulation of {} golden image(s), every layer bit-exact",
+            "Verilator cosimulation of {} golden image(s) on the whole-network engine, every layer bit-exact",
             a.images
         ),
-        json!({ "rows": a.rows, "cols": a.cols, "images": a.images, "bits": a.bits,
+        json!({ "engine": "net", "images": a.images, "bits": a.bits,
                 "bundle": std::fs::metadata(bundle_dir.join("weights.safetensors"))?.len() }),
         &["cosim.json"],
-        |dir| {
-            let opts = CosimOptions {
-                rows: a.rows,
-                cols: a.cols,
-                sim: SimKind::Verilator,
+        |_| {
+            let opts = NetOptions {
+                sim: NetSimKind::Verilator,
                 images: Some(a.images.min(b.golden.as_ref().map_or(0, |g| g.count()))),
-                vcd: Some(dir.join("mismatch.vcd")),
+                bits: None,
+                per_layer: true,
+                flip: None,
             };
-            let r = run_bundle(&bundle_dir, &opts, &Bars::new(false))?;
+            let r = run_net_bundle(&bundle_dir, &opts, &Bars::new(false))?;
             super::write_atomic(&cosim_json, serde_json::to_string_pretty(&r)?.as_bytes())?;
             if let Some(m) = &r.mismatch {
                 bail!("cosimulation MISMATCH: {m} (summary {})", cosim_json.display());
             }
             println!(
-                "bit-exact: {} image(s), every layer equals the golden vectors — {} cycles/image (cost model {})",
-                r.images, r.cycles_per_image, r.predicted_per_image
+                "bit-exact: {} image(s) on the whole-network engine, every layer equals the golden vectors — engine counter {} cycles/image (compiled program: {})",
+                r.images,
+                r.cycles_per_image.unwrap_or(0),
+                r.predicted_per_image
             );
             Ok(json!({ "bit_exact": r.bit_exact, "cycles_per_image": r.cycles_per_image }))
         },
@@ -287,7 +290,7 @@ pub fn demo(a: DemoArgs) -> Result<()> {
             } else {
                 Some(read_json(&synth_dir.join("report.json"))?)
             };
-            let cosim: CosimReport = read_json(&cosim_json)?;
+            let cosim: NetCosimReport = read_json(&cosim_json)?;
             let board: Option<Value> = if target.is_some() {
                 Some(read_json(&board_json)?)
             } else {
@@ -485,9 +488,9 @@ fn figures(
     dir: &Path,
     a: &DemoArgs,
     run: &Path,
-    cosim: &CosimReport,
+    cosim: &NetCosimReport,
 ) -> Result<()> {
-    use unibit_report::model_plots::{CyclesPerLayer, LayerCycles, TrainingCurve};
+    use unibit_report::model_plots::{CyclesPerLayer, TrainingCurve};
     use unibit_report::plots::render;
     page.heading(2, "Figures");
     let epochs = super::curve::training_epochs(run)?;
@@ -507,20 +510,11 @@ fn figures(
             "Test accuracy of the quantization-aware model after each epoch, and the mean training loss.",
         )?;
     }
-    let layers: Vec<LayerCycles> = cosim
-        .layers
-        .iter()
-        .filter(|l| l.on_engine)
-        .map(|l| LayerCycles {
-            name: l.name.clone(),
-            measured: l.cycles,
-            predicted: l.predicted,
-        })
-        .collect();
+    let layers = stop_groups(cosim);
     if !layers.is_empty() {
         let title = format!(
-            "Cycles per layer on the {}×{} engine (B = {})",
-            a.rows, a.cols, a.bits
+            "Cycles per stop on the whole-network engine ({}×{}, B = {})",
+            cosim.rows, cosim.cols, a.bits
         );
         render(
             &CyclesPerLayer {
@@ -534,7 +528,8 @@ fn figures(
         page.figure_file(
             &dir.join("cycles.svg"),
             "cycles.png",
-            "Engine cycles per image for each conv/linear layer in Verilator cosimulation; the black tick is the cost model's prediction.",
+            "Engine cycles between the cosimulation's read-back stops (each bar names the layers it ran), \
+             measured by the engine's counter under Verilator; the black tick is the compiled program's prediction.",
         )?;
     }
     Ok(())
@@ -549,7 +544,7 @@ fn report(
     a: &DemoArgs,
     b: &bundle::Bundle,
     budget: u64,
-    cosim: &CosimReport,
+    cosim: &NetCosimReport,
     synth: Option<&SynthReport>,
     board: Option<&Value>,
 ) -> Result<Page> {
@@ -606,21 +601,40 @@ fn report(
     }
     p.heading(
         2,
-        "Cosimulation (Verilator, every layer against the golden vectors)",
+        "Cosimulation (whole-network engine under Verilator, every layer against the golden vectors)",
     );
     p.paragraph(format!(
-        "bit-exact: {} — {} image(s), {} cycles per image (cost model: {}).",
-        cosim.bit_exact, cosim.images, cosim.cycles_per_image, cosim.predicted_per_image
+        "bit-exact: {} — {} image(s), engine counter {} cycles per image (compiled program: {}); \
+         {} run(s) per image, each layer's buffer read back at the first stop before it is overwritten.",
+        cosim.bit_exact,
+        cosim.images,
+        cosim.cycles_per_image.map_or("—".into(), |c| c.to_string()),
+        cosim.predicted_per_image,
+        cosim.runs_per_image
     ));
-    let mut t = Table::new(["layer", "where", "tiles", "cycles", "predicted", "match"]);
+    let mut t = Table::new([
+        "record",
+        "layer",
+        "op",
+        "first cycle",
+        "cycles",
+        "counter at stop",
+        "match",
+    ]);
     for l in &cosim.layers {
         t.row([
+            l.record.to_string(),
             l.name.clone(),
-            if l.on_engine { "engine" } else { "host" }.to_string(),
-            l.tiles.to_string(),
+            l.op.clone(),
+            l.first_cycle.to_string(),
             l.cycles.to_string(),
-            l.predicted.to_string(),
-            if l.matches { "✓" } else { "✗" }.to_string(),
+            l.engine_end.map_or(String::new(), |c| c.to_string()),
+            match l.matches {
+                Some(true) => "✓",
+                Some(false) => "✗",
+                None => "",
+            }
+            .to_string(),
         ]);
     }
     p.table(t);
@@ -662,7 +676,7 @@ fn report(
         if let Some(bs) = &s.bitstream {
             p.paragraph(format!("Bitstream: {bs}"));
         }
-        let cycles = cosim.cycles_per_image as f64;
+        let cycles = cosim.predicted_per_image as f64;
         let clock = s.clock_mhz;
         if cycles > 0.0 && clock > 0.0 {
             p.paragraph(format!(
@@ -725,4 +739,29 @@ fn board_section(p: &mut Page, v: &Value) {
 
 fn c_u64(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
+}
+
+/// The layers between consecutive read-back stops of the first image: cycles measured by the
+/// engine's counter (difference of the counters at the two stops) against the program's.
+fn stop_groups(cosim: &NetCosimReport) -> Vec<LayerCycles> {
+    let mut out = Vec::new();
+    let (mut names, mut predicted, mut last_end) = (Vec::new(), 0u64, 0u64);
+    for l in &cosim.layers {
+        names.push(l.name.clone());
+        predicted += l.cycles;
+        if let Some(end) = l.engine_end {
+            let name = match names.as_slice() {
+                [one] => one.clone(),
+                [first, .., last] => format!("{first} … {last}"),
+                [] => unreachable!("a layer was pushed"),
+            };
+            out.push(LayerCycles {
+                name,
+                measured: end.saturating_sub(last_end),
+                predicted,
+            });
+            (names, predicted, last_end) = (Vec::new(), 0, end);
+        }
+    }
+    out
 }
