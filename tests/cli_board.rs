@@ -83,7 +83,11 @@ fn board_commands_against_a_software_board() {
     );
     let (mut child, port) = sim(&["--board", "icebreaker", "--bits", "2", "--backend", "model"]);
 
-    let info = cli::ok_with(&["board", "info", "--port", &port], &env);
+    // --time-scale stretches the host's time-outs (as for a Verilator board in another process).
+    let info = cli::ok_with(
+        &["board", "info", "--port", &port, "--time-scale", "40"],
+        &env,
+    );
     assert!(
         info.contains("engine: B = 2, 8×8 array, 24.000 MHz"),
         "{info}"
@@ -142,6 +146,11 @@ fn board_commands_against_a_software_board() {
         ],
         &env,
         "R×C = 8×8 (expected 16×16)",
+    );
+    cli::fails_with(
+        &["board", "info", "--port", &port, "--time-scale", "0.5"],
+        &env,
+        "expected a factor from 1 to 1000000, found \"0.5\"",
     );
     cli::fails_with(
         &["board", "program", "--board", "icebreaker", s(tmp.path())],

@@ -61,6 +61,17 @@ pub struct PortArgs {
     pub port: String,
     #[arg(long, default_value_t = DEFAULT_BAUD)]
     pub baud: u32,
+    /// Stretch every host time-out by this factor: 1 for a real board; for a virtual board
+    /// served by `board sim` in another process, the time scale it prints.
+    #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
+    pub time_scale: f64,
+}
+
+fn time_scale(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (1.0..=1e6).contains(&v) => Ok(v),
+        _ => Err(format!("expected a factor from 1 to 1000000, found {s:?}")),
+    }
 }
 
 #[derive(Args)]
@@ -151,7 +162,11 @@ pub fn run(c: BoardCmd) -> Result<()> {
 
 fn open(p: &PortArgs) -> Result<Link<Box<dyn serialport::SerialPort>>> {
     let (name, port) = unibit_board::port::open(&p.port, p.baud)?;
-    Ok(Link::new(port, &name, p.baud, LinkOptions::default()))
+    let opts = LinkOptions {
+        time_scale: p.time_scale,
+        ..LinkOptions::default()
+    };
+    Ok(Link::new(port, &name, p.baud, opts))
 }
 
 fn write_json<T: serde::Serialize>(path: Option<&Path>, v: &T) -> Result<()> {
@@ -417,7 +432,7 @@ fn sim_verilator(a: SimArgs) -> Result<()> {
     }
     println!("{}", board.path);
     eprintln!(
-        "virtual board (Verilator: the board top's Verilog, host side + NetEngine {}×{}): icebreaker B = {} at {:.3} MHz, {} baud ({} clocks per bit); simulation {:.2} M cycles/s: host time-outs need ×{:.0} (time scale); serving until interrupted",
+        "virtual board (Verilator: the board top's Verilog, host side + NetEngine {}×{}): icebreaker B = {} at {:.3} MHz, {} baud ({} clocks per bit); simulation {:.2} M cycles/s: host time-outs need ×{:.0} (pass --time-scale to board info/load/classify); serving until interrupted",
         cfg.rows,
         cfg.cols,
         cfg.bits,
