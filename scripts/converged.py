@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""Resume the converged iso-size experiment (issue 17) on a machine, in the background.
+
+Machines here are fresh each session: this re-plans every sweep of docs/results/converged with
+the same arguments, restores the committed finished records as finished runs
+(`runs/<id>/record.json` + `done`, which `unibit sweep run` skips), restores the in-flight
+checkpoints kept under docs/results/converged/partial/<id>/, and runs the queued jobs one at a
+time per lane under `nice -n 19` with one thread each.
+
+    python3 scripts/converged.py plan   [--root /work/sweeps]   # plans + restores, prints the queue
+    python3 scripts/converged.py run    [--root /work/sweeps] [--lanes 2]
+    python3 scripts/converged.py status [--root /work/sweeps]
+
+`run` detaches (setsid) and logs to ROOT/queue-<lane>.log. Stop with `pkill -f converged.py`
+and `pkill -f 'unibit sweep run'`; every job resumes from its last epoch checkpoint.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs/results/converged"
+
+# (sweep name, `unibit sweep plan` arguments, committed records, job order). Order: the cells
+# the write-up needs first (seed 0 of each cell before seed 1).
+SWEEPS = [
+    (
+        "resnet20-e15",
+        "--family resnet20 --budgets 16KiB,32KiB,64KiB --bits 1,2,4,8 --seeds 2 --epochs 15",
+        "resnet20-e15-uniform.jsonl",
+        [10, 12, 14, 9, 11, 13, 15, 16, 18, 20, 22, 17, 19, 21, 23],
+    ),
+    (
+        "resnet20-board-e15",
+        "--family resnet20 --budgets icebreaker --bits 1,2,4,8 --seeds 1 --epochs 15 --channel-multiple 8",
+        "resnet20-board-e15.jsonl",
+        [1, 0, 2, 3],
+    ),
+    (
+        "mobilenetv2-e15",
+        "--family mobilenetv2 --budgets 16KiB,32KiB --bits 1,2,4,8 --seeds 2 --epochs 15",
+        "mobilenetv2-e15-uniform.jsonl",
+        [0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15],
+    ),
+    (
+        "resnet20-weights-e15",
+        "--family resnet20 --budgets 16KiB,32KiB,64KiB --bits 1,2,4,8 --seeds 1 --epochs 15 --size-accounting weights",
+        "resnet20-weights-e15.jsonl",
+        list(range(12)),
+    ),
+]
+
+
+def unibit():
+    exe = REPO / "target/release/unibit"
+    if not exe.exists():
+        sys.exit(f"{exe}: not built (run `make build` first)")
+    return str(exe)
+
+
+def plan(root: Path):
+    """Plan every sweep, restore finished and in-flight runs; return the queue [(sweep dir, job)]."""
+    queue = []
+    for name, args, records, order in SWEEPS:
+        d = root / name
+        if not (d / "plan.json").exists():
+            subprocess.run([unibit(), "sweep", "plan", *args.split(), "--out", str(d)],
+                           check=True, stdout=subprocess.DEVNULL)
+        jobs = json.loads((d / "plan.json").read_text())["jobs"]
+        ids = [j["id"] for j in jobs]
+        done = set()
+        rec = DOCS / "raw" / records
+        if rec.exists():
+            for line in rec.read_text().splitlines():
+                r = json.loads(line)
+                run = d / r["run_dir"]
+                if run.name not in ids:
+                    sys.exit(f"{rec}: run {run.name} is not in the plan of {d}")
+                run.mkdir(parents=True, exist_ok=True)
+                (run / "record.json").write_text(json.dumps(r))
+                (run / "done").touch()
+                done.add(run.name)
+        for i in order:
+            jid = ids[i]
+            if jid in done:
+                continue
+            part = DOCS / "partial" / jid
+            run = d / "runs" / jid
+            if part.is_dir() and not (run / "checkpoint.json").exists():
+                shutil.copytree(part, run, dirs_exist_ok=True)
+            queue.append((d, i))
+    return queue
+
+
+def run(root: Path, lanes: int):
+    queue = plan(root)
+    for lane in range(lanes):
+        mine = queue[lane::lanes]
+        script = "; ".join(
+            f"nice -n 19 {unibit()} sweep run --plan {d}/plan.json --job-index {i} --threads 1"
+            for d, i in mine) or "true"
+        log = root / f"queue-{lane}.log"
+        subprocess.Popen(["setsid", "bash", "-c", f"({script}) >> {log} 2>&1"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+        print(f"lane {lane}: {len(mine)} job(s), log {log}")
+
+
+def status(root: Path):
+    for name, *_ in SWEEPS:
+        d = root / name
+        if not (d / "plan.json").exists():
+            print(f"{name}: not planned")
+            continue
+        jobs = json.loads((d / "plan.json").read_text())["jobs"]
+        fin = [j["id"] for j in jobs if (d / "runs" / j["id"] / "done").exists()]
+        print(f"{name}: {len(fin)} of {len(jobs)} done")
+        for j in jobs:
+            ck = d / "runs" / j["id"] / "checkpoint.json"
+            if ck.exists() and j["id"] not in fin:
+                epoch = json.loads(ck.read_text()).get("epoch")
+                print(f"  in flight: {j['id']} (checkpoint after epoch {epoch})")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("cmd", choices=["plan", "run", "status"])
+    p.add_argument("--root", type=Path, default=Path("/work/sweeps"))
+    p.add_argument("--lanes", type=int, default=2)
+    a = p.parse_args()
+    a.root.mkdir(parents=True, exist_ok=True)
+    if a.cmd == "plan":
+        for d, i in plan(a.root):
+            print(d.name, i)
+    elif a.cmd == "run":
+        run(a.root, a.lanes)
+    else:
+        status(a.root)
+
+
+if __name__ == "__main__":
+    main()
