@@ -493,3 +493,47 @@ fn random_convs_match_machine() {
         );
     });
 }
+
+/// Area of the ConvUnit alone: yosys `synth_ice40 -dsp` (flattened) of `conv_unit::verilog(2)`;
+/// prints LUT4 / FF / carry / EBR / MAC16 and keeps `top.v` in `CONV_AREA_DIR` if set.
+/// `#[ignore]`d (~2 min):
+/// `cargo test --release -p unibit-hw --test net_conv conv_unit_area -- --ignored --nocapture`
+#[test]
+#[ignore = "yosys synthesis of the conv unit, ~2 min: run with --ignored"]
+fn conv_unit_area() {
+    if !have_tool("yosys") {
+        eprintln!("\n!!!!!!!! SKIPPING: yosys missing; area NOT measured !!!!!!!!\n");
+        return;
+    }
+    big_stack(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = std::env::var_os("CONV_AREA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| tmp.path().to_path_buf());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("top.v"), conv_unit::verilog(2)).unwrap();
+        let script = "read_verilog top.v; synth_ice40 -dsp -top top; tee -q -o stat.txt stat";
+        let st = std::process::Command::new("yosys")
+            .args(["-q", "-p", script])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "yosys failed");
+        let text = std::fs::read_to_string(dir.join("stat.txt")).unwrap();
+        let count = |pre: &str| -> u64 {
+            text.lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    match f.as_slice() {
+                        [c, n] if c.starts_with(pre) => n.parse::<u64>().ok(),
+                        _ => None,
+                    }
+                })
+                .sum()
+        };
+        let (lut, ff) = (count("SB_LUT4"), count("SB_DFF"));
+        let (carry, ebr, mac) = (count("SB_CARRY"), count("SB_RAM40_4K"), count("SB_MAC16"));
+        eprintln!("ConvUnit (B = 2): LUT4 {lut}, FF {ff}, carry {carry}, EBR {ebr}, MAC16 {mac}");
+        assert!(lut > 0, "no LUT4 in the stat");
+    });
+}

@@ -28,7 +28,7 @@
 //! memory port idle in the `done` cycle.
 
 use crate::rtl::adder_tree::AdderTree;
-use crate::rtl::net::conv_row::ConvRow;
+use crate::rtl::net::conv_row::{acc_width, ConvRow};
 use crate::rtl::net::out_queue::OutQueue;
 use crate::rtl::net::patch_addr::PatchAddr;
 use crate::rtl::requant::Requantizer;
@@ -122,6 +122,7 @@ pub struct ConvUnit {
     xd2: DFF<Bits<72>>,
     xd3: DFF<Bits<72>>,
     ks: DFF<Bits<32>>,
+    ksh: DFF<Bits<32>>,
     // ---- drain and packing ----
     dact: DFF<Bit>,
     dj: DFF<Bits<2>>,
@@ -158,6 +159,13 @@ pub struct ConvUnit {
     ksfin: Signal<Local, Bits<32>>,
     dot0: Signal<Local, Bits<32>>,
     dot1: Signal<Local, Bits<32>>,
+    a0: Signal<Local, Bits<32>>,
+    a1: Signal<Local, Bits<32>>,
+    k0: Signal<Local, Bits<32>>,
+    k1: Signal<Local, Bits<32>>,
+    own_k: Signal<Local, Bit>,
+    raw0: Signal<Local, Bits<32>>,
+    raw1: Signal<Local, Bits<32>>,
     live0: Signal<Local, Bit>,
     live1: Signal<Local, Bit>,
     r0: Signal<Local, Bits<16>>,
@@ -167,15 +175,21 @@ pub struct ConvUnit {
     wta: Signal<Local, Bits<16>>,
     cb: Constant<Bits<4>>,
     cbm1: Constant<Bits<4>>,
+    cb32: Constant<Bits<32>>,
     ff8: Constant<Bits<72>>,
     sg72: Constant<Bits<72>>,
     c2048: Constant<Bits<32>>,
+    /// 2^W − 1, its sign bit 2^(W − 1) and the sign extension above it (W: `acc_width`).
+    mw: Constant<Bits<32>>,
+    sw: Constant<Bits<32>>,
+    xw: Constant<Bits<32>>,
 }
 
 impl ConvUnit {
     /// The body for weight bitwidth `b` (1..=8).
     pub fn new(b: u8) -> Self {
         assert!((1..=8).contains(&b), "bits must be 1..=8, got {b}");
+        let w = acc_width(b);
         let sg: u128 = (0..8).map(|c| 1u128 << (9 * c + 7)).sum();
         let mut sg72 = Bits::<72>::default();
         for i in 0..72 {
@@ -259,6 +273,7 @@ impl ConvUnit {
             xd2: Default::default(),
             xd3: Default::default(),
             ks: Default::default(),
+            ksh: Default::default(),
             dact: Default::default(),
             dj: Default::default(),
             preg: Default::default(),
@@ -293,6 +308,13 @@ impl ConvUnit {
             ksfin: Default::default(),
             dot0: Default::default(),
             dot1: Default::default(),
+            a0: Default::default(),
+            a1: Default::default(),
+            k0: Default::default(),
+            k1: Default::default(),
+            own_k: Default::default(),
+            raw0: Default::default(),
+            raw1: Default::default(),
             live0: Default::default(),
             live1: Default::default(),
             r0: Default::default(),
@@ -302,9 +324,13 @@ impl ConvUnit {
             wta: Default::default(),
             cb: Constant::new(bits(b as u64)),
             cbm1: Constant::new(bits(b as u64 - 1)),
+            cb32: Constant::new(bits(b as u64)),
             ff8: Constant::new(bits(0xff)),
             sg72: Constant::new(sg72),
             c2048: Constant::new(bits(2048)),
+            mw: Constant::new(bits((1u64 << w) - 1)),
+            sw: Constant::new(bits(1u64 << (w - 1))),
+            xw: Constant::new(bits(0xffff_ffff ^ ((1u64 << w) - 1))),
         }
     }
 }
@@ -317,7 +343,7 @@ impl Logic for ConvUnit {
         dff_setup!(
             self, clock, st, li, lbase, ldv, ldi, w0, tile, tofs, trow, o, nrd, active, cph, pidx,
             fcf, lcl, lvec, dcnt, done_r, ard, zreg, xreg, byp, wreg, f0, f1, f2, f3, xd1, xd2,
-            xd3, ks, dact, dj, preg
+            xd3, ks, ksh, dact, dj, preg
         );
         // ---- layer constants ----
         self.is_i32.next = self.out_kind.val() == bits::<2>(2);
@@ -570,7 +596,8 @@ impl Logic for ConvUnit {
             self.ksn.next = bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val();
         } else {
             self.ksn.next =
-                self.ks.q.val() + bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val();
+                (self.ks.q.val() + bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val())
+                    & self.mw.val();
         }
         self.ksfin.next = self.ks.q.val();
         if self.f3.q.val().get_bit(1) {
@@ -578,6 +605,9 @@ impl Logic for ConvUnit {
             if self.f3.q.val().get_bit(0) {
                 self.ks.d.next = self.ksn.val();
             }
+        }
+        if self.f3.q.val().get_bit(0) & self.f3.q.val().get_bit(5) {
+            self.ksh.d.next = self.ksfin.val();
         }
         // ---- the rows ----
         for r in 0..8 {
@@ -593,7 +623,6 @@ impl Logic for ConvUnit {
             self.rows[r].masked.next = self.masked.val();
             self.rows[r].diagonal.next = self.diagonal.val();
             self.rows[r].xr.next = self.xd3.q.val().get_bits::<9>(9 * r);
-            self.rows[r].ks.next = self.ksfin.val();
         }
         // ---- lane select: rows 2j, 2j + 1 in drain step j ----
         if self.f3.q.val().get_bit(0) & self.f3.q.val().get_bit(5) {
@@ -610,14 +639,36 @@ impl Logic for ConvUnit {
             self.pb0.read_address.next = bits::<8>(0);
         }
         self.pb1.read_address.next = self.pb0.read_address.val();
-        self.dot0.next = bits::<32>(0);
-        self.dot1.next = bits::<32>(0);
+        // dot = sext_W(2·acc + K − (K << B)); K is the row's own sum (masked, depthwise) or
+        // the shared Σx hand-off.
+        self.own_k.next = self.masked.val() | self.diagonal.val();
+        self.a0.next = bits::<32>(0);
+        self.a1.next = bits::<32>(0);
+        self.k0.next = self.ksh.q.val();
+        self.k1.next = self.ksh.q.val();
         for j in 0..4 {
             if self.dj.q.val().index() == j {
-                self.dot0.next = (self.rows[2 * j].acc_h.val() << 1) - self.rows[2 * j].qm_h.val();
-                self.dot1.next =
-                    (self.rows[2 * j + 1].acc_h.val() << 1) - self.rows[2 * j + 1].qm_h.val();
+                self.a0.next = self.rows[2 * j].acc_h.val();
+                self.a1.next = self.rows[2 * j + 1].acc_h.val();
+                if self.own_k.val() {
+                    self.k0.next = self.rows[2 * j].k_h.val();
+                    self.k1.next = self.rows[2 * j + 1].k_h.val();
+                }
             }
+        }
+        self.raw0.next = ((self.a0.val() << 1) + self.k0.val()
+            - (self.k0.val() << self.cb32.val()))
+            & self.mw.val();
+        self.raw1.next = ((self.a1.val() << 1) + self.k1.val()
+            - (self.k1.val() << self.cb32.val()))
+            & self.mw.val();
+        self.dot0.next = self.raw0.val();
+        if (self.raw0.val() & self.sw.val()) != bits::<32>(0) {
+            self.dot0.next = self.raw0.val() | self.xw.val();
+        }
+        self.dot1.next = self.raw1.val();
+        if (self.raw1.val() & self.sw.val()) != bits::<32>(0) {
+            self.dot1.next = self.raw1.val() | self.xw.val();
         }
         self.r0.next = self.trow.q.val() + (bit_cast::<16, 2>(self.dj.q.val()) << 1);
         self.live0.next = self.r0.val() < self.out_channels.val();
