@@ -28,10 +28,10 @@
 //! memory port idle in the `done` cycle.
 
 use crate::rtl::adder_tree::AdderTree;
+use crate::rtl::net::conv_requant::ConvRequant;
 use crate::rtl::net::conv_row::{acc_width, ConvRow};
 use crate::rtl::net::out_queue::OutQueue;
 use crate::rtl::net::patch_addr::PatchAddr;
-use crate::rtl::requant::Requantizer;
 use rust_hdl::prelude::*;
 
 /// Fixed drain cycles per tile (docs/engine.md §7: D = 11 + tree_latency(8)).
@@ -85,8 +85,8 @@ pub struct ConvUnit {
     pb1: RAM<Bits<64>, 8>,
     rows: [ConvRow; 8],
     ctree: AdderTree<8, 16, 72, 12>,
-    rq0: Requantizer,
-    rq1: Requantizer,
+    rq0: ConvRequant,
+    rq1: ConvRequant,
     oq: OutQueue,
     // ---- control ----
     st: DFF<Bits<2>>,
@@ -126,7 +126,9 @@ pub struct ConvUnit {
     // ---- drain and packing ----
     dact: DFF<Bit>,
     dj: DFF<Bits<2>>,
-    preg: DFF<Bits<64>>,
+    p0: DFF<Bits<16>>,
+    p1: DFF<Bits<16>>,
+    p2: DFF<Bits<16>>,
     // ---- combinational ----
     vec_state: Signal<Local, Bit>,
     is_param: Signal<Local, Bit>,
@@ -169,8 +171,7 @@ pub struct ConvUnit {
     live0: Signal<Local, Bit>,
     live1: Signal<Local, Bit>,
     r0: Signal<Local, Bits<16>>,
-    pair: Signal<Local, Bits<64>>,
-    pshift: Signal<Local, Bits<64>>,
+    pair: Signal<Local, Bits<16>>,
     ldr: Signal<Local, Bits<16>>,
     wta: Signal<Local, Bits<16>>,
     cb: Constant<Bits<4>>,
@@ -276,7 +277,9 @@ impl ConvUnit {
             ksh: Default::default(),
             dact: Default::default(),
             dj: Default::default(),
-            preg: Default::default(),
+            p0: Default::default(),
+            p1: Default::default(),
+            p2: Default::default(),
             vec_state: Default::default(),
             is_param: Default::default(),
             lw: Default::default(),
@@ -319,7 +322,6 @@ impl ConvUnit {
             live1: Default::default(),
             r0: Default::default(),
             pair: Default::default(),
-            pshift: Default::default(),
             ldr: Default::default(),
             wta: Default::default(),
             cb: Constant::new(bits(b as u64)),
@@ -343,7 +345,7 @@ impl Logic for ConvUnit {
         dff_setup!(
             self, clock, st, li, lbase, ldv, ldi, w0, tile, tofs, trow, o, nrd, active, cph, pidx,
             fcf, lcl, lvec, dcnt, done_r, ard, zreg, xreg, byp, wreg, f0, f1, f2, f3, xd1, xd2,
-            xd3, ks, ksh, dact, dj, preg
+            xd3, ks, ksh, dact, dj, p0, p1, p2
         );
         // ---- layer constants ----
         self.is_i32.next = self.out_kind.val() == bits::<2>(2);
@@ -677,10 +679,8 @@ impl Logic for ConvUnit {
         self.rq1.clock.next = self.clock.val();
         self.rq0.in_valid.next = self.dact.q.val();
         self.rq1.in_valid.next = self.dact.q.val();
-        self.rq0.in_final.next = false;
-        self.rq1.in_final.next = false;
-        self.rq0.in_addr.next = bit_cast::<16, 2>(self.dj.q.val());
-        self.rq1.in_addr.next = bit_cast::<16, 2>(self.dj.q.val());
+        self.rq0.in_addr.next = self.dj.q.val();
+        self.rq1.in_addr.next = self.dj.q.val();
         self.rq0.in_dot.next = bits::<32>(0);
         self.rq0.in_param.next = bits::<64>(0);
         if self.live0.val() {
@@ -706,24 +706,30 @@ impl Logic for ConvUnit {
             self.oq.wpv_m1.next = bits::<2>(3);
         }
         self.oq.free.next = self.free.val();
-        self.pair.next = bit_cast::<64, 8>(self.rq0.out_value.val().get_bits::<8>(0))
-            | (bit_cast::<64, 8>(self.rq1.out_value.val().get_bits::<8>(0)) << 8);
-        self.pshift.next =
-            self.pair.val() << (bit_cast::<64, 2>(self.rq0.out_addr.val().get_bits::<2>(0)) << 4);
+        // u8 / i8: pairs 0–2 wait in p0–p2, pair 3 completes the word.
+        self.pair.next = bit_cast::<16, 8>(self.rq0.out_value.val().get_bits::<8>(0))
+            | (bit_cast::<16, 8>(self.rq1.out_value.val().get_bits::<8>(0)) << 8);
         if self.rq0.out_valid.val() {
-            if self.rq0.out_addr.val().get_bits::<2>(0) == bits::<2>(0) {
-                self.preg.d.next = self.pshift.val();
-            } else {
-                self.preg.d.next = self.preg.q.val() | self.pshift.val();
+            if self.rq0.out_addr.val() == bits::<2>(0) {
+                self.p0.d.next = self.pair.val();
+            }
+            if self.rq0.out_addr.val() == bits::<2>(1) {
+                self.p1.d.next = self.pair.val();
+            }
+            if self.rq0.out_addr.val() == bits::<2>(2) {
+                self.p2.d.next = self.pair.val();
             }
         }
         self.oq.push.next = false;
-        self.oq.data.next = self.preg.q.val() | self.pshift.val();
+        self.oq.data.next = bit_cast::<64, 16>(self.p0.q.val())
+            | (bit_cast::<64, 16>(self.p1.q.val()) << 16)
+            | (bit_cast::<64, 16>(self.p2.q.val()) << 32)
+            | (bit_cast::<64, 16>(self.pair.val()) << 48);
         if self.is_i32.val() {
             self.oq.data.next = bit_cast::<64, 32>(self.rq0.out_value.val())
                 | (bit_cast::<64, 32>(self.rq1.out_value.val()) << 32);
             self.oq.push.next = self.rq0.out_valid.val();
-        } else if self.rq0.out_addr.val().get_bits::<2>(0) == bits::<2>(3) {
+        } else if self.rq0.out_addr.val() == bits::<2>(3) {
             self.oq.push.next = self.rq0.out_valid.val();
         }
         self.overflow.next = self.oq.overflow.val();
