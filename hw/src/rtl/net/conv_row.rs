@@ -1,18 +1,22 @@
 //! One row of the conv body's array (docs/engine.md §5 "Conv / linear body"): the gated adder
 //! tree over the C = 8 lanes, the chunk's plane shift register `t`, the vector accumulator
-//! `acc`, the row's own correction sum `k` (masked: the mask plane; depthwise: its own lane),
-//! and the hand-off registers the requantizer lanes read while the next vector accumulates.
+//! `acc` and the hand-off register the requantizer lanes read while the next vector
+//! accumulates.
 //!
 //! Planes arrive chunk-major, plane-minor, MSB first; the flags describe the tree output of
 //! this cycle (they travel down the unit's delay line next to the data). The tree adds
-//! 2048 = 256·C to every sum (`adder_tree.rs`), so `acc` carries `2048·(2^B − 1)` per chunk
-//! and every correction sum carries 4096 per chunk; `2·acc − (2^B − 1)·K` cancels both.
+//! 2048 = 256·C to every sum (`adder_tree.rs`), so `2·t` carries `4096·(2^B − 1)` per chunk
+//! and every correction sum carries 4096 per chunk; `2·Σt − (2^B − 1)·K` cancels both.
+//!
+//! `acc` accumulates `2·t` at each chunk's last value plane, minus the row's own correction
+//! `(2^B − 1)·K` where the row has one: the mask plane's sum (masked, at the mask plane) or
+//! its own lane (depthwise, at the last value plane). Dense rows share one Σx, which the lane
+//! subtracts once per output (`conv_unit.rs`).
 //!
 //! Widths: the contract bounds a dot product to `K ≤ MAX_REDUCTION` terms, so it fits
-//! `W = accumulator_bits(B, MAX_REDUCTION)` signed bits; `acc` and `k` are kept modulo 2^W
-//! (masked, so yosys drops the bits above) and the lane computes
-//! `dot = sext_W(2·acc_h + k_h − (k_h << B))` — once per output, not once per row. `t` holds
-//! one chunk's planes, `Σ_j 2^j·S_j < 2^(12 + B)`, exactly.
+//! `W = accumulator_bits(B, MAX_REDUCTION)` signed bits; `acc` is kept modulo 2^W (masked, so
+//! yosys drops the bits above) and sign-extended by the lane. `t` holds one chunk's planes,
+//! `Σ_j 2^j·S_j < 2^(12 + B)`, exactly.
 
 use crate::rtl::adder_tree::AdderTree;
 use rust_hdl::prelude::*;
@@ -44,26 +48,26 @@ pub struct ConvRow {
     pub diagonal: Signal<In, Bit>,
     /// Depthwise: the row's own lane of the chunk, aligned with the tree output.
     pub xr: Signal<In, Bits<9>>,
-    /// The vector's `acc` and (masked / depthwise) own correction sum `k`, modulo 2^W.
+    /// The vector's `acc`, modulo 2^W.
     pub acc_h: Signal<Out, Bits<32>>,
-    pub k_h: Signal<Out, Bits<32>>,
     tree: AdderTree<8, 16, 72, 12>,
     t: DFF<Bits<32>>,
     acc: DFF<Bits<32>>,
-    k: DFF<Bits<32>>,
     acch: DFF<Bits<32>>,
-    kh: DFF<Bits<32>>,
     s32: Signal<Local, Bits<32>>,
     tnew: Signal<Local, Bits<32>>,
+    y: Signal<Local, Bits<32>>,
+    corr: Signal<Local, Bits<32>>,
+    u0: Signal<Local, Bits<32>>,
+    u: Signal<Local, Bits<32>>,
+    abase: Signal<Local, Bits<32>>,
     accn: Signal<Local, Bits<32>>,
-    kinc: Signal<Local, Bits<32>>,
-    kn: Signal<Local, Bits<32>>,
-    kfin: Signal<Local, Bits<32>>,
-    afin: Signal<Local, Bits<32>>,
-    kupd: Signal<Local, Bit>,
+    own: Signal<Local, Bit>,
+    upd: Signal<Local, Bit>,
     c2048: Constant<Bits<32>>,
     c4096: Constant<Bits<32>>,
     sx9: Constant<Bits<32>>,
+    bshift: Constant<Bits<32>>,
     /// 2^(12 + B) − 1 and 2^W − 1.
     mt: Constant<Bits<32>>,
     mw: Constant<Bits<32>>,
@@ -88,24 +92,24 @@ impl ConvRow {
             diagonal: Default::default(),
             xr: Default::default(),
             acc_h: Default::default(),
-            k_h: Default::default(),
             tree: AdderTree::new(),
             t: Default::default(),
             acc: Default::default(),
-            k: Default::default(),
             acch: Default::default(),
-            kh: Default::default(),
             s32: Default::default(),
             tnew: Default::default(),
+            y: Default::default(),
+            corr: Default::default(),
+            u0: Default::default(),
+            u: Default::default(),
+            abase: Default::default(),
             accn: Default::default(),
-            kinc: Default::default(),
-            kn: Default::default(),
-            kfin: Default::default(),
-            afin: Default::default(),
-            kupd: Default::default(),
+            own: Default::default(),
+            upd: Default::default(),
             c2048: Constant::new(bits(2048)),
             c4096: Constant::new(bits(4096)),
             sx9: Constant::new(bits(0xffff_fe00)),
+            bshift: Constant::new(bits(b as u64)),
             mt: Constant::new(bits((1u64 << (12 + b as u64)) - 1)),
             mw: Constant::new(bits((1u64 << w) - 1)),
         }
@@ -115,7 +119,7 @@ impl ConvRow {
 impl Logic for ConvRow {
     #[hdl_gen]
     fn update(&mut self) {
-        dff_setup!(self, clock, t, acc, k, acch, kh);
+        dff_setup!(self, clock, t, acc, acch);
         self.tree.clock.next = self.clock.val();
         self.tree.x.next = self.x.val();
         self.tree.w.next = self.w.val();
@@ -126,55 +130,48 @@ impl Logic for ConvRow {
         } else {
             self.tnew.next = ((self.t.q.val() << 1) + self.s32.val()) & self.mt.val();
         }
-        // acc ← acc + t at the chunk's last value plane (cleared at the vector's first chunk).
-        if self.f_fc.val() {
-            self.accn.next = self.tnew.val();
-        } else {
-            self.accn.next = (self.acc.q.val() + self.tnew.val()) & self.mw.val();
-        }
-        // The row's own correction: the mask plane's sum, or its own lane (depthwise).
+        // The row's own correction sum of this chunk: the mask plane's, or its own lane.
         if self.masked.val() {
-            self.kinc.next = self.s32.val() + self.c2048.val();
+            self.y.next = self.s32.val() + self.c2048.val();
         } else if self.xr.val().get_bit(8) {
-            self.kinc.next = (bit_cast::<32, 9>(self.xr.val()) | self.sx9.val()) + self.c4096.val();
+            self.y.next = (bit_cast::<32, 9>(self.xr.val()) | self.sx9.val()) + self.c4096.val();
         } else {
-            self.kinc.next = bit_cast::<32, 9>(self.xr.val()) + self.c4096.val();
+            self.y.next = bit_cast::<32, 9>(self.xr.val()) + self.c4096.val();
         }
-        if self.f_fc.val() {
-            self.kn.next = self.kinc.val() & self.mw.val();
-        } else {
-            self.kn.next = (self.k.q.val() + self.kinc.val()) & self.mw.val();
+        self.corr.next = ((self.y.val() << self.bshift.val()) - self.y.val()) & self.mw.val();
+        self.own.next =
+            (self.masked.val() & self.f_mk.val()) | (self.diagonal.val() & self.f_lp.val());
+        // acc ← acc + 2·t − own correction (cleared at the vector's first chunk's last value
+        // plane; the mask plane follows it in the same chunk).
+        self.u0.next = self.tnew.val() << 1;
+        if self.f_mk.val() {
+            self.u0.next = bits::<32>(0);
         }
-        self.kupd.next =
-            (self.masked.val() & self.f_mk.val()) | (self.diagonal.val() & self.f_fp.val());
+        self.u.next = self.u0.val();
+        if self.own.val() {
+            self.u.next = (self.u0.val() - self.corr.val()) & self.mw.val();
+        }
+        self.abase.next = self.acc.q.val();
+        if self.f_fc.val() & !self.f_mk.val() {
+            self.abase.next = bits::<32>(0);
+        }
+        self.accn.next = (self.abase.val() + self.u.val()) & self.mw.val();
+        self.upd.next = self.f_lp.val() | self.f_mk.val();
         if self.f_val.val() {
-            if !self.f_mk.val() {
-                if self.f_lp.val() {
-                    self.acc.d.next = self.accn.val();
-                } else {
-                    self.t.d.next = self.tnew.val();
-                }
-            }
-            if self.kupd.val() {
-                self.k.d.next = self.kn.val();
+            if self.upd.val() {
+                self.acc.d.next = self.accn.val();
+            } else {
+                self.t.d.next = self.tnew.val();
             }
         }
-        // ---- hand-off: the vector's final sums ----
-        if self.kupd.val() {
-            self.kfin.next = self.kn.val();
-        } else {
-            self.kfin.next = self.k.q.val();
-        }
-        if self.f_lp.val() {
-            self.afin.next = self.accn.val();
-        } else {
-            self.afin.next = self.acc.q.val();
-        }
+        // ---- hand-off: the vector's final sum ----
         if self.f_val.val() & self.f_h.val() {
-            self.acch.d.next = self.afin.val();
-            self.kh.d.next = self.kfin.val();
+            if self.upd.val() {
+                self.acch.d.next = self.accn.val();
+            } else {
+                self.acch.d.next = self.acc.q.val();
+            }
         }
         self.acc_h.next = self.acch.q.val();
-        self.k_h.next = self.kh.q.val();
     }
 }

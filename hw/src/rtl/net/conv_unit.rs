@@ -122,7 +122,7 @@ pub struct ConvUnit {
     xd2: DFF<Bits<72>>,
     xd3: DFF<Bits<72>>,
     ks: DFF<Bits<32>>,
-    ksh: DFF<Bits<32>>,
+    qkh: DFF<Bits<32>>,
     // ---- drain and packing ----
     dact: DFF<Bit>,
     dj: DFF<Bits<2>>,
@@ -163,8 +163,7 @@ pub struct ConvUnit {
     dot1: Signal<Local, Bits<32>>,
     a0: Signal<Local, Bits<32>>,
     a1: Signal<Local, Bits<32>>,
-    k0: Signal<Local, Bits<32>>,
-    k1: Signal<Local, Bits<32>>,
+    qk: Signal<Local, Bits<32>>,
     own_k: Signal<Local, Bit>,
     raw0: Signal<Local, Bits<32>>,
     raw1: Signal<Local, Bits<32>>,
@@ -274,7 +273,7 @@ impl ConvUnit {
             xd2: Default::default(),
             xd3: Default::default(),
             ks: Default::default(),
-            ksh: Default::default(),
+            qkh: Default::default(),
             dact: Default::default(),
             dj: Default::default(),
             p0: Default::default(),
@@ -313,8 +312,7 @@ impl ConvUnit {
             dot1: Default::default(),
             a0: Default::default(),
             a1: Default::default(),
-            k0: Default::default(),
-            k1: Default::default(),
+            qk: Default::default(),
             own_k: Default::default(),
             raw0: Default::default(),
             raw1: Default::default(),
@@ -345,7 +343,7 @@ impl Logic for ConvUnit {
         dff_setup!(
             self, clock, st, li, lbase, ldv, ldi, w0, tile, tofs, trow, o, nrd, active, cph, pidx,
             fcf, lcl, lvec, dcnt, done_r, ard, zreg, xreg, byp, wreg, f0, f1, f2, f3, xd1, xd2,
-            xd3, ks, ksh, dact, dj, p0, p1, p2
+            xd3, ks, qkh, dact, dj, p0, p1, p2
         );
         // ---- layer constants ----
         self.is_i32.next = self.out_kind.val() == bits::<2>(2);
@@ -609,7 +607,8 @@ impl Logic for ConvUnit {
             }
         }
         if self.f3.q.val().get_bit(0) & self.f3.q.val().get_bit(5) {
-            self.ksh.d.next = self.ksfin.val();
+            self.qkh.d.next =
+                ((self.ksfin.val() << self.cb32.val()) - self.ksfin.val()) & self.mw.val();
         }
         // ---- the rows ----
         for r in 0..8 {
@@ -641,29 +640,23 @@ impl Logic for ConvUnit {
             self.pb0.read_address.next = bits::<8>(0);
         }
         self.pb1.read_address.next = self.pb0.read_address.val();
-        // dot = sext_W(2·acc + K − (K << B)); K is the row's own sum (masked, depthwise) or
-        // the shared Σx hand-off.
+        // dot = sext_W(acc − (2^B − 1)·Σx): dense rows share the Σx hand-off; masked and
+        // depthwise rows subtracted their own correction already.
         self.own_k.next = self.masked.val() | self.diagonal.val();
+        self.qk.next = self.qkh.q.val();
+        if self.own_k.val() {
+            self.qk.next = bits::<32>(0);
+        }
         self.a0.next = bits::<32>(0);
         self.a1.next = bits::<32>(0);
-        self.k0.next = self.ksh.q.val();
-        self.k1.next = self.ksh.q.val();
         for j in 0..4 {
             if self.dj.q.val().index() == j {
                 self.a0.next = self.rows[2 * j].acc_h.val();
                 self.a1.next = self.rows[2 * j + 1].acc_h.val();
-                if self.own_k.val() {
-                    self.k0.next = self.rows[2 * j].k_h.val();
-                    self.k1.next = self.rows[2 * j + 1].k_h.val();
-                }
             }
         }
-        self.raw0.next = ((self.a0.val() << 1) + self.k0.val()
-            - (self.k0.val() << self.cb32.val()))
-            & self.mw.val();
-        self.raw1.next = ((self.a1.val() << 1) + self.k1.val()
-            - (self.k1.val() << self.cb32.val()))
-            & self.mw.val();
+        self.raw0.next = (self.a0.val() - self.qk.val()) & self.mw.val();
+        self.raw1.next = (self.a1.val() - self.qk.val()) & self.mw.val();
         self.dot0.next = self.raw0.val();
         if (self.raw0.val() & self.sw.val()) != bits::<32>(0) {
             self.dot0.next = self.raw0.val() | self.xw.val();
