@@ -35,14 +35,11 @@ pub struct ConvRow {
     /// The chunk's activations (9-bit lanes) and this row's weight bits, entering the tree.
     pub x: Signal<In, Bits<72>>,
     pub w: Signal<In, Bits<8>>,
-    /// Flags of the tree output of this cycle: a plane is valid, is the chunk's first plane,
-    /// its last value plane (B − 1), the mask plane (B), the vector's first chunk, and the
-    /// vector's last cycle (hand-off).
+    /// Flags of the tree output of this cycle: a plane is valid, is the chunk's last value
+    /// plane (B − 1), the mask plane (B), and the vector's last cycle (hand-off).
     pub f_val: Signal<In, Bit>,
-    pub f_fp: Signal<In, Bit>,
     pub f_lp: Signal<In, Bit>,
     pub f_mk: Signal<In, Bit>,
-    pub f_fc: Signal<In, Bit>,
     pub f_h: Signal<In, Bit>,
     pub masked: Signal<In, Bit>,
     pub diagonal: Signal<In, Bit>,
@@ -60,7 +57,6 @@ pub struct ConvRow {
     corr: Signal<Local, Bits<32>>,
     u0: Signal<Local, Bits<32>>,
     u: Signal<Local, Bits<32>>,
-    abase: Signal<Local, Bits<32>>,
     accn: Signal<Local, Bits<32>>,
     own: Signal<Local, Bit>,
     upd: Signal<Local, Bit>,
@@ -68,8 +64,9 @@ pub struct ConvRow {
     c4096: Constant<Bits<32>>,
     sx9: Constant<Bits<32>>,
     bshift: Constant<Bits<32>>,
-    /// 2^(12 + B) − 1 and 2^W − 1.
+    /// 2^(12 + B) − 1, 2^(13 + B) − 1 (a correction `(2^B − 1)·y`, `0 ≤ y < 2^13`) and 2^W − 1.
     mt: Constant<Bits<32>>,
+    mc: Constant<Bits<32>>,
     mw: Constant<Bits<32>>,
 }
 
@@ -83,10 +80,8 @@ impl ConvRow {
             x: Default::default(),
             w: Default::default(),
             f_val: Default::default(),
-            f_fp: Default::default(),
             f_lp: Default::default(),
             f_mk: Default::default(),
-            f_fc: Default::default(),
             f_h: Default::default(),
             masked: Default::default(),
             diagonal: Default::default(),
@@ -102,7 +97,6 @@ impl ConvRow {
             corr: Default::default(),
             u0: Default::default(),
             u: Default::default(),
-            abase: Default::default(),
             accn: Default::default(),
             own: Default::default(),
             upd: Default::default(),
@@ -111,6 +105,7 @@ impl ConvRow {
             sx9: Constant::new(bits(0xffff_fe00)),
             bshift: Constant::new(bits(b as u64)),
             mt: Constant::new(bits((1u64 << (12 + b as u64)) - 1)),
+            mc: Constant::new(bits((1u64 << (13 + b as u64)) - 1)),
             mw: Constant::new(bits((1u64 << w) - 1)),
         }
     }
@@ -124,12 +119,9 @@ impl Logic for ConvRow {
         self.tree.x.next = self.x.val();
         self.tree.w.next = self.w.val();
         self.s32.next = bit_cast::<32, 12>(self.tree.sum.val());
-        // t ← 2·t + S within a chunk (cleared at its first plane).
-        if self.f_fp.val() {
-            self.tnew.next = self.s32.val();
-        } else {
-            self.tnew.next = ((self.t.q.val() << 1) + self.s32.val()) & self.mt.val();
-        }
+        // t ← 2·t + S within a chunk. `t` is zero at a chunk's first plane: it is cleared at
+        // the previous chunk's last value plane (a synchronous reset, not an operand mux).
+        self.tnew.next = ((self.t.q.val() << 1) + self.s32.val()) & self.mt.val();
         // The row's own correction sum of this chunk: the mask plane's, or its own lane.
         if self.masked.val() {
             self.y.next = self.s32.val() + self.c2048.val();
@@ -138,11 +130,11 @@ impl Logic for ConvRow {
         } else {
             self.y.next = bit_cast::<32, 9>(self.xr.val()) + self.c4096.val();
         }
-        self.corr.next = ((self.y.val() << self.bshift.val()) - self.y.val()) & self.mw.val();
+        self.corr.next = ((self.y.val() << self.bshift.val()) - self.y.val()) & self.mc.val();
         self.own.next =
             (self.masked.val() & self.f_mk.val()) | (self.diagonal.val() & self.f_lp.val());
-        // acc ← acc + 2·t − own correction (cleared at the vector's first chunk's last value
-        // plane; the mask plane follows it in the same chunk).
+        // acc ← acc + 2·t − own correction. `acc` is zero when a vector starts: the hand-off
+        // cycle clears it (a synchronous reset, not an operand mux).
         self.u0.next = self.tnew.val() << 1;
         if self.f_mk.val() {
             self.u0.next = bits::<32>(0);
@@ -151,17 +143,19 @@ impl Logic for ConvRow {
         if self.own.val() {
             self.u.next = (self.u0.val() - self.corr.val()) & self.mw.val();
         }
-        self.abase.next = self.acc.q.val();
-        if self.f_fc.val() & !self.f_mk.val() {
-            self.abase.next = bits::<32>(0);
-        }
-        self.accn.next = (self.abase.val() + self.u.val()) & self.mw.val();
+        self.accn.next = (self.acc.q.val() + self.u.val()) & self.mw.val();
         self.upd.next = self.f_lp.val() | self.f_mk.val();
         if self.f_val.val() {
             if self.upd.val() {
                 self.acc.d.next = self.accn.val();
+                if self.f_h.val() {
+                    self.acc.d.next = bits::<32>(0);
+                }
             } else {
                 self.t.d.next = self.tnew.val();
+            }
+            if self.f_lp.val() {
+                self.t.d.next = bits::<32>(0);
             }
         }
         // ---- hand-off: the vector's final sum ----

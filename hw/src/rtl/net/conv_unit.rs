@@ -616,10 +616,8 @@ impl Logic for ConvUnit {
             self.rows[r].x.next = self.x_in.val();
             self.rows[r].w.next = self.w_in.val().get_bits::<8>(8 * r);
             self.rows[r].f_val.next = self.f3.q.val().get_bit(0);
-            self.rows[r].f_fp.next = self.f3.q.val().get_bit(1);
             self.rows[r].f_lp.next = self.f3.q.val().get_bit(2);
             self.rows[r].f_mk.next = self.f3.q.val().get_bit(3);
-            self.rows[r].f_fc.next = self.f3.q.val().get_bit(4);
             self.rows[r].f_h.next = self.f3.q.val().get_bit(5);
             self.rows[r].masked.next = self.masked.val();
             self.rows[r].diagonal.next = self.diagonal.val();
