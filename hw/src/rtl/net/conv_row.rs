@@ -57,6 +57,7 @@ pub struct ConvRow {
     corr: Signal<Local, Bits<32>>,
     u0: Signal<Local, Bits<32>>,
     u: Signal<Local, Bits<32>>,
+    cg: Signal<Local, Bits<32>>,
     accn: Signal<Local, Bits<32>>,
     own: Signal<Local, Bit>,
     upd: Signal<Local, Bit>,
@@ -97,6 +98,7 @@ impl ConvRow {
             corr: Default::default(),
             u0: Default::default(),
             u: Default::default(),
+            cg: Default::default(),
             accn: Default::default(),
             own: Default::default(),
             upd: Default::default(),
@@ -139,10 +141,11 @@ impl Logic for ConvRow {
         if self.f_mk.val() {
             self.u0.next = bits::<32>(0);
         }
-        self.u.next = self.u0.val();
+        self.cg.next = bits::<32>(0);
         if self.own.val() {
-            self.u.next = (self.u0.val() - self.corr.val()) & self.mw.val();
+            self.cg.next = self.corr.val();
         }
+        self.u.next = (self.u0.val() - self.cg.val()) & self.mw.val();
         self.accn.next = (self.acc.q.val() + self.u.val()) & self.mw.val();
         self.upd.next = self.f_lp.val() | self.f_mk.val();
         if self.f_val.val() {

@@ -592,13 +592,10 @@ impl Logic for ConvUnit {
         self.ctree.clock.next = self.clock.val();
         self.ctree.x.next = self.x_in.val();
         self.ctree.w.next = bits::<8>(0xff);
-        if self.f3.q.val().get_bit(4) {
-            self.ksn.next = bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val();
-        } else {
-            self.ksn.next =
-                (self.ks.q.val() + bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val())
-                    & self.mw.val();
-        }
+        // `ks` is zero when a vector starts: the hand-off clears it.
+        self.ksn.next =
+            (self.ks.q.val() + bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val())
+                & self.mw.val();
         self.ksfin.next = self.ks.q.val();
         if self.f3.q.val().get_bit(1) {
             self.ksfin.next = self.ksn.val();
@@ -609,6 +606,7 @@ impl Logic for ConvUnit {
         if self.f3.q.val().get_bit(0) & self.f3.q.val().get_bit(5) {
             self.qkh.d.next =
                 ((self.ksfin.val() << self.cb32.val()) - self.ksfin.val()) & self.mw.val();
+            self.ks.d.next = bits::<32>(0);
         }
         // ---- the rows ----
         for r in 0..8 {
