@@ -493,3 +493,136 @@ fn random_convs_match_machine() {
         );
     });
 }
+
+/// Area of the ConvUnit alone: yosys `synth_ice40 -dsp` (flattened) of `conv_unit::verilog(2)`;
+/// prints LUT4 / FF / carry / EBR / MAC16 and keeps `top.v` in `CONV_AREA_DIR` if set.
+/// `#[ignore]`d (~2 min):
+/// `cargo test --release -p unibit-hw --test net_conv conv_unit_area -- --ignored --nocapture`
+#[test]
+#[ignore = "yosys synthesis of the conv unit, ~2 min: run with --ignored"]
+fn conv_unit_area() {
+    if !have_tool("yosys") {
+        eprintln!("\n!!!!!!!! SKIPPING: yosys missing; area NOT measured !!!!!!!!\n");
+        return;
+    }
+    big_stack(|| {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = std::env::var_os("CONV_AREA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| tmp.path().to_path_buf());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("top.v"), conv_unit::verilog(2)).unwrap();
+        let script = "read_verilog top.v; synth_ice40 -dsp -top top; tee -q -o stat.txt stat";
+        let st = std::process::Command::new("yosys")
+            .args(["-q", "-p", script])
+            .current_dir(&dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "yosys failed");
+        let text = std::fs::read_to_string(dir.join("stat.txt")).unwrap();
+        let count = |pre: &str| -> u64 {
+            text.lines()
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    match f.as_slice() {
+                        [c, n] if c.starts_with(pre) => n.parse::<u64>().ok(),
+                        _ => None,
+                    }
+                })
+                .sum()
+        };
+        let (lut, ff) = (count("SB_LUT4"), count("SB_DFF"));
+        let (carry, ebr, mac) = (count("SB_CARRY"), count("SB_RAM40_4K"), count("SB_MAC16"));
+        eprintln!("ConvUnit (B = 2): LUT4 {lut}, FF {ff}, carry {carry}, EBR {ebr}, MAC16 {mac}");
+        assert!(lut > 0, "no LUT4 in the stat");
+    });
+}
+
+/// The body's narrowed requantizer lane against the contract's `requantize`: extremes of
+/// dot, bias, M and S for all three kinds, and seeded random cases. U8 / I8 give the result
+/// byte (bits 31:8 zero), I32 the full word; every value leaves 6 cycles after it enters with
+/// its address.
+#[test]
+fn conv_requant_matches_contract() {
+    use rand::{Rng, SeedableRng};
+    use unibit_core::arith::{requantize, ActKind, Requant};
+    use unibit_hw::model::RowParams;
+    use unibit_hw::rtl::net::conv_requant::ConvRequant;
+    let mut cases = vec![];
+    for dot in [
+        (1 << 30) - 1,
+        -(1 << 30) + 1,
+        0,
+        -1,
+        1,
+        255,
+        256,
+        127,
+        128,
+        -128,
+        -129,
+    ] {
+        for bias in [(1 << 30) - 1, -(1 << 30) + 1, 0, -3] {
+            for (m, s) in [
+                (32767, 47),
+                (32767, 0),
+                (0, 0),
+                (1, 1),
+                (12345, 20),
+                (1, 0),
+                (3, 2),
+            ] {
+                cases.push((dot, bias, m, s));
+            }
+        }
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    for _ in 0..3000 {
+        let mag = 1i32 << rng.random_range(1..=30);
+        cases.push((
+            rng.random_range(-mag..mag),
+            rng.random_range(-(1 << 20)..(1 << 20)),
+            rng.random_range(0..(1u32 << 15)),
+            rng.random_range(0..=47u32),
+        ));
+    }
+    let mut all = vec![];
+    for &(dot, bias, m, s) in &cases {
+        for kind in [ActKind::U8, ActKind::I8, ActKind::I32] {
+            let rp = RowParams {
+                bias,
+                requant: Requant::new(m, s).unwrap(),
+                kind,
+            };
+            all.push((dot, rp));
+        }
+    }
+    let mut u = ConvRequant::default();
+    u.connect_all();
+    let mut got = vec![];
+    for t in 0..all.len() + 6 {
+        if let Some((dot, p)) = all.get(t) {
+            u.in_valid.next = true;
+            u.in_addr.next = bits(t as u64 % 4);
+            u.in_dot.next = bits(*dot as u32 as u64);
+            u.in_param.next = bits(p.word());
+        } else {
+            u.in_valid.next = false;
+        }
+        unibit_hw::rtl::sim::tick(&mut u, |u| &mut u.clock);
+        if u.out_valid.val() {
+            assert_eq!(u.out_addr.val().index(), got.len() % 4, "address");
+            assert_eq!(t, got.len() + 5, "latency");
+            got.push(u.out_value.val().to_u64() as u32);
+        }
+    }
+    assert_eq!(got.len(), all.len());
+    for ((dot, p), g) in all.iter().zip(&got) {
+        let want = requantize(*dot as i64, p.bias, p.requant, p.kind);
+        let want = match p.kind {
+            ActKind::I32 => want as u32,
+            _ => want as u32 & 0xff,
+        };
+        assert_eq!(*g, want, "dot {dot}, {p:?}");
+    }
+}

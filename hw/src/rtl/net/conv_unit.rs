@@ -28,10 +28,10 @@
 //! memory port idle in the `done` cycle.
 
 use crate::rtl::adder_tree::AdderTree;
-use crate::rtl::net::conv_row::ConvRow;
+use crate::rtl::net::conv_requant::ConvRequant;
+use crate::rtl::net::conv_row::{acc_width, ConvRow};
 use crate::rtl::net::out_queue::OutQueue;
 use crate::rtl::net::patch_addr::PatchAddr;
-use crate::rtl::requant::Requantizer;
 use rust_hdl::prelude::*;
 
 /// Fixed drain cycles per tile (docs/engine.md §7: D = 11 + tree_latency(8)).
@@ -85,8 +85,8 @@ pub struct ConvUnit {
     pb1: RAM<Bits<64>, 8>,
     rows: [ConvRow; 8],
     ctree: AdderTree<8, 16, 72, 12>,
-    rq0: Requantizer,
-    rq1: Requantizer,
+    rq0: ConvRequant,
+    rq1: ConvRequant,
     oq: OutQueue,
     // ---- control ----
     st: DFF<Bits<2>>,
@@ -122,10 +122,13 @@ pub struct ConvUnit {
     xd2: DFF<Bits<72>>,
     xd3: DFF<Bits<72>>,
     ks: DFF<Bits<32>>,
+    qkh: DFF<Bits<32>>,
     // ---- drain and packing ----
     dact: DFF<Bit>,
     dj: DFF<Bits<2>>,
-    preg: DFF<Bits<64>>,
+    p0: DFF<Bits<16>>,
+    p1: DFF<Bits<16>>,
+    p2: DFF<Bits<16>>,
     // ---- combinational ----
     vec_state: Signal<Local, Bit>,
     is_param: Signal<Local, Bit>,
@@ -158,24 +161,35 @@ pub struct ConvUnit {
     ksfin: Signal<Local, Bits<32>>,
     dot0: Signal<Local, Bits<32>>,
     dot1: Signal<Local, Bits<32>>,
+    a0: Signal<Local, Bits<32>>,
+    a1: Signal<Local, Bits<32>>,
+    qk: Signal<Local, Bits<32>>,
+    own_k: Signal<Local, Bit>,
+    raw0: Signal<Local, Bits<32>>,
+    raw1: Signal<Local, Bits<32>>,
     live0: Signal<Local, Bit>,
     live1: Signal<Local, Bit>,
     r0: Signal<Local, Bits<16>>,
-    pair: Signal<Local, Bits<64>>,
-    pshift: Signal<Local, Bits<64>>,
+    pair: Signal<Local, Bits<16>>,
     ldr: Signal<Local, Bits<16>>,
     wta: Signal<Local, Bits<16>>,
     cb: Constant<Bits<4>>,
     cbm1: Constant<Bits<4>>,
+    cb32: Constant<Bits<32>>,
     ff8: Constant<Bits<72>>,
     sg72: Constant<Bits<72>>,
     c2048: Constant<Bits<32>>,
+    /// 2^W − 1, its sign bit 2^(W − 1) and the sign extension above it (W: `acc_width`).
+    mw: Constant<Bits<32>>,
+    sw: Constant<Bits<32>>,
+    xw: Constant<Bits<32>>,
 }
 
 impl ConvUnit {
     /// The body for weight bitwidth `b` (1..=8).
     pub fn new(b: u8) -> Self {
         assert!((1..=8).contains(&b), "bits must be 1..=8, got {b}");
+        let w = acc_width(b);
         let sg: u128 = (0..8).map(|c| 1u128 << (9 * c + 7)).sum();
         let mut sg72 = Bits::<72>::default();
         for i in 0..72 {
@@ -259,9 +273,12 @@ impl ConvUnit {
             xd2: Default::default(),
             xd3: Default::default(),
             ks: Default::default(),
+            qkh: Default::default(),
             dact: Default::default(),
             dj: Default::default(),
-            preg: Default::default(),
+            p0: Default::default(),
+            p1: Default::default(),
+            p2: Default::default(),
             vec_state: Default::default(),
             is_param: Default::default(),
             lw: Default::default(),
@@ -293,18 +310,27 @@ impl ConvUnit {
             ksfin: Default::default(),
             dot0: Default::default(),
             dot1: Default::default(),
+            a0: Default::default(),
+            a1: Default::default(),
+            qk: Default::default(),
+            own_k: Default::default(),
+            raw0: Default::default(),
+            raw1: Default::default(),
             live0: Default::default(),
             live1: Default::default(),
             r0: Default::default(),
             pair: Default::default(),
-            pshift: Default::default(),
             ldr: Default::default(),
             wta: Default::default(),
             cb: Constant::new(bits(b as u64)),
             cbm1: Constant::new(bits(b as u64 - 1)),
+            cb32: Constant::new(bits(b as u64)),
             ff8: Constant::new(bits(0xff)),
             sg72: Constant::new(sg72),
             c2048: Constant::new(bits(2048)),
+            mw: Constant::new(bits((1u64 << w) - 1)),
+            sw: Constant::new(bits(1u64 << (w - 1))),
+            xw: Constant::new(bits(0xffff_ffff ^ ((1u64 << w) - 1))),
         }
     }
 }
@@ -317,7 +343,7 @@ impl Logic for ConvUnit {
         dff_setup!(
             self, clock, st, li, lbase, ldv, ldi, w0, tile, tofs, trow, o, nrd, active, cph, pidx,
             fcf, lcl, lvec, dcnt, done_r, ard, zreg, xreg, byp, wreg, f0, f1, f2, f3, xd1, xd2,
-            xd3, ks, dact, dj, preg
+            xd3, ks, qkh, dact, dj, p0, p1, p2
         );
         // ---- layer constants ----
         self.is_i32.next = self.out_kind.val() == bits::<2>(2);
@@ -566,12 +592,10 @@ impl Logic for ConvUnit {
         self.ctree.clock.next = self.clock.val();
         self.ctree.x.next = self.x_in.val();
         self.ctree.w.next = bits::<8>(0xff);
-        if self.f3.q.val().get_bit(4) {
-            self.ksn.next = bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val();
-        } else {
-            self.ksn.next =
-                self.ks.q.val() + bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val();
-        }
+        // `ks` is zero when a vector starts: the hand-off clears it.
+        self.ksn.next =
+            (self.ks.q.val() + bit_cast::<32, 12>(self.ctree.sum.val()) + self.c2048.val())
+                & self.mw.val();
         self.ksfin.next = self.ks.q.val();
         if self.f3.q.val().get_bit(1) {
             self.ksfin.next = self.ksn.val();
@@ -579,21 +603,23 @@ impl Logic for ConvUnit {
                 self.ks.d.next = self.ksn.val();
             }
         }
+        if self.f3.q.val().get_bit(0) & self.f3.q.val().get_bit(5) {
+            self.qkh.d.next =
+                ((self.ksfin.val() << self.cb32.val()) - self.ksfin.val()) & self.mw.val();
+            self.ks.d.next = bits::<32>(0);
+        }
         // ---- the rows ----
         for r in 0..8 {
             self.rows[r].clock.next = self.clock.val();
             self.rows[r].x.next = self.x_in.val();
             self.rows[r].w.next = self.w_in.val().get_bits::<8>(8 * r);
             self.rows[r].f_val.next = self.f3.q.val().get_bit(0);
-            self.rows[r].f_fp.next = self.f3.q.val().get_bit(1);
             self.rows[r].f_lp.next = self.f3.q.val().get_bit(2);
             self.rows[r].f_mk.next = self.f3.q.val().get_bit(3);
-            self.rows[r].f_fc.next = self.f3.q.val().get_bit(4);
             self.rows[r].f_h.next = self.f3.q.val().get_bit(5);
             self.rows[r].masked.next = self.masked.val();
             self.rows[r].diagonal.next = self.diagonal.val();
             self.rows[r].xr.next = self.xd3.q.val().get_bits::<9>(9 * r);
-            self.rows[r].ks.next = self.ksfin.val();
         }
         // ---- lane select: rows 2j, 2j + 1 in drain step j ----
         if self.f3.q.val().get_bit(0) & self.f3.q.val().get_bit(5) {
@@ -610,14 +636,30 @@ impl Logic for ConvUnit {
             self.pb0.read_address.next = bits::<8>(0);
         }
         self.pb1.read_address.next = self.pb0.read_address.val();
-        self.dot0.next = bits::<32>(0);
-        self.dot1.next = bits::<32>(0);
+        // dot = sext_W(acc − (2^B − 1)·Σx): dense rows share the Σx hand-off; masked and
+        // depthwise rows subtracted their own correction already.
+        self.own_k.next = self.masked.val() | self.diagonal.val();
+        self.qk.next = self.qkh.q.val();
+        if self.own_k.val() {
+            self.qk.next = bits::<32>(0);
+        }
+        self.a0.next = bits::<32>(0);
+        self.a1.next = bits::<32>(0);
         for j in 0..4 {
             if self.dj.q.val().index() == j {
-                self.dot0.next = (self.rows[2 * j].acc_h.val() << 1) - self.rows[2 * j].qm_h.val();
-                self.dot1.next =
-                    (self.rows[2 * j + 1].acc_h.val() << 1) - self.rows[2 * j + 1].qm_h.val();
+                self.a0.next = self.rows[2 * j].acc_h.val();
+                self.a1.next = self.rows[2 * j + 1].acc_h.val();
             }
+        }
+        self.raw0.next = (self.a0.val() - self.qk.val()) & self.mw.val();
+        self.raw1.next = (self.a1.val() - self.qk.val()) & self.mw.val();
+        self.dot0.next = self.raw0.val();
+        if (self.raw0.val() & self.sw.val()) != bits::<32>(0) {
+            self.dot0.next = self.raw0.val() | self.xw.val();
+        }
+        self.dot1.next = self.raw1.val();
+        if (self.raw1.val() & self.sw.val()) != bits::<32>(0) {
+            self.dot1.next = self.raw1.val() | self.xw.val();
         }
         self.r0.next = self.trow.q.val() + (bit_cast::<16, 2>(self.dj.q.val()) << 1);
         self.live0.next = self.r0.val() < self.out_channels.val();
@@ -626,10 +668,8 @@ impl Logic for ConvUnit {
         self.rq1.clock.next = self.clock.val();
         self.rq0.in_valid.next = self.dact.q.val();
         self.rq1.in_valid.next = self.dact.q.val();
-        self.rq0.in_final.next = false;
-        self.rq1.in_final.next = false;
-        self.rq0.in_addr.next = bit_cast::<16, 2>(self.dj.q.val());
-        self.rq1.in_addr.next = bit_cast::<16, 2>(self.dj.q.val());
+        self.rq0.in_addr.next = self.dj.q.val();
+        self.rq1.in_addr.next = self.dj.q.val();
         self.rq0.in_dot.next = bits::<32>(0);
         self.rq0.in_param.next = bits::<64>(0);
         if self.live0.val() {
@@ -655,24 +695,30 @@ impl Logic for ConvUnit {
             self.oq.wpv_m1.next = bits::<2>(3);
         }
         self.oq.free.next = self.free.val();
-        self.pair.next = bit_cast::<64, 8>(self.rq0.out_value.val().get_bits::<8>(0))
-            | (bit_cast::<64, 8>(self.rq1.out_value.val().get_bits::<8>(0)) << 8);
-        self.pshift.next =
-            self.pair.val() << (bit_cast::<64, 2>(self.rq0.out_addr.val().get_bits::<2>(0)) << 4);
+        // u8 / i8: pairs 0–2 wait in p0–p2, pair 3 completes the word.
+        self.pair.next = bit_cast::<16, 8>(self.rq0.out_value.val().get_bits::<8>(0))
+            | (bit_cast::<16, 8>(self.rq1.out_value.val().get_bits::<8>(0)) << 8);
         if self.rq0.out_valid.val() {
-            if self.rq0.out_addr.val().get_bits::<2>(0) == bits::<2>(0) {
-                self.preg.d.next = self.pshift.val();
-            } else {
-                self.preg.d.next = self.preg.q.val() | self.pshift.val();
+            if self.rq0.out_addr.val() == bits::<2>(0) {
+                self.p0.d.next = self.pair.val();
+            }
+            if self.rq0.out_addr.val() == bits::<2>(1) {
+                self.p1.d.next = self.pair.val();
+            }
+            if self.rq0.out_addr.val() == bits::<2>(2) {
+                self.p2.d.next = self.pair.val();
             }
         }
         self.oq.push.next = false;
-        self.oq.data.next = self.preg.q.val() | self.pshift.val();
+        self.oq.data.next = bit_cast::<64, 16>(self.p0.q.val())
+            | (bit_cast::<64, 16>(self.p1.q.val()) << 16)
+            | (bit_cast::<64, 16>(self.p2.q.val()) << 32)
+            | (bit_cast::<64, 16>(self.pair.val()) << 48);
         if self.is_i32.val() {
             self.oq.data.next = bit_cast::<64, 32>(self.rq0.out_value.val())
                 | (bit_cast::<64, 32>(self.rq1.out_value.val()) << 32);
             self.oq.push.next = self.rq0.out_valid.val();
-        } else if self.rq0.out_addr.val().get_bits::<2>(0) == bits::<2>(3) {
+        } else if self.rq0.out_addr.val() == bits::<2>(3) {
             self.oq.push.next = self.rq0.out_valid.val();
         }
         self.overflow.next = self.oq.overflow.val();

@@ -6,6 +6,7 @@
 //! loader) and the board tops.
 pub mod board_top;
 pub mod bram_main;
+pub mod conv_requant;
 pub mod conv_row;
 pub mod conv_unit;
 pub mod desc_unit;

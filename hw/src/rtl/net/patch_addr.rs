@@ -60,13 +60,13 @@ pub struct PatchAddr {
     prod: Signal<Local, Bits<32>>,
     s16: Signal<Local, Bits<16>>,
     p16: Signal<Local, Bits<16>>,
-    k16: Signal<Local, Bits<16>>,
     // run: counters and bases
     run: DFF<Bit>,
     oy: DFF<Bits<16>>,
     ox: DFF<Bits<16>>,
-    ky: DFF<Bits<16>>,
-    kx: DFF<Bits<16>>,
+    /// Kernel taps: `kernel` is 4 bits, so 4-bit counters suffice.
+    ky: DFF<Bits<4>>,
+    kx: DFF<Bits<4>>,
     wi: DFF<Bits<16>>,
     iy0: DFF<Bits<16>>,
     ix0: DFF<Bits<16>>,
@@ -92,7 +92,6 @@ impl Logic for PatchAddr {
         );
         self.s16.next = bit_cast::<16, 4>(self.stride.val());
         self.p16.next = bit_cast::<16, 4>(self.pad.val());
-        self.k16.next = bit_cast::<16, 4>(self.kernel.val());
         // ---- setup: five products on one multiplier, one per phase ----
         self.mul_a.next = self.in_w.val();
         self.mul_b.next = self.in_cw.val();
@@ -138,15 +137,15 @@ impl Logic for PatchAddr {
         }
         self.ready.next = self.rdy.q.val();
         // ---- the current chunk ----
-        self.iy.next = self.iy0.q.val() + self.ky.q.val();
-        self.ix.next = self.ix0.q.val() + self.kx.q.val();
+        self.iy.next = self.iy0.q.val() + bit_cast::<16, 4>(self.ky.q.val());
+        self.ix.next = self.ix0.q.val() + bit_cast::<16, 4>(self.kx.q.val());
         self.addr.next =
             self.a_pix.q.val() + self.tap_off.q.val() + self.w0.val() + self.wi.q.val();
         self.zero.next = !((self.iy.val() < self.in_h.val()) & (self.ix.val() < self.in_w.val()));
         self.valid.next = self.run.q.val();
         self.end_wi.next = self.wi.q.val() + bits::<16>(1) == self.nw.val();
-        self.end_kx.next = self.kx.q.val() + bits::<16>(1) == self.k16.val();
-        self.end_ky.next = self.ky.q.val() + bits::<16>(1) == self.k16.val();
+        self.end_kx.next = self.kx.q.val() + bits::<4>(1) == self.kernel.val();
+        self.end_ky.next = self.ky.q.val() + bits::<4>(1) == self.kernel.val();
         self.end_ox.next = self.ox.q.val() + bits::<16>(1) == self.out_w.val();
         self.end_oy.next = self.oy.q.val() + bits::<16>(1) == self.out_h.val();
         self.vec_last.next =
@@ -162,15 +161,15 @@ impl Logic for PatchAddr {
             self.wi.d.next = self.wi.q.val() + bits::<16>(1);
             if self.end_wi.val() {
                 self.wi.d.next = bits::<16>(0);
-                self.kx.d.next = self.kx.q.val() + bits::<16>(1);
+                self.kx.d.next = self.kx.q.val() + bits::<4>(1);
                 self.tap_off.d.next = self.tap_off.q.val() + self.in_cw.val();
                 if self.end_kx.val() {
-                    self.kx.d.next = bits::<16>(0);
-                    self.ky.d.next = self.ky.q.val() + bits::<16>(1);
+                    self.kx.d.next = bits::<4>(0);
+                    self.ky.d.next = self.ky.q.val() + bits::<4>(1);
                     self.tap_row.d.next = self.tap_row.q.val() + self.rowstride.q.val();
                     self.tap_off.d.next = self.tap_row.q.val() + self.rowstride.q.val();
                     if self.end_ky.val() {
-                        self.ky.d.next = bits::<16>(0);
+                        self.ky.d.next = bits::<4>(0);
                         self.tap_row.d.next = bits::<16>(0);
                         self.tap_off.d.next = bits::<16>(0);
                         self.ox.d.next = self.ox.q.val() + bits::<16>(1);
@@ -197,8 +196,8 @@ impl Logic for PatchAddr {
             self.run.d.next = true;
             self.oy.d.next = bits::<16>(0);
             self.ox.d.next = bits::<16>(0);
-            self.ky.d.next = bits::<16>(0);
-            self.kx.d.next = bits::<16>(0);
+            self.ky.d.next = bits::<4>(0);
+            self.kx.d.next = bits::<4>(0);
             self.wi.d.next = bits::<16>(0);
             self.iy0.d.next = bits::<16>(0) - self.p16.val();
             self.ix0.d.next = bits::<16>(0) - self.p16.val();
