@@ -1,6 +1,6 @@
 //! Synthesis smoke test: a small engine with host link through yosys (no place-and-route).
 use unibit_core::Silent;
-use unibit_hw::synth::{run, SynthOptions};
+use unibit_hw::synth::{run, EngineKind, SynthOptions};
 use unibit_hw::verilog::have_tool;
 
 #[test]
@@ -12,6 +12,8 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         &SynthOptions {
+            engine: EngineKind::Tile,
+            config_hash: [0; 8],
             board: "icebreaker".into(),
             bits: 2,
             rows: Some(4),
@@ -45,6 +47,8 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
     let mut bad = SynthOptions {
         board: "nope".into(),
         ..SynthOptions {
+            engine: EngineKind::Tile,
+            config_hash: [0; 8],
             board: String::new(),
             bits: 4,
             rows: None,
@@ -76,6 +80,8 @@ fn a_finished_build_is_reused_step_by_step() {
     }
     let dir = tempfile::tempdir().unwrap();
     let opts = SynthOptions {
+        engine: EngineKind::Tile,
+        config_hash: [0; 8],
         board: "icebreaker".into(),
         bits: 1,
         rows: Some(4),
