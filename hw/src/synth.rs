@@ -13,6 +13,7 @@ use crate::configs::{engine_params, host_verilog};
 use crate::error::{thousands, Error, Result, RouterStalled};
 use crate::model::EngineParams;
 use crate::rtl::net::board_top::{board_config_for, board_verilog_for};
+use crate::rtl::net::host_cmd::HostConfig;
 use crate::rtl::net::main_memory::MainKind;
 use crate::tools::ToolRun;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,12 @@ pub struct SynthReport {
     pub requested_mhz: f64,
     /// The clock the PLL actually produces (what timing is checked against).
     pub clock_mhz: f64,
+    /// The host link's baud (net: what INFO reports and `unibit board` must open the port
+    /// at) and the UART's clocks per bit.
+    #[serde(default)]
+    pub baud: u32,
+    #[serde(default)]
+    pub clocks_per_bit: u16,
     pub fmax_mhz: Option<f64>,
     pub timing_met: Option<bool>,
     pub resources: Resources,
@@ -128,8 +135,31 @@ struct Plan {
 }
 
 impl Plan {
-    /// Checks the options (board, array, clock) before any file is written.
+    /// Checks the options (board, array, clock), then claims the output folder.
     fn new(o: &SynthOptions) -> Result<Plan> {
+        let mut plan = Plan::resolve(o)?;
+        unibit_core::atomic::check_output_dir(&o.out, &crate::outputs::SYNTH, &[])?;
+        let p = &plan.params;
+        let mut marker = serde_json::json!({
+            "format": crate::outputs::SYNTH.format,
+            "board": plan.board.name,
+            "bits": p.bits,
+            "rows": p.rows,
+            "cols": p.cols,
+        });
+        if plan.engine == EngineKind::Net {
+            marker["engine"] = json!("net");
+        }
+        write_atomic(
+            &o.out.join(crate::outputs::SYNTH.marker),
+            serde_json::to_string_pretty(&marker)?.as_bytes(),
+        )?;
+        plan.dir = std::fs::canonicalize(&o.out).map_err(Error::io("resolving", &o.out))?;
+        Ok(plan)
+    }
+
+    /// The options resolved against the board, without touching the file system.
+    fn resolve(o: &SynthOptions) -> Result<Plan> {
         let b: &'static Board = board(&o.board)?;
         let net = o.engine == EngineKind::Net;
         let (rows, cols) = if net {
@@ -152,22 +182,6 @@ impl Plan {
         if !(1.0..=500.0).contains(&freq) {
             return Err(Error::invalid("freq_mhz", "1..=500 MHz", freq));
         }
-        unibit_core::atomic::check_output_dir(&o.out, &crate::outputs::SYNTH, &[])?;
-        let mut marker = serde_json::json!({
-            "format": crate::outputs::SYNTH.format,
-            "board": b.name,
-            "bits": o.bits,
-            "rows": rows,
-            "cols": cols,
-        });
-        if net {
-            marker["engine"] = json!("net");
-        }
-        write_atomic(
-            &o.out.join(crate::outputs::SYNTH.marker),
-            serde_json::to_string_pretty(&marker)?.as_bytes(),
-        )?;
-        let dir = std::fs::canonicalize(&o.out).map_err(Error::io("resolving", &o.out))?;
         let top = if net { Top::Net } else { Top::Tile };
         let (wrapper, clock_mhz) = wrapper_for(b, freq, top)?;
         let baud = if net { b.net_baud } else { b.baud };
@@ -192,7 +206,7 @@ impl Plan {
             clocks_per_bit,
             pnr: b.toolchain.pnr.as_ref().filter(|_| !o.yosys_only),
             seed: o.seed,
-            dir,
+            dir: o.out.clone(),
         })
     }
 
@@ -226,51 +240,63 @@ impl Plan {
         )
     }
 
-    /// The Verilog of module `top`: the board top of the net engine (INFO at the built clock
-    /// and the board's baud) or the tile engine behind its host link.
+    /// INFO of the net engine's board top: the built clock, the board's baud, the main
+    /// memory of the board's allocation.
+    fn net_config(&self) -> HostConfig {
+        let clock_hz = (self.clock_mhz * 1e6).round() as u32;
+        board_config_for(
+            self.main,
+            self.params.bits,
+            clock_hz,
+            self.baud,
+            self.config_hash,
+        )
+    }
+
+    /// The Verilog of module `top`: the board top of the net engine or the tile engine
+    /// behind its host link.
     fn top_verilog(&self) -> Result<String> {
         let p = &self.params;
         match self.engine {
             EngineKind::Tile => host_verilog(p.bits, p.rows, p.cols, self.clocks_per_bit),
-            EngineKind::Net => {
-                let clock_hz = (self.clock_mhz * 1e6).round() as u32;
-                let cfg =
-                    board_config_for(self.main, p.bits, clock_hz, self.baud, self.config_hash);
-                debug_assert_eq!(cfg.clocks_per_bit, self.clocks_per_bit);
-                Ok(board_verilog_for(&cfg, self.main))
-            }
+            EngineKind::Net => Ok(board_verilog_for(&self.net_config(), self.main)),
         }
     }
 
-    /// After yosys, before nextpnr: refuse a net design whose logic cannot fit the device.
-    /// Each logic cell (iCE40 LC, ECP5 slice half) holds one LUT4, one FF and one carry bit,
-    /// so max(LUT4, FF, carry) is a lower bound on the cells nextpnr would need.
     fn check_logic(&self, r: &Resources) -> Result<()> {
-        let Some(fit) = self.board.fit.filter(|_| self.engine == EngineKind::Net) else {
-            return Ok(());
-        };
-        let needed = r.luts.max(r.ffs).max(r.carries);
-        if needed <= fit.capacity {
-            return Ok(());
-        }
-        let unit = match self.board.family {
-            Family::Ice40Up5k => "LCs",
-            _ => "LUT4s",
-        };
-        Err(Error::DesignTooLarge {
-            engine: "net",
-            unit,
-            needed,
-            device: self.board.device,
-            capacity: fit.capacity,
-            detail: format!(
-                "{} LUT4, {} FF, {} carry",
-                thousands(r.luts),
-                thousands(r.ffs),
-                thousands(r.carries)
-            ),
-        })
+        check_logic(self.board, self.engine, r)
     }
+}
+
+/// After yosys, before nextpnr: refuse a net design whose logic cannot fit the device.
+/// Each logic cell (iCE40 LC, ECP5 slice half) holds one LUT4, one FF and one carry bit, so
+/// max(LUT4, FF, carry) is a lower bound on the cells nextpnr would need. (The tile flow
+/// keeps its estimate before yosys, `Board::check_fit`.)
+pub fn check_logic(b: &Board, engine: EngineKind, r: &Resources) -> Result<()> {
+    let Some(fit) = b.fit.filter(|_| engine == EngineKind::Net) else {
+        return Ok(());
+    };
+    let needed = r.luts.max(r.ffs).max(r.carries);
+    if needed <= fit.capacity {
+        return Ok(());
+    }
+    let unit = match b.family {
+        Family::Ice40Up5k => "LCs",
+        _ => "LUT4s",
+    };
+    Err(Error::DesignTooLarge {
+        engine: "net",
+        unit,
+        needed,
+        device: b.device,
+        capacity: fit.capacity,
+        detail: format!(
+            "{} LUT4, {} FF, {} carry",
+            thousands(r.luts),
+            thousands(r.ffs),
+            thousands(r.carries)
+        ),
+    })
 }
 
 /// The net engine's R×C: 8×8 only (the one shape the RTL has), on a board with place and
@@ -292,6 +318,37 @@ fn net_shape(b: &Board, o: &SynthOptions) -> Result<(usize, usize)> {
         ));
     }
     Ok((r, c))
+}
+
+/// What `hw synth` builds for `o`, without running anything: the sources of step `verilog`.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    /// `top.v`: the board top (net) or the engine behind its host link (tile).
+    pub top: String,
+    /// `board.v`: the board wrapper, module `unibit_board`.
+    pub wrapper: String,
+    /// The constraints file's name and text (boards with place and route).
+    pub constraints: Option<(&'static str, String)>,
+    pub clock_mhz: f64,
+    pub clocks_per_bit: u16,
+    /// The net engine's INFO (what `unibit board info` reads back from the bitstream).
+    pub info: Option<HostConfig>,
+    pub main: Option<MainKind>,
+}
+
+/// The sources `run` would write for `o` (nothing is written).
+pub fn sources(o: &SynthOptions) -> Result<Sources> {
+    let plan = Plan::resolve(o)?;
+    let net = plan.engine == EngineKind::Net;
+    Ok(Sources {
+        top: plan.top_verilog()?,
+        wrapper: plan.wrapper.clone(),
+        constraints: plan.constraints(),
+        clock_mhz: plan.clock_mhz,
+        clocks_per_bit: plan.clocks_per_bit,
+        info: net.then(|| plan.net_config()),
+        main: net.then_some(plan.main),
+    })
 }
 
 /// SHA-256 over the contents of files in `dir` (a missing file hashes as empty; its step's
@@ -537,6 +594,8 @@ impl Plan {
             lanes,
             requested_mhz: self.requested_mhz,
             clock_mhz: self.clock_mhz,
+            baud: self.baud,
+            clocks_per_bit: self.clocks_per_bit,
             fmax_mhz: pnr.fmax_mhz,
             timing_met,
             peak_macs_per_s: lanes as f64 * self.clock_mhz * 1e6 / p.bits as f64,
@@ -831,6 +890,48 @@ pub const PNR_SEEDS: u32 = 6;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resources(luts: u64, ffs: u64, carries: u64) -> Resources {
+        Resources {
+            luts,
+            ffs,
+            carries,
+            brams: 0,
+            dsps: 0,
+            cells: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_net_design_larger_than_the_device_is_refused_in_one_line_before_nextpnr() {
+        let ice = board("icebreaker").unwrap();
+        let e = check_logic(ice, EngineKind::Net, &resources(20_904, 9_000, 4_000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the net engine needs 20,904 LCs, the iCE40UP5K-SG48 has 5,280"),
+            "{e}"
+        );
+        assert!(e.contains("nextpnr not started"), "{e}");
+        assert_eq!(e.lines().count(), 1);
+        // FFs or carries alone can exceed the device too (one of each per logic cell).
+        assert!(check_logic(ice, EngineKind::Net, &resources(5_000, 5_281, 0)).is_err());
+        check_logic(ice, EngineKind::Net, &resources(5_280, 5_280, 5_280)).unwrap();
+        // The tile flow keeps its estimate before yosys; this check does not apply to it.
+        check_logic(ice, EngineKind::Tile, &resources(20_904, 0, 0)).unwrap();
+        let ecp5 = board("ulx3s-25f").unwrap();
+        check_logic(ecp5, EngineKind::Net, &resources(21_000, 15_000, 3_000)).unwrap();
+        let e = check_logic(ecp5, EngineKind::Net, &resources(24_289, 0, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("needs 24,289 LUT4s") && e.contains("has 24,288"),
+            "{e}"
+        );
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
 
     fn row(iter: u64, wr: u64, wor: u64, dwr: u64, dwor: u64, rem: u64) -> String {
         format!(
