@@ -270,12 +270,26 @@ impl Plan {
 
 /// After yosys, before nextpnr: refuse a net design whose logic cannot fit the device.
 /// Each logic cell (iCE40 LC, ECP5 slice half) holds one LUT4, one FF and one carry bit, so
-/// max(LUT4, FF, carry) is a lower bound on the cells nextpnr would need. (The tile flow
-/// keeps its estimate before yosys, `Board::check_fit`.)
+/// max(LUT4, FF, carry) is a lower bound on the cells nextpnr would need; memory blocks are
+/// counted per type against `Board::blocks`. (The tile flow keeps its estimate before yosys,
+/// `Board::check_fit`.)
 pub fn check_logic(b: &Board, engine: EngineKind, r: &Resources) -> Result<()> {
     let Some(fit) = b.fit.filter(|_| engine == EngineKind::Net) else {
         return Ok(());
     };
+    for &(cell, have) in b.blocks {
+        let needed = r.cells.get(cell).copied().unwrap_or(0);
+        if needed > have {
+            return Err(Error::DesignTooLarge {
+                engine: "net",
+                unit: cell,
+                needed,
+                device: b.device,
+                capacity: have,
+                detail: format!("{} {cell}", thousands(needed)),
+            });
+        }
+    }
     let needed = r.luts.max(r.ffs).max(r.carries);
     if needed <= fit.capacity {
         return Ok(());
@@ -928,6 +942,18 @@ mod tests {
             e.contains("needs 24,289 LUT4s") && e.contains("has 24,288"),
             "{e}"
         );
+        // Memory blocks too: the first ECP5 build's 64 DP16KD of 56 (hw/README.md).
+        let mut r = resources(17_377, 7_068, 2_483);
+        r.cells.insert("DP16KD".into(), 64);
+        let e = check_logic(ecp5, EngineKind::Net, &r)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the net engine needs 64 DP16KD, the LFE5U-25F-6BG381 has 56"),
+            "{e}"
+        );
+        r.cells.insert("DP16KD".into(), 56);
+        check_logic(ecp5, EngineKind::Net, &r).unwrap();
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
