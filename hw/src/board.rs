@@ -139,8 +139,14 @@ pub struct Board {
     pub default_rows: usize,
     pub default_cols: usize,
     pub baud: u32,
+    /// The whole-network board top's UART baud (what INFO reports and `unibit board` opens
+    /// the port at): 3 Mbaud, 8 clocks per bit at 24 MHz, 33 at 100 MHz (+1.0 %; the ULX3S's
+    /// FT231X tops out at 3 Mbaud).
+    pub net_baud: u32,
     /// How much logic the device holds and what an engine needs, when known.
     pub fit: Option<Fit>,
+    /// Memory blocks of the device by yosys cell type (checked after yosys, before nextpnr).
+    pub blocks: &'static [(&'static str, u64)],
 }
 
 /// A device's logic capacity and one measured whole-board build (engine + host link + PLL),
@@ -202,7 +208,9 @@ pub const BOARDS: &[Board] = &[
         default_rows: 8,
         default_cols: 8,
         baud: 115_200,
+        net_baud: 3_000_000,
         // 5280 LCs; 8×8 placed 4757–4934 LCs (B = 1..8, hw/README.md "Measured").
+        blocks: &[("SB_RAM40_4K", 30), ("SB_SPRAM256KA", 4)],
         fit: Some(Fit {
             capacity: 5280,
             measured_lanes: 64,
@@ -225,7 +233,9 @@ pub const BOARDS: &[Board] = &[
         default_rows: 16,
         default_cols: 16,
         baud: 115_200,
+        net_baud: 3_000_000,
         // 24288 LUT4 (TRELLIS_COMB); 16×16 placed 8968–9294 (B = 1..8, hw/README.md "Measured").
+        blocks: &[("DP16KD", 56)],
         fit: Some(Fit {
             capacity: 24288,
             measured_lanes: 256,
@@ -248,7 +258,9 @@ pub const BOARDS: &[Board] = &[
         default_rows: 16,
         default_cols: 16,
         baud: 115_200,
+        net_baud: 3_000_000,
         // A family, not a device: resource counts only, nothing to fit.
+        blocks: &[],
         fit: None,
     },
 ];
@@ -380,23 +392,45 @@ pub fn wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
     }
 }
 
+/// The engine behind the board's pins: which top the wrapper instantiates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Top {
+    /// The tile coprocessor's host link (`top`: clock, rx, tx, led_busy, led_done).
+    Tile,
+    /// The whole-network board top (`top`: clock, rx, tx, idle; `rtl::net::board_top`).
+    Net,
+}
+
+/// The board wrapper module `unibit_board` around the module `top` of `which`, and the
+/// engine clock frequency it produces.
+pub fn wrapper_for(b: &Board, freq_mhz: f64, which: Top) -> Result<(String, f64)> {
+    match which {
+        Top::Tile => wrapper(b, freq_mhz),
+        Top::Net => net_wrapper(b, freq_mhz),
+    }
+}
+
+/// The iCE40 engine clock: the oscillator directly, or through `SB_PLL40_PAD`.
+fn ice40_clock(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
+        return Ok(("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz));
+    }
+    let p = ice40_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
+        family: "iCE40",
+        mhz: freq_mhz,
+    })?;
+    Ok((
+        format!(
+            "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
+            p.divr, p.divf, p.divq, p.filter_range
+        ),
+        p.mhz,
+    ))
+}
+
 /// iCEBreaker-style top: the oscillator directly, or through `SB_PLL40_PAD`.
 fn ice40_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
-    let (clock, mhz) = if (freq_mhz - b.osc_mhz).abs() < 1e-9 {
-        ("  assign clk = clk_12mhz;\n".to_string(), b.osc_mhz)
-    } else {
-        let p = ice40_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
-            family: "iCE40",
-            mhz: freq_mhz,
-        })?;
-        (
-            format!(
-                "  SB_PLL40_PAD #(.FEEDBACK_PATH(\"SIMPLE\"), .DIVR(4'd{}), .DIVF(7'd{}), .DIVQ(3'd{}), .FILTER_RANGE(3'd{}))\n    pll (.PACKAGEPIN(clk_12mhz), .PLLOUTGLOBAL(clk), .RESETB(1'b1), .BYPASS(1'b0));\n",
-                p.divr, p.divf, p.divq, p.filter_range
-            ),
-            p.mhz,
-        )
-    };
+    let (clock, mhz) = ice40_clock(b, freq_mhz)?;
     Ok((
         format!(
             "// iCEBreaker top: {mhz:.3} MHz engine clock from the 12 MHz oscillator.\n\
@@ -409,35 +443,84 @@ module unibit_board(input clk_12mhz, input uart_rx, output uart_tx, output led_r
     ))
 }
 
-/// ULX3S-style top: the engine clock from `EHXPLLL`.
-fn ecp5_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+/// The ECP5 `EHXPLLL` instance driving `clk` from `clk_25mhz`, and its frequency.
+fn ecp5_clock(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
     let p = ecp5_pll(b.osc_mhz, freq_mhz).ok_or(Error::NoPll {
         family: "ECP5",
         mhz: freq_mhz,
     })?;
     Ok((
         format!(
-            "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
-module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:0] led);\n\
-  wire clk;\n\
-  (* FREQUENCY_PIN_CLKI=\"25\" *)\n\
+            "(* FREQUENCY_PIN_CLKI=\"25\" *)\n\
   EHXPLLL #(.PLLRST_ENA(\"DISABLED\"), .INTFB_WAKE(\"DISABLED\"), .STDBY_ENABLE(\"DISABLED\"),\n\
     .DPHASE_SOURCE(\"DISABLED\"), .OUTDIVIDER_MUXA(\"DIVA\"), .OUTDIVIDER_MUXB(\"DIVB\"),\n\
     .OUTDIVIDER_MUXC(\"DIVC\"), .OUTDIVIDER_MUXD(\"DIVD\"), .CLKI_DIV({}), .CLKOP_ENABLE(\"ENABLED\"),\n\
     .CLKOP_DIV({}), .CLKOP_CPHASE({}), .CLKOP_FPHASE(0), .FEEDBK_PATH(\"CLKOP\"), .CLKFB_DIV({}))\n\
     pll (.RST(1'b0), .STDBY(1'b0), .CLKI(clk_25mhz), .CLKOP(clk), .CLKFB(clk), .PHASESEL0(1'b0),\n\
     .PHASESEL1(1'b0), .PHASEDIR(1'b1), .PHASESTEP(1'b1), .PHASELOADREG(1'b1), .PLLWAKESYNC(1'b0),\n\
-    .ENCLKOP(1'b0));\n\
-  top engine(.clock(clk), .rx(ftdi_txd), .tx(ftdi_rxd), .led_busy(led[0]), .led_done(led[1]));\n\
-endmodule\n",
+    .ENCLKOP(1'b0));\n",
             p.clki_div,
             p.clkop_div,
             p.clkop_div - 1,
             p.clkfb_div,
-            mhz = p.mhz
         ),
         p.mhz,
     ))
+}
+
+/// ULX3S-style top: the engine clock from `EHXPLLL`.
+fn ecp5_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    let (pll, mhz) = ecp5_clock(b, freq_mhz)?;
+    Ok((
+        format!(
+            "// ULX3S-class ECP5-25F top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
+module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:0] led);\n\
+  wire clk;\n{pll}\
+  top engine(.clock(clk), .rx(ftdi_txd), .tx(ftdi_rxd), .led_busy(led[0]), .led_done(led[1]));\n\
+endmodule\n"
+        ),
+        mhz,
+    ))
+}
+
+/// The board wrapper around the whole-network board top (ports clock, rx, tx, idle; no
+/// reset: registers start from their configuration values). LEDs: busy = !idle, idle.
+fn net_wrapper(b: &Board, freq_mhz: f64) -> Result<(String, f64)> {
+    match b.family {
+        // iCEBreaker LEDs are active low: red while a command or a run is in flight, green idle.
+        Family::Ice40Up5k => {
+            let (clock, mhz) = ice40_clock(b, freq_mhz)?;
+            Ok((
+                format!(
+                    "// iCEBreaker whole-network board top: {mhz:.3} MHz engine clock from the 12 MHz oscillator.\n\
+module unibit_board(input clk_12mhz, input uart_rx, output uart_tx, output led_red_n, output led_green_n);\n\
+  wire clk;\n{clock}  wire idle;\n\
+  top engine(.clock(clk), .rx(uart_rx), .tx(uart_tx), .idle(idle));\n\
+  assign led_red_n = idle;\n  assign led_green_n = ~idle;\nendmodule\n"
+                ),
+                mhz,
+            ))
+        }
+        // ULX3S LEDs are active high: led[0] busy, led[1] idle.
+        Family::Ecp5_25f => {
+            let (pll, mhz) = ecp5_clock(b, freq_mhz)?;
+            Ok((
+                format!(
+                    "// ULX3S-class ECP5-25F whole-network board top: {mhz:.3} MHz engine clock from the 25 MHz oscillator.\n\
+module unibit_board(input clk_25mhz, input ftdi_txd, output ftdi_rxd, output [1:0] led);\n\
+  wire clk;\n  {pll}  wire idle;\n\
+  top engine(.clock(clk), .rx(ftdi_txd), .tx(ftdi_rxd), .idle(idle));\n\
+  assign led[0] = ~idle;\n  assign led[1] = idle;\nendmodule\n"
+                ),
+                mhz,
+            ))
+        }
+        Family::Xc7 => Err(Error::Invalid {
+            field: "board".into(),
+            expected: "icebreaker or ulx3s-25f for --engine net".into(),
+            found: b.name.into(),
+        }),
+    }
 }
 
 /// 7-series resource estimate: no clocking primitives.

@@ -28,6 +28,16 @@ pub enum Error {
         estimate: u64,
         capacity: u64,
     },
+    /// A synthesised design with more logic than the device, refused before place and route.
+    #[error("the {engine} engine needs {} {unit}, the {device} has {} (yosys: {detail}; nextpnr not started)", thousands(*needed), thousands(*capacity))]
+    DesignTooLarge {
+        engine: &'static str,
+        unit: &'static str,
+        needed: u64,
+        device: &'static str,
+        capacity: u64,
+        detail: String,
+    },
     #[error("unknown board {name:?}: expected one of {expected}")]
     UnknownBoard { name: String, expected: String },
     #[error("no {family} PLL setting reaches {mhz} MHz")]
@@ -142,4 +152,17 @@ impl Error {
             source,
         }
     }
+}
+
+/// `n` with thousands separators (20904 → "20,904").
+pub fn thousands(n: u64) -> String {
+    let d = n.to_string();
+    let mut out = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

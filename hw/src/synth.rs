@@ -1,4 +1,6 @@
-//! `hw synth`: a flow of named steps in one build folder, each skipped when its stamp
+//! `hw synth`: the board bitstream of the whole-network board top (`--engine net`, the
+//! default: `rtl::net::board_top`, the Verilog the virtual board simulates) or of the tile
+//! coprocessor (`--engine tile`). A flow of named steps in one build folder, each skipped when its stamp
 //! (`.NAME.step.json`: the hashes of its inputs and its arguments) is current —
 //! `verilog` (top.v, board.v, board constraints), `yosys` (board.json, stat.json, yosys.log),
 //! `pnr` (nextpnr.log with Fmax), `pack` (bitstream), `report` (report.json). The device, tools
@@ -6,10 +8,13 @@
 //! timing failure is reported (`timing_met`, no bitstream), and `--timing-allow-fail` is never
 //! passed.
 
-use crate::board::{board, wrapper, Board, Pnr};
+use crate::board::{board, wrapper_for, Board, Family, Pnr, Top};
 use crate::configs::{engine_params, host_verilog};
-use crate::error::{Error, Result, RouterStalled};
+use crate::error::{thousands, Error, Result, RouterStalled};
 use crate::model::EngineParams;
+use crate::rtl::net::board_top::{board_config_for, board_verilog_for};
+use crate::rtl::net::host_cmd::HostConfig;
+use crate::rtl::net::main_memory::MainKind;
 use crate::tools::ToolRun;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -20,9 +25,34 @@ use unibit_core::flow::{Flow, Layout};
 use unibit_core::hash::sha256_parts;
 use unibit_core::Progress;
 
+/// Which engine the bitstream holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// The whole-network board top (protocol v2 host side + NetEngine), R = C = 8.
+    #[default]
+    Net,
+    /// The tile coprocessor behind its UART host link (the earlier flow, unchanged).
+    Tile,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Net => "net",
+            EngineKind::Tile => "tile",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SynthOptions {
     pub board: String,
+    pub engine: EngineKind,
+    /// The configuration hash INFO reports (`unibit_board::target::Target::config_hash` of
+    /// the board's 8 × 8 target at `bits`; the net engine only — this crate does not depend
+    /// on the driver, so the caller passes it).
+    pub config_hash: [u8; 8],
     pub bits: u8,
     pub rows: Option<usize>,
     pub cols: Option<usize>,
@@ -47,6 +77,9 @@ pub struct Resources {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SynthReport {
     pub board: String,
+    /// `net` or `tile` (reports written before the net engine was built are `tile`).
+    #[serde(default = "tile_engine")]
+    pub engine: EngineKind,
     pub device: String,
     pub bits: u8,
     pub rows: usize,
@@ -55,6 +88,12 @@ pub struct SynthReport {
     pub requested_mhz: f64,
     /// The clock the PLL actually produces (what timing is checked against).
     pub clock_mhz: f64,
+    /// The host link's baud (net: what INFO reports and `unibit board` must open the port
+    /// at) and the UART's clocks per bit.
+    #[serde(default)]
+    pub baud: u32,
+    #[serde(default)]
+    pub clocks_per_bit: u16,
     pub fmax_mhz: Option<f64>,
     pub timing_met: Option<bool>,
     pub resources: Resources,
@@ -68,9 +107,21 @@ pub struct SynthReport {
     pub timing: unibit_core::cost::Timing,
 }
 
+fn tile_engine() -> EngineKind {
+    EngineKind::Tile
+}
+
+/// The array shapes the whole-network RTL has.
+const NET_SIDE: usize = 8;
+
 /// A synthesis run resolved against its board: what every step reads.
 struct Plan {
     board: &'static Board,
+    engine: EngineKind,
+    /// The net engine's main memory (from the board's memories).
+    main: MainKind,
+    config_hash: [u8; 8],
+    baud: u32,
     params: EngineParams,
     requested_mhz: f64,
     clock_mhz: f64,
@@ -84,41 +135,78 @@ struct Plan {
 }
 
 impl Plan {
-    /// Checks the options (board, array, clock) before any file is written.
+    /// Checks the options (board, array, clock), then claims the output folder.
     fn new(o: &SynthOptions) -> Result<Plan> {
-        let b: &'static Board = board(&o.board)?;
-        let rows = o.rows.unwrap_or(b.default_rows);
-        let cols = o.cols.unwrap_or(b.default_cols);
-        let params = engine_params(o.bits, rows, cols)?;
-        b.check_fit(rows, cols)?;
-        let freq = o.freq_mhz.unwrap_or(b.default_freq_mhz);
-        if !(1.0..=500.0).contains(&freq) {
-            return Err(Error::invalid("freq_mhz", "1..=500 MHz", freq));
-        }
+        let mut plan = Plan::resolve(o)?;
         unibit_core::atomic::check_output_dir(&o.out, &crate::outputs::SYNTH, &[])?;
-        let marker = serde_json::json!({
+        let p = &plan.params;
+        let mut marker = serde_json::json!({
             "format": crate::outputs::SYNTH.format,
-            "board": b.name,
-            "bits": o.bits,
-            "rows": rows,
-            "cols": cols,
+            "board": plan.board.name,
+            "bits": p.bits,
+            "rows": p.rows,
+            "cols": p.cols,
         });
+        if plan.engine == EngineKind::Net {
+            marker["engine"] = json!("net");
+        }
         write_atomic(
             &o.out.join(crate::outputs::SYNTH.marker),
             serde_json::to_string_pretty(&marker)?.as_bytes(),
         )?;
-        let dir = std::fs::canonicalize(&o.out).map_err(Error::io("resolving", &o.out))?;
-        let (wrapper, clock_mhz) = wrapper(b, freq)?;
+        plan.dir = std::fs::canonicalize(&o.out).map_err(Error::io("resolving", &o.out))?;
+        Ok(plan)
+    }
+
+    /// The options resolved against the board, without touching the file system.
+    fn resolve(o: &SynthOptions) -> Result<Plan> {
+        let b: &'static Board = board(&o.board)?;
+        let net = o.engine == EngineKind::Net;
+        let (rows, cols) = if net {
+            net_shape(b, o)?
+        } else {
+            (
+                o.rows.unwrap_or(b.default_rows),
+                o.cols.unwrap_or(b.default_cols),
+            )
+        };
+        let params = engine_params(o.bits, rows, cols)?;
+        let main = match b.family {
+            Family::Ecp5_25f if net => MainKind::ecp5_25f(o.bits)?,
+            _ => MainKind::Spram,
+        };
+        if !net {
+            b.check_fit(rows, cols)?;
+        }
+        let freq = o.freq_mhz.unwrap_or(b.default_freq_mhz);
+        if !(1.0..=500.0).contains(&freq) {
+            return Err(Error::invalid("freq_mhz", "1..=500 MHz", freq));
+        }
+        let top = if net { Top::Net } else { Top::Tile };
+        let (wrapper, clock_mhz) = wrapper_for(b, freq, top)?;
+        let baud = if net { b.net_baud } else { b.baud };
+        let clocks_per_bit = (clock_mhz * 1e6 / baud as f64).round() as u16;
+        if net && clocks_per_bit < 4 {
+            return Err(Error::invalid(
+                "freq_mhz",
+                format!("a clock of at least 4 clocks per bit at {baud} baud"),
+                clock_mhz,
+            ));
+        }
         Ok(Plan {
             board: b,
+            engine: o.engine,
+            main,
+            config_hash: o.config_hash,
+            baud,
             params,
             requested_mhz: freq,
             clock_mhz,
             wrapper,
-            clocks_per_bit: (clock_mhz * 1e6 / b.baud as f64).round() as u16,
+            clocks_per_bit,
             pnr: b.toolchain.pnr.as_ref().filter(|_| !o.yosys_only),
             seed: o.seed,
-            dir,
+            dir: o.out.clone(),
         })
     }
 
@@ -142,8 +230,139 @@ impl Plan {
 
     fn label(&self) -> String {
         let p = &self.params;
-        format!("{} B = {} {}x{}", self.board.name, p.bits, p.rows, p.cols)
+        format!(
+            "{} {} engine B = {} {}x{}",
+            self.board.name,
+            self.engine.name(),
+            p.bits,
+            p.rows,
+            p.cols
+        )
     }
+
+    /// INFO of the net engine's board top: the built clock, the board's baud, the main
+    /// memory of the board's allocation.
+    fn net_config(&self) -> HostConfig {
+        let clock_hz = (self.clock_mhz * 1e6).round() as u32;
+        board_config_for(
+            self.main,
+            self.params.bits,
+            clock_hz,
+            self.baud,
+            self.config_hash,
+        )
+    }
+
+    /// The Verilog of module `top`: the board top of the net engine or the tile engine
+    /// behind its host link.
+    fn top_verilog(&self) -> Result<String> {
+        let p = &self.params;
+        match self.engine {
+            EngineKind::Tile => host_verilog(p.bits, p.rows, p.cols, self.clocks_per_bit),
+            EngineKind::Net => Ok(board_verilog_for(&self.net_config(), self.main)),
+        }
+    }
+
+    fn check_logic(&self, r: &Resources) -> Result<()> {
+        check_logic(self.board, self.engine, r)
+    }
+}
+
+/// After yosys, before nextpnr: refuse a net design whose logic cannot fit the device.
+/// Each logic cell (iCE40 LC, ECP5 slice half) holds one LUT4, one FF and one carry bit, so
+/// max(LUT4, FF, carry) is a lower bound on the cells nextpnr would need; memory blocks are
+/// counted per type against `Board::blocks`. (The tile flow keeps its estimate before yosys,
+/// `Board::check_fit`.)
+pub fn check_logic(b: &Board, engine: EngineKind, r: &Resources) -> Result<()> {
+    let Some(fit) = b.fit.filter(|_| engine == EngineKind::Net) else {
+        return Ok(());
+    };
+    for &(cell, have) in b.blocks {
+        let needed = r.cells.get(cell).copied().unwrap_or(0);
+        if needed > have {
+            return Err(Error::DesignTooLarge {
+                engine: "net",
+                unit: cell,
+                needed,
+                device: b.device,
+                capacity: have,
+                detail: format!("{} {cell}", thousands(needed)),
+            });
+        }
+    }
+    let needed = r.luts.max(r.ffs).max(r.carries);
+    if needed <= fit.capacity {
+        return Ok(());
+    }
+    let unit = match b.family {
+        Family::Ice40Up5k => "LCs",
+        _ => "LUT4s",
+    };
+    Err(Error::DesignTooLarge {
+        engine: "net",
+        unit,
+        needed,
+        device: b.device,
+        capacity: fit.capacity,
+        detail: format!(
+            "{} LUT4, {} FF, {} carry",
+            thousands(r.luts),
+            thousands(r.ffs),
+            thousands(r.carries)
+        ),
+    })
+}
+
+/// The net engine's R×C: 8×8 only (the one shape the RTL has), on a board with place and
+/// route.
+fn net_shape(b: &Board, o: &SynthOptions) -> Result<(usize, usize)> {
+    if b.family == Family::Xc7 {
+        return Err(Error::invalid(
+            "board",
+            "icebreaker or ulx3s-25f for --engine net (use --engine tile for xc7)",
+            b.name,
+        ));
+    }
+    let (r, c) = (o.rows.unwrap_or(NET_SIDE), o.cols.unwrap_or(NET_SIDE));
+    if (r, c) != (NET_SIDE, NET_SIDE) {
+        return Err(Error::invalid(
+            "rows x cols",
+            "8x8 for --engine net (the only shape the whole-network RTL has; --engine tile builds others)",
+            format!("{r}x{c}"),
+        ));
+    }
+    Ok((r, c))
+}
+
+/// What `hw synth` builds for `o`, without running anything: the sources of step `verilog`.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    /// `top.v`: the board top (net) or the engine behind its host link (tile).
+    pub top: String,
+    /// `board.v`: the board wrapper, module `unibit_board`.
+    pub wrapper: String,
+    /// The constraints file's name and text (boards with place and route).
+    pub constraints: Option<(&'static str, String)>,
+    pub clock_mhz: f64,
+    pub clocks_per_bit: u16,
+    /// The net engine's INFO (what `unibit board info` reads back from the bitstream).
+    pub info: Option<HostConfig>,
+    pub main: Option<MainKind>,
+}
+
+/// The sources `run` would write for `o` (nothing is written).
+pub fn sources(o: &SynthOptions) -> Result<Sources> {
+    let plan = Plan::resolve(o)?;
+    let net = plan.engine == EngineKind::Net;
+    Ok(Sources {
+        top: plan.top_verilog()?,
+        wrapper: plan.wrapper.clone(),
+        constraints: plan.constraints(),
+        clock_mhz: plan.clock_mhz,
+        clocks_per_bit: plan.clocks_per_bit,
+        info: net.then(|| plan.net_config()),
+        main: net.then_some(plan.main),
+    })
 }
 
 /// SHA-256 over the contents of files in `dir` (a missing file hashes as empty; its step's
@@ -171,8 +390,7 @@ fn summary<T: for<'de> Deserialize<'de>>(step: &str, v: Value) -> Result<T> {
 /// Step `verilog`: the engine behind the host link (`top.v`), the board wrapper (`board.v`)
 /// and the constraints, generated in memory and written when they changed.
 fn verilog_step(flow: &mut Flow, plan: &Plan) -> Result<()> {
-    let p = &plan.params;
-    let top = host_verilog(p.bits, p.rows, p.cols, plan.clocks_per_bit)?;
+    let top = plan.top_verilog()?;
     let constraints = plan.constraints();
     let mut files: Vec<(&str, &[u8])> = vec![
         ("top.v", top.as_bytes()),
@@ -188,10 +406,16 @@ fn verilog_step(flow: &mut Flow, plan: &Plan) -> Result<()> {
         // Edited or missing files: write them again even if the stamp matches.
         flow.invalidate("verilog");
     }
-    let what = format!(
-        "engine with host link, {} wrapper at {:.3} MHz and constraints",
-        plan.board.name, plan.clock_mhz
-    );
+    let what = match plan.engine {
+        EngineKind::Tile => format!(
+            "engine with host link, {} wrapper at {:.3} MHz and constraints",
+            plan.board.name, plan.clock_mhz
+        ),
+        EngineKind::Net => format!(
+            "whole-network board top, {} wrapper at {:.3} MHz, {} baud, and constraints",
+            plan.board.name, plan.clock_mhz, plan.baud
+        ),
+    };
     flow.step(
         "verilog",
         &what,
@@ -376,6 +600,7 @@ impl Plan {
         commands.extend(pnr.commands);
         SynthReport {
             board: self.board.name.to_string(),
+            engine: self.engine,
             device: self.board.device.to_string(),
             bits: p.bits,
             rows: p.rows,
@@ -383,6 +608,8 @@ impl Plan {
             lanes,
             requested_mhz: self.requested_mhz,
             clock_mhz: self.clock_mhz,
+            baud: self.baud,
+            clocks_per_bit: self.clocks_per_bit,
             fmax_mhz: pnr.fmax_mhz,
             timing_met,
             peak_macs_per_s: lanes as f64 * self.clock_mhz * 1e6 / p.bits as f64,
@@ -420,6 +647,7 @@ pub fn run(o: &SynthOptions, progress: &dyn Progress) -> Result<SynthReport> {
     let mut flow = Flow::with_layout(&plan.dir, plan.steps(), Layout::Shared, progress)?;
     verilog_step(&mut flow, &plan)?;
     let yosys = yosys_step(&mut flow, &plan, progress)?;
+    plan.check_logic(&yosys.resources)?;
     let pnr = pnr_and_pack(&mut flow, &plan, progress)?;
     let report = plan.report(yosys, pnr);
     report_step(&mut flow, &report)?;
@@ -461,6 +689,8 @@ pub fn bench(o: &BenchOptions, progress: &dyn Progress) -> Result<BenchReport> {
     for &b in &o.bits {
         let opts = SynthOptions {
             board: o.board.clone(),
+            engine: EngineKind::Tile,
+            config_hash: [0; 8],
             bits: b,
             rows: o.rows,
             cols: o.cols,
@@ -674,6 +904,60 @@ pub const PNR_SEEDS: u32 = 6;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resources(luts: u64, ffs: u64, carries: u64) -> Resources {
+        Resources {
+            luts,
+            ffs,
+            carries,
+            brams: 0,
+            dsps: 0,
+            cells: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_net_design_larger_than_the_device_is_refused_in_one_line_before_nextpnr() {
+        let ice = board("icebreaker").unwrap();
+        let e = check_logic(ice, EngineKind::Net, &resources(20_904, 9_000, 4_000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the net engine needs 20,904 LCs, the iCE40UP5K-SG48 has 5,280"),
+            "{e}"
+        );
+        assert!(e.contains("nextpnr not started"), "{e}");
+        assert_eq!(e.lines().count(), 1);
+        // FFs or carries alone can exceed the device too (one of each per logic cell).
+        assert!(check_logic(ice, EngineKind::Net, &resources(5_000, 5_281, 0)).is_err());
+        check_logic(ice, EngineKind::Net, &resources(5_280, 5_280, 5_280)).unwrap();
+        // The tile flow keeps its estimate before yosys; this check does not apply to it.
+        check_logic(ice, EngineKind::Tile, &resources(20_904, 0, 0)).unwrap();
+        let ecp5 = board("ulx3s-25f").unwrap();
+        check_logic(ecp5, EngineKind::Net, &resources(21_000, 15_000, 3_000)).unwrap();
+        let e = check_logic(ecp5, EngineKind::Net, &resources(24_289, 0, 0))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("needs 24,289 LUT4s") && e.contains("has 24,288"),
+            "{e}"
+        );
+        // Memory blocks too: the first ECP5 build's 64 DP16KD of 56 (hw/README.md).
+        let mut r = resources(17_377, 7_068, 2_483);
+        r.cells.insert("DP16KD".into(), 64);
+        let e = check_logic(ecp5, EngineKind::Net, &r)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the net engine needs 64 DP16KD, the LFE5U-25F-6BG381 has 56"),
+            "{e}"
+        );
+        r.cells.insert("DP16KD".into(), 56);
+        check_logic(ecp5, EngineKind::Net, &r).unwrap();
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
 
     fn row(iter: u64, wr: u64, wor: u64, dwr: u64, dwor: u64, rem: u64) -> String {
         format!(

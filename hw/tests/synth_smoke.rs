@@ -1,6 +1,6 @@
 //! Synthesis smoke test: a small engine with host link through yosys (no place-and-route).
 use unibit_core::Silent;
-use unibit_hw::synth::{run, SynthOptions};
+use unibit_hw::synth::{run, sources, EngineKind, SynthOptions};
 use unibit_hw::verilog::have_tool;
 
 #[test]
@@ -12,6 +12,8 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         &SynthOptions {
+            engine: EngineKind::Tile,
+            config_hash: [0; 8],
             board: "icebreaker".into(),
             bits: 2,
             rows: Some(4),
@@ -45,6 +47,8 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
     let mut bad = SynthOptions {
         board: "nope".into(),
         ..SynthOptions {
+            engine: EngineKind::Tile,
+            config_hash: [0; 8],
             board: String::new(),
             bits: 4,
             rows: None,
@@ -76,6 +80,8 @@ fn a_finished_build_is_reused_step_by_step() {
     }
     let dir = tempfile::tempdir().unwrap();
     let opts = SynthOptions {
+        engine: EngineKind::Tile,
+        config_hash: [0; 8],
         board: "icebreaker".into(),
         bits: 1,
         rows: Some(4),
@@ -99,5 +105,115 @@ fn a_finished_build_is_reused_step_by_step() {
     assert_eq!(
         std::fs::read_to_string(dir.path().join("report.json")).unwrap(),
         report
+    );
+}
+
+/// `hw synth --engine net` options for `board` at B = 2, claiming the driver's 8×8 target.
+fn net_options(board: &str, out: &std::path::Path) -> (SynthOptions, unibit_board::target::Target) {
+    let t = unibit_board::target::Target::named(board, 2, Some(8), Some(8)).unwrap();
+    let o = SynthOptions {
+        engine: EngineKind::Net,
+        config_hash: t.config_hash().unwrap(),
+        board: board.into(),
+        bits: 2,
+        rows: None,
+        cols: None,
+        freq_mhz: None,
+        out: out.to_path_buf(),
+        yosys_only: true,
+        seed: 1,
+    };
+    (o, t)
+}
+
+/// The net engine's bitstream sources: INFO agrees with the driver's target for the board
+/// (main bytes, clock, baud, hash: what `board load` checks), the ECP5 top carries the
+/// block-RAM main memory of the core's allocation and the UP5K top the SPRAM gang, and the
+/// wrapper elaborates around the board top under yosys (`hierarchy -check`: every module and
+/// port exists). Other shapes and xc7 are refused in one line.
+#[test]
+fn net_sources_match_the_driver_and_elaborate_under_yosys() {
+    let dir = tempfile::tempdir().unwrap();
+    for (board, cpb, lib) in [
+        ("icebreaker", 8, "+/ice40/cells_sim.v"),
+        ("ulx3s-25f", 33, "+/ecp5/cells_bb.v"),
+    ] {
+        let (o, t) = net_options(board, &dir.path().join(board));
+        let s = sources(&o).unwrap();
+        let info = s.info.unwrap();
+        assert_eq!(info.main_bytes, t.main_bytes().unwrap(), "{board}");
+        assert_eq!(info.clock_hz, t.clock_hz, "{board}");
+        assert_eq!(info.baud, 3_000_000);
+        assert_eq!((info.rows, info.cols, info.bits), (8, 8, 2));
+        assert_eq!(info.config_hash, t.config_hash().unwrap());
+        assert_eq!(s.clocks_per_bit, cpb);
+        assert_eq!(info.clocks_per_bit, cpb);
+        assert!(s.wrapper.contains(".idle(idle)"), "{}", s.wrapper);
+        let words = s.main.unwrap().words();
+        assert_eq!(words * 8, info.main_bytes as usize);
+        if board == "icebreaker" {
+            assert_eq!(words, 16_384);
+            assert_eq!(s.top.matches("SB_SPRAM256KA spram").count(), 4);
+        } else {
+            assert_eq!(
+                words, 13_824,
+                "54 DP16KD of 512 × 32 bits, 2 per 64-bit word"
+            );
+            assert!(!s.top.contains("SB_SPRAM256KA"));
+            assert!(s.top.contains(&format!("reg [63:0] mem [0:{}]", words - 1)));
+        }
+        if !have_tool("yosys") {
+            eprintln!(
+                "\n!!!!!!!! SKIPPING: yosys missing; {board} wrapper NOT elaborated !!!!!!!!\n"
+            );
+            continue;
+        }
+        let d = dir.path().join(format!("{board}-hier"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("top.v"), &s.top).unwrap();
+        std::fs::write(d.join("board.v"), &s.wrapper).unwrap();
+        let elaborate = |board_v: &str| {
+            std::fs::write(d.join("board.v"), board_v).unwrap();
+            let script = format!(
+                "read_verilog top.v board.v; read_verilog -lib {lib}; hierarchy -check -top unibit_board"
+            );
+            std::process::Command::new("yosys")
+                .args(["-q", "-p", &script])
+                .current_dir(&d)
+                .output()
+                .unwrap()
+        };
+        let ok = elaborate(&s.wrapper);
+        assert!(
+            ok.status.success(),
+            "{board}: {}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        // The check can fail: the tile wrapper's ports are not the board top's.
+        let mut tile = o.clone();
+        tile.engine = EngineKind::Tile;
+        tile.rows = Some(8);
+        tile.cols = Some(8);
+        let bad = elaborate(&sources(&tile).unwrap().wrapper);
+        assert!(
+            !bad.status.success(),
+            "{board}: tile wrapper around the board top"
+        );
+    }
+    let (mut o, _) = net_options("ulx3s-25f", &dir.path().join("x"));
+    o.rows = Some(16);
+    let e = run(&o, &Silent).unwrap_err().to_string();
+    assert!(
+        e.contains("8x8 for --engine net") && e.contains("16x8"),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1);
+    o.rows = None;
+    o.board = "xc7".into();
+    let e = run(&o, &Silent).unwrap_err().to_string();
+    assert!(e.contains("--engine tile for xc7"), "{e}");
+    assert!(
+        !dir.path().join("x").exists(),
+        "refused before any file is written"
     );
 }

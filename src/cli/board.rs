@@ -190,6 +190,28 @@ fn program(a: ProgramArgs) -> Result<()> {
             a.board.name()
         );
     }
+    // What the bitstream holds, from the build's report (absent: a build without one).
+    let report: Option<unibit_hw::synth::SynthReport> =
+        std::fs::read_to_string(a.dir.join("report.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+    if let Some(r) = &report {
+        if r.board != a.board.name() {
+            bail!(
+                "{}: built for {}, not {} (run `unibit hw synth --board {}`)",
+                bit.display(),
+                r.board,
+                a.board.name(),
+                a.board.name()
+            );
+        }
+        if r.engine == unibit_hw::synth::EngineKind::Tile {
+            eprintln!(
+                "note: {} is the tile coprocessor (`hw synth --engine tile`): it does not speak protocol v2, so `unibit board info|load|classify` will not find it",
+                bit.display()
+            );
+        }
+    }
     let status = std::process::Command::new(tool)
         .args(args)
         .arg(&bit)
@@ -206,6 +228,12 @@ fn program(a: ProgramArgs) -> Result<()> {
         bail!("{tool} {} failed ({status})", bit.display());
     }
     println!("programmed {} with {}", a.board.name(), bit.display());
+    if let Some(r) = report.filter(|r| r.engine == unibit_hw::synth::EngineKind::Net) {
+        println!(
+            "whole-network engine B = {}, {}×{}, {:.3} MHz, {} baud ({} clocks per bit): `unibit board info --port auto --baud {}`",
+            r.bits, r.rows, r.cols, r.clock_mhz, r.baud, r.clocks_per_bit, r.baud
+        );
+    }
     Ok(())
 }
 

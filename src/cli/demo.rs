@@ -15,7 +15,7 @@ use unibit_core::dataset::{self, Split};
 use unibit_core::size::{format_bits, parse_bits, width_for_budget};
 use unibit_core::synthetic::{write_example, ExampleConfig};
 use unibit_core::{Bits, Family, FamilyConfig};
-use unibit_hw::synth::{SynthOptions, SynthReport};
+use unibit_hw::synth::{EngineKind, SynthOptions, SynthReport};
 use unibit_report::html::{Page, Table};
 use unibit_report::model_plots::LayerCycles;
 use unibit_sim::net::{run_net_bundle, NetCosimReport, NetOptions, NetSimKind};
@@ -258,6 +258,8 @@ pub fn demo(a: DemoArgs) -> Result<()> {
             |_| {
                 let r = unibit_hw::synth::run(
                     &SynthOptions {
+                        engine: EngineKind::Tile,
+                        config_hash: [0; 8],
                         board: a.board.clone(),
                         bits: a.bits.get(),
                         rows: Some(a.rows),

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use std::path::PathBuf;
-use unibit_hw::synth::{BenchOptions, SynthOptions, SynthReport};
+use unibit_hw::synth::{BenchOptions, EngineKind, SynthOptions, SynthReport};
 
 #[derive(clap::Args, Debug)]
 pub struct HwArgs {
@@ -14,7 +14,8 @@ pub struct HwArgs {
 pub enum HwCommand {
     /// Generate the engine's Verilog (module `top`) and a parameters JSON.
     Verilog(VerilogArgs),
-    /// Synthesize a board bitstream (or xc7 resource counts) and report resources and timing.
+    /// Synthesize a board bitstream (the whole-network board top, or the tile coprocessor with
+    /// `--engine tile`; xc7: resource counts) and report resources and timing.
     Synth(SynthArgs),
     /// Benchmark: synthesize (with place-and-route) for several bitwidths and print the table
     /// (LUTs, Fmax, peak MAC/s, MAC lanes per 1000 LUTs).
@@ -43,12 +44,16 @@ pub struct VerilogArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct SynthArgs {
-    /// icebreaker | ulx3s-25f | xc7
+    /// icebreaker | ulx3s-25f | xc7 (xc7: --engine tile only)
     #[arg(long)]
     pub board: String,
     #[arg(long)]
     pub bits: u8,
-    /// Array rows (default: the board's).
+    /// net: the whole-network board top `unibit board sim --backend verilator` simulates
+    /// (R = C = 8); tile: the tile coprocessor behind its UART host link.
+    #[arg(long, value_enum, default_value_t = Engine::Net)]
+    pub engine: Engine,
+    /// Array rows (default: the board's; the net engine is 8×8).
     #[arg(long, value_parser = super::args::array_side)]
     pub rows: Option<usize>,
     /// Array lanes (default: the board's).
@@ -64,6 +69,12 @@ pub struct SynthArgs {
     pub seed: u32,
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    Net,
+    Tile,
 }
 
 #[derive(clap::Args, Debug)]
@@ -125,8 +136,24 @@ pub fn verilog(a: VerilogArgs) -> Result<()> {
 }
 
 pub fn synth(a: SynthArgs) -> Result<()> {
+    let (engine, config_hash) = match a.engine {
+        Engine::Tile => (EngineKind::Tile, [0; 8]),
+        // INFO's configuration hash: the driver's 8×8 target of that board (what `board
+        // load` compiles for when it reads this INFO).
+        Engine::Net => {
+            let hash = match unibit_board::target::Target::named(&a.board, a.bits, Some(8), Some(8))
+            {
+                Ok(t) => t.config_hash()?,
+                // Not a driver board (xc7): the library refuses it with its own message.
+                Err(_) => [0; 8],
+            };
+            (EngineKind::Net, hash)
+        }
+    };
     let opts = SynthOptions {
         board: a.board,
+        engine,
+        config_hash,
         bits: a.bits,
         rows: a.rows,
         cols: a.cols,

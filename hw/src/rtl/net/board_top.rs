@@ -1,9 +1,12 @@
 //! The board top: the protocol v2 host side ([`HostSide`]: UART, frames, command unit, image
 //! loader) in front of the whole-network engine ([`NetEngine`], which holds the main memory).
-//! Ports: `clock`, `rx`, `tx`, `idle` (see `HostSide::idle`). Its Verilog with yosys's SPRAM
-//! model is what the Verilator virtual board runs ([`board_simulation`]).
+//! Ports: `clock`, `rx`, `tx`, `idle` (see `HostSide::idle`); no reset: every register
+//! starts at its `initial` value (0) from configuration (hw/README.md, "Bitstream"). Its
+//! Verilog with yosys's SPRAM model is what the Verilator virtual board runs
+//! ([`board_simulation`]); `hw synth --engine net` builds the same Verilog into the bitstream.
 
 use crate::rtl::net::host_cmd::{HostConfig, HostSide};
+use crate::rtl::net::main_memory::MainKind;
 use crate::rtl::net::net_engine::NetEngine;
 use rust_hdl::prelude::*;
 
@@ -11,15 +14,28 @@ use rust_hdl::prelude::*;
 /// memory and `config_hash` — `unibit_board::target::Target::config_hash` of the target it
 /// is built for (this crate does not depend on the driver's, so the caller passes it).
 pub fn board_config(bits: u8, clock_hz: u32, baud: u32, config_hash: [u8; 8]) -> HostConfig {
+    board_config_for(MainKind::Spram, bits, clock_hz, baud, config_hash)
+}
+
+/// INFO of the board top with the main memory `main` (its bytes are INFO's main memory);
+/// the UART runs at the whole number of clocks per bit nearest `clock_hz / baud` (ECP5 at
+/// 100 MHz and 3 Mbaud: 33, +1.0 %), INFO reports the nominal `baud`.
+pub fn board_config_for(
+    main: MainKind,
+    bits: u8,
+    clock_hz: u32,
+    baud: u32,
+    config_hash: [u8; 8],
+) -> HostConfig {
     HostConfig {
         bits,
         rows: 8,
         cols: 8,
         clock_hz,
         baud,
-        main_bytes: (crate::rtl::net::spram_main::DEPTH * 8) as u32,
+        main_bytes: main.bytes(),
         config_hash,
-        clocks_per_bit: (clock_hz / baud) as u16,
+        clocks_per_bit: ((clock_hz as u64 + baud as u64 / 2) / baud as u64) as u16,
         idle_clocks: HostConfig::idle_gap_clocks(clock_hz),
     }
 }
@@ -37,14 +53,25 @@ pub struct BoardTop {
 }
 
 impl BoardTop {
+    /// The UP5K board top (SPRAM main memory).
     pub fn new(cfg: &HostConfig) -> Self {
+        Self::with_main(cfg, MainKind::Spram)
+    }
+
+    /// The board top with the main memory `main` (`cfg` from [`board_config_for`] of it).
+    pub fn with_main(cfg: &HostConfig, main: MainKind) -> Self {
+        assert_eq!(
+            cfg.main_bytes,
+            main.bytes(),
+            "INFO's main memory is the engine's"
+        );
         Self {
             clock: Default::default(),
             rx: Default::default(),
             tx: Default::default(),
             idle: Default::default(),
             host: HostSide::new(cfg),
-            engine: NetEngine::new(cfg.bits),
+            engine: NetEngine::with_main(cfg.bits, main),
         }
     }
 }
@@ -75,7 +102,12 @@ impl Logic for BoardTop {
 /// The Verilog of the board top (module `top`, SPRAM black boxes declared), Verilator's
 /// UNOPTFLAT waived as for the engine.
 pub fn board_verilog(cfg: &HostConfig) -> String {
-    let mut top = BoardTop::new(cfg);
+    board_verilog_for(cfg, MainKind::Spram)
+}
+
+/// The Verilog of the board top with the main memory `main` (module `top`).
+pub fn board_verilog_for(cfg: &HostConfig, main: MainKind) -> String {
+    let mut top = BoardTop::with_main(cfg, main);
     top.connect_all();
     format!(
         "{}{}",

@@ -15,6 +15,7 @@ pub mod elem_unit;
 pub mod harness;
 pub mod host_cmd;
 pub mod image_loader;
+pub mod main_memory;
 pub mod net_engine;
 pub mod out_queue;
 pub mod patch_addr;

@@ -1,5 +1,5 @@
-//! The whole-network engine for the UP5K (docs/engine.md; interface in the RTL brief): the
-//! main memory ([`SpramMain`]), the host memory port, the [`DescUnit`], the [`Sequencer`], the
+//! The whole-network engine (docs/engine.md; interface in the RTL brief): the main memory
+//! ([`MainMemory`], the UP5K's SPRAM gang or the ECP5's block RAM, chosen at construction), the host memory port, the [`DescUnit`], the [`Sequencer`], the
 //! [`ElemUnit`] and the [`ConvUnit`] (B bits per weight, a constructor argument), with the
 //! cycle counter.
 //!
@@ -13,8 +13,8 @@
 use super::conv_unit::ConvUnit;
 use super::desc_unit::DescUnit;
 use super::elem_unit::ElemUnit;
+use super::main_memory::{MainKind, MainMemory};
 use super::sequencer::Sequencer;
-use super::spram_main::SpramMain;
 use rust_hdl::prelude::*;
 
 #[derive(LogicBlock)]
@@ -32,7 +32,7 @@ pub struct NetEngine {
     pub host_wdata: Signal<In, Bits<64>>,
     pub host_en: Signal<In, Bit>,
     pub host_rdata: Signal<Out, Bits<64>>,
-    mem: SpramMain,
+    mem: MainMemory,
     desc: DescUnit,
     seq: Sequencer,
     elem: ElemUnit,
@@ -40,8 +40,13 @@ pub struct NetEngine {
 }
 
 impl NetEngine {
-    /// The engine for weights of `b` bits (1..=8).
+    /// The UP5K engine (SPRAM main memory) for weights of `b` bits (1..=8).
     pub fn new(b: u8) -> Self {
+        Self::with_main(b, MainKind::Spram)
+    }
+
+    /// The engine for weights of `b` bits with the main memory `main`.
+    pub fn with_main(b: u8, main: MainKind) -> Self {
         Self {
             clock: Default::default(),
             start: Default::default(),
@@ -56,7 +61,7 @@ impl NetEngine {
             host_wdata: Default::default(),
             host_en: Default::default(),
             host_rdata: Default::default(),
-            mem: Default::default(),
+            mem: MainMemory::new(main),
             desc: Default::default(),
             seq: Sequencer::new(true),
             elem: Default::default(),
@@ -160,10 +165,15 @@ impl Logic for NetEngine {
     }
 }
 
-/// The engine's Verilog (module `top`, with the SPRAM black-box declarations), Verilator's
-/// UNOPTFLAT waived (see [`super::elem_unit::UNOPTFLAT_WAIVER`]).
+/// The UP5K engine's Verilog (module `top`, with the SPRAM black-box declarations),
+/// Verilator's UNOPTFLAT waived (see [`super::elem_unit::UNOPTFLAT_WAIVER`]).
 pub fn verilog(b: u8) -> String {
-    let mut u = NetEngine::new(b);
+    verilog_with_main(b, MainKind::Spram)
+}
+
+/// The engine's Verilog with the main memory `main`.
+pub fn verilog_with_main(b: u8, main: MainKind) -> String {
+    let mut u = NetEngine::with_main(b, main);
     u.connect_all();
     format!(
         "{}{}",

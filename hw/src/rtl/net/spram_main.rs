@@ -57,11 +57,16 @@ impl Logic for SpramMain {
         self.rdata.connect();
     }
     fn hdl(&self) -> Verilog {
-        Verilog::Wrapper(Wrapper {
-            code: (0..4).map(instance).collect(),
-            cores: BLACKBOX.into(),
-        })
+        spram_hdl()
     }
+}
+
+/// The gang's Verilog body: four SPRAM instances and the primitive's black-box declaration.
+pub(crate) fn spram_hdl() -> Verilog {
+    Verilog::Wrapper(Wrapper {
+        code: (0..4).map(instance).collect(),
+        cores: BLACKBOX.into(),
+    })
 }
 
 /// SPRAM `i` of the gang: data bits `[16i, 16i + 16)`, byte enables `2i` and `2i + 1`.
