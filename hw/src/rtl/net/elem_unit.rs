@@ -20,8 +20,11 @@
 //! lanes, two byte lanes per cycle for 4 cycles, each a 4-stage pipeline on two 16×16
 //! products (one SB_MAC16 each): add `a·ma + b·mb`; average `Σ·M = (Σ_hi·M << 16) + Σ_lo·M`
 //! (two's complement corrections as in `rtl::requant`), then `+ 2^(S−1)` (0 for S = 0),
-//! arithmetic `>> S` (0 for S ≥ 48, as the reference's `round_shift` gives for every value
+//! arithmetic `>> S` (0 for S ≥ 41, as the reference's `round_shift` gives for every value
 //! these products reach), and the clamp of `out_kind` (i32: the low byte of the i32 clamp).
+//! 42 bits suffice: |v| < 2^39 (a 25-bit sum times a 15-bit multiplier), so for S ≤ 40
+//! |v + 2^(S−1)| < 2^40, and for S ≥ 41 the rounded shift is 0. The max pool compares the
+//! low 9 bits of its lanes (sign-extended bytes); add's b operand is held as 9 bits.
 //!
 //! `prep` (one pulse, at least three edges before `go`, once `stride`, `in_w` and `in_cw`
 //! are stable) starts ElemAddr's stride products; the sequencer pulses it during the
@@ -114,7 +117,7 @@ pub struct ElemUnit {
     n2: [DFF<Bit>; 2],
     v1: DFF<Bit>,
     l1: DFF<Bit>,
-    // stage 2: t = v + 2^(S−1), in 42 bits (see `verilog`'s note on the width)
+    // stage 2: t = v + 2^(S−1), in 42 bits (module doc)
     shift: Signal<Local, Bits<6>>,
     rnd: Signal<Local, Bits<42>>,
     p2s: [Signal<Local, Bits<42>>; 2],
