@@ -160,6 +160,9 @@ fn top_verilog<T: Block>(mut u: T) -> String {
 /// Rest-of-design LUT4 bound: measured + 3% (see hw/README.md, engine RTL resources).
 /// Measured 10,715 (2026-12-02, before any cut).
 const REST_LUT4_BOUND: u64 = 11_036;
+/// The quick variant's bound (blocks synthesised one by one, no NetEngine glue): measured + 3%.
+/// Measured 10,386 before any cut, 9,673 after the ElemUnit / HostSide / ImageLoader cuts.
+const REST_BLOCKS_LUT4_BOUND: u64 = 9_963;
 
 #[test]
 #[ignore = "yosys synthesis of the board top, ~6 min: run with --ignored"]
@@ -213,8 +216,8 @@ fn rest_blocks_fit_their_lut_budget() {
         );
     }
     assert!(
-        rest[0] <= REST_LUT4_BOUND,
-        "rest blocks: {} LUT4 > {REST_LUT4_BOUND}",
+        rest[0] <= REST_BLOCKS_LUT4_BOUND,
+        "rest blocks: {} LUT4 > {REST_BLOCKS_LUT4_BOUND}",
         rest[0]
     );
 }
