@@ -108,10 +108,8 @@ fn synth_blocks(v: &str, root: &[&str], blocks: &mut BTreeMap<&'static str, [u64
     assert!(st.success(), "yosys failed");
     let text = std::fs::read_to_string(dir.path().join("stat.txt")).unwrap();
     let mods = module_cells(&text);
-    assert!(
-        mods.contains_key("top"),
-        "stat parser found no module `top`"
-    );
+    // (a top of wiring only, like BoardTop's, has no cells of its own)
+    assert!(!mods.is_empty(), "stat parser found no module with cells");
     for (m, cells) in mods {
         let row = blocks.entry(block_of(&m, root)).or_default();
         for (k, (_, names)) in CELLS.iter().enumerate() {
@@ -161,8 +159,8 @@ fn top_verilog<T: Block>(mut u: T) -> String {
 /// Measured 10,715 (2026-12-02, before any cut).
 const REST_LUT4_BOUND: u64 = 11_036;
 /// The quick variant's bound (blocks synthesised one by one, no NetEngine glue): measured + 3%.
-/// Measured 10,386 before any cut, 9,673 after the ElemUnit / HostSide / ImageLoader cuts.
-const REST_BLOCKS_LUT4_BOUND: u64 = 9_963;
+/// Measured 10,386 before any cut, 9,380 after the ElemUnit / HostSide / ImageLoader cuts.
+const REST_BLOCKS_LUT4_BOUND: u64 = 9_661;
 
 #[test]
 #[ignore = "yosys synthesis of the board top, ~6 min: run with --ignored"]

@@ -98,7 +98,7 @@ pub struct ElemUnit {
     x9: [Signal<Local, Bits<9>>; 8],
     a9: [Signal<Local, Bits<9>>; 8],
     gt: [Signal<Local, Bit>; 8],
-    mx: [Signal<Local, Bits<9>>; 8],
+    gx: [Signal<Local, Bits<25>>; 8],
     mxw: Signal<Local, Bits<64>>,
     acc: [DFF<Bits<25>>; 8],
     // ---- requantizer lanes: operands shift down two byte lanes per cycle ----
@@ -202,7 +202,7 @@ impl Default for ElemUnit {
             x9: Default::default(),
             a9: Default::default(),
             gt: Default::default(),
-            mx: Default::default(),
+            gx: Default::default(),
             mxw: Default::default(),
             acc: Default::default(),
             hold: Default::default(),
@@ -358,36 +358,29 @@ impl Logic for ElemUnit {
             self.a9[l].next = self.acc[l].q.val().get_bits::<9>(0);
             self.gt[l].next =
                 (self.x9[l].val() ^ self.sb9.val()) > (self.a9[l].val() ^ self.sb9.val());
-            if self.rfirst.q.val() {
+            // One adder and one mux per lane: the lane's next value for every op (average:
+            // the running sum; max: the larger; add: the word read).
+            self.gx[l].next = bits::<25>(0);
+            if self.is_avg.q.val() {
+                self.gx[l].next = self.x[l].val();
+            }
+            self.sum[l].next = self.acc[l].q.val() + self.gx[l].val();
+            if self.rfirst.q.val() | self.is_add.q.val() | (self.is_max.q.val() & self.gt[l].val())
+            {
                 self.sum[l].next = self.x[l].val();
-                self.mx[l].next = self.x9[l].val();
-            } else {
-                self.sum[l].next = self.acc[l].q.val() + self.x[l].val();
-                self.mx[l].next = self.a9[l].val();
-                if self.gt[l].val() {
-                    self.mx[l].next = self.x9[l].val();
-                }
             }
             if self.rd.q.val() {
-                if self.is_add.q.val() {
-                    self.acc[l].d.next = self.x[l].val();
-                }
-                if self.is_avg.q.val() {
-                    self.acc[l].d.next = self.sum[l].val();
-                }
-                if self.is_max.q.val() & (self.rfirst.q.val() | self.gt[l].val()) {
-                    self.acc[l].d.next = self.x[l].val();
-                }
+                self.acc[l].d.next = self.sum[l].val();
             }
         }
-        self.mxw.next = bit_cast::<64, 8>(self.mx[0].val().get_bits::<8>(0))
-            | (bit_cast::<64, 8>(self.mx[1].val().get_bits::<8>(0)) << 8)
-            | (bit_cast::<64, 8>(self.mx[2].val().get_bits::<8>(0)) << 16)
-            | (bit_cast::<64, 8>(self.mx[3].val().get_bits::<8>(0)) << 24)
-            | (bit_cast::<64, 8>(self.mx[4].val().get_bits::<8>(0)) << 32)
-            | (bit_cast::<64, 8>(self.mx[5].val().get_bits::<8>(0)) << 40)
-            | (bit_cast::<64, 8>(self.mx[6].val().get_bits::<8>(0)) << 48)
-            | (bit_cast::<64, 8>(self.mx[7].val().get_bits::<8>(0)) << 56);
+        self.mxw.next = bit_cast::<64, 8>(self.sum[0].val().get_bits::<8>(0))
+            | (bit_cast::<64, 8>(self.sum[1].val().get_bits::<8>(0)) << 8)
+            | (bit_cast::<64, 8>(self.sum[2].val().get_bits::<8>(0)) << 16)
+            | (bit_cast::<64, 8>(self.sum[3].val().get_bits::<8>(0)) << 24)
+            | (bit_cast::<64, 8>(self.sum[4].val().get_bits::<8>(0)) << 32)
+            | (bit_cast::<64, 8>(self.sum[5].val().get_bits::<8>(0)) << 40)
+            | (bit_cast::<64, 8>(self.sum[6].val().get_bits::<8>(0)) << 48)
+            | (bit_cast::<64, 8>(self.sum[7].val().get_bits::<8>(0)) << 56);
         // ---- requantizer stage 0: lanes 0 and 1 of the operands ----
         // (bit_cast of a loop-indexed value does not translate, so lanes 0 and 1 are spelt out.)
         self.m1.next = bit_cast::<16, 15>(self.prm.q.val().get_bits::<15>(0));
