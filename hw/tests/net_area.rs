@@ -97,7 +97,7 @@ const CELLS: [(&str, &[&str]); 5] = [
 /// top), added into `blocks`.
 fn synth_blocks(v: &str, root: &[&str], blocks: &mut BTreeMap<&'static str, [u64; 5]>) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("top.v"), &v).unwrap();
+    std::fs::write(dir.path().join("top.v"), v).unwrap();
     let script =
         "read_verilog top.v; synth_ice40 -dsp -top top -noflatten; tee -q -o stat.txt stat";
     let st = std::process::Command::new("yosys")
