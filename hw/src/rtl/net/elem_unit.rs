@@ -20,8 +20,11 @@
 //! lanes, two byte lanes per cycle for 4 cycles, each a 4-stage pipeline on two 16×16
 //! products (one SB_MAC16 each): add `a·ma + b·mb`; average `Σ·M = (Σ_hi·M << 16) + Σ_lo·M`
 //! (two's complement corrections as in `rtl::requant`), then `+ 2^(S−1)` (0 for S = 0),
-//! arithmetic `>> S` (0 for S ≥ 48, as the reference's `round_shift` gives for every value
+//! arithmetic `>> S` (0 for S ≥ 41, as the reference's `round_shift` gives for every value
 //! these products reach), and the clamp of `out_kind` (i32: the low byte of the i32 clamp).
+//! 42 bits suffice: |v| < 2^39 (a 25-bit sum times a 15-bit multiplier), so for S ≤ 40
+//! |v + 2^(S−1)| < 2^40, and for S ≥ 41 the rounded shift is 0. The max pool compares the
+//! low 9 bits of its lanes (sign-extended bytes); add's b operand is held as 9 bits.
 //!
 //! `prep` (one pulse, at least three edges before `go`, once `stride`, `in_w` and `in_cw`
 //! are stable) starts ElemAddr's stride products; the sequencer pulses it during the
@@ -91,12 +94,17 @@ pub struct ElemUnit {
     rdx: Signal<Local, Bits<89>>,
     x: [Signal<Local, Bits<25>>; 8],
     sum: [Signal<Local, Bits<25>>; 8],
-    mx: [Signal<Local, Bits<25>>; 8],
+    /// Max pool compares the low 9 bits only: its lanes are sign-extended bytes.
+    x9: [Signal<Local, Bits<9>>; 8],
+    a9: [Signal<Local, Bits<9>>; 8],
+    gt: [Signal<Local, Bit>; 8],
+    gx: [Signal<Local, Bits<25>>; 8],
     mxw: Signal<Local, Bits<64>>,
     acc: [DFF<Bits<25>>; 8],
     // ---- requantizer lanes: operands shift down two byte lanes per cycle ----
     hold: [DFF<Bits<25>>; 8],
-    holdb: [DFF<Bits<25>>; 8],
+    /// Add's b operand: a sign-extended byte, kept as 9 bits.
+    holdb: [DFF<Bits<9>>; 8],
     rq0: DFF<Bit>,
     pair: DFF<Bits<2>>,
     m1: Signal<Local, Bits<16>>,
@@ -109,17 +117,17 @@ pub struct ElemUnit {
     n2: [DFF<Bit>; 2],
     v1: DFF<Bit>,
     l1: DFF<Bit>,
-    // stage 2: t = v + 2^(S−1)
+    // stage 2: t = v + 2^(S−1), in 42 bits (module doc)
     shift: Signal<Local, Bits<6>>,
-    rnd: Signal<Local, Bits<48>>,
-    p2s: [Signal<Local, Bits<48>>; 2],
-    ca: [Signal<Local, Bits<48>>; 2],
-    cb: [Signal<Local, Bits<48>>; 2],
-    t: [DFF<Bits<48>>; 2],
+    rnd: Signal<Local, Bits<42>>,
+    p2s: [Signal<Local, Bits<42>>; 2],
+    ca: [Signal<Local, Bits<42>>; 2],
+    cb: [Signal<Local, Bits<42>>; 2],
+    t: [DFF<Bits<42>>; 2],
     v2: DFF<Bit>,
     l2: DFF<Bit>,
     // stage 3: shift, clamp, collect
-    y: [Signal<Local, Bits<48>>; 2],
+    y: [Signal<Local, Bits<42>>; 2],
     yb: [Signal<Local, Bits<8>>; 2],
     resn: Signal<Local, Bits<64>>,
     res: DFF<Bits<64>>,
@@ -127,16 +135,16 @@ pub struct ElemUnit {
     pend: DFF<Bits<64>>,
     pv: DFF<Bit>,
     wn: DFF<Bits<16>>,
-    one48: Constant<Bits<48>>,
+    one42: Constant<Bits<42>>,
     sx25: Constant<Bits<25>>,
     m8: Constant<Bits<25>>,
-    sb25: Constant<Bits<25>>,
+    sb9: Constant<Bits<9>>,
     sx16: Constant<Bits<16>>,
-    u8_hi: Constant<Bits<48>>,
-    i8_hi: Constant<Bits<48>>,
-    i8_lo: Constant<Bits<48>>,
-    i32_hi: Constant<Bits<48>>,
-    i32_lo: Constant<Bits<48>>,
+    u8_hi: Constant<Bits<42>>,
+    i8_hi: Constant<Bits<42>>,
+    i8_lo: Constant<Bits<42>>,
+    i32_hi: Constant<Bits<42>>,
+    i32_lo: Constant<Bits<42>>,
 }
 
 impl Default for ElemUnit {
@@ -191,7 +199,10 @@ impl Default for ElemUnit {
             rdx: Default::default(),
             x: Default::default(),
             sum: Default::default(),
-            mx: Default::default(),
+            x9: Default::default(),
+            a9: Default::default(),
+            gt: Default::default(),
+            gx: Default::default(),
             mxw: Default::default(),
             acc: Default::default(),
             hold: Default::default(),
@@ -222,16 +233,16 @@ impl Default for ElemUnit {
             pend: Default::default(),
             pv: Default::default(),
             wn: Default::default(),
-            one48: Constant::new(bits(1)),
+            one42: Constant::new(bits(1)),
             sx25: Constant::new(bits(0x1ff_ff00)),
             m8: Constant::new(bits(0xff)),
-            sb25: Constant::new(bits(0x100_0000)),
+            sb9: Constant::new(bits(0x100)),
             sx16: Constant::new(bits(0xfe00)),
             u8_hi: Constant::new(bits(255)),
             i8_hi: Constant::new(bits(127)),
-            i8_lo: Constant::new(bits((1u64 << 48) - 128)),
+            i8_lo: Constant::new(bits((1u64 << 42) - 128)),
             i32_hi: Constant::new(bits((1u64 << 31) - 1)),
-            i32_lo: Constant::new(bits((1u64 << 48) - (1u64 << 31))),
+            i32_lo: Constant::new(bits((1u64 << 42) - (1u64 << 31))),
         }
     }
 }
@@ -343,36 +354,33 @@ impl Logic for ElemUnit {
             if self.rsigned.val() & self.mem_rdata.val().get_bit(8 * l + 7) {
                 self.x[l].next = self.rdx.val().get_bits::<25>(8 * l) | self.sx25.val();
             }
-            if self.rfirst.q.val() {
+            self.x9[l].next = self.x[l].val().get_bits::<9>(0);
+            self.a9[l].next = self.acc[l].q.val().get_bits::<9>(0);
+            self.gt[l].next =
+                (self.x9[l].val() ^ self.sb9.val()) > (self.a9[l].val() ^ self.sb9.val());
+            // One adder and one mux per lane: the lane's next value for every op (average:
+            // the running sum; max: the larger; add: the word read).
+            self.gx[l].next = bits::<25>(0);
+            if self.is_avg.q.val() {
+                self.gx[l].next = self.x[l].val();
+            }
+            self.sum[l].next = self.acc[l].q.val() + self.gx[l].val();
+            if self.rfirst.q.val() | self.is_add.q.val() | (self.is_max.q.val() & self.gt[l].val())
+            {
                 self.sum[l].next = self.x[l].val();
-                self.mx[l].next = self.x[l].val();
-            } else {
-                self.sum[l].next = self.acc[l].q.val() + self.x[l].val();
-                self.mx[l].next = self.acc[l].q.val();
-                if (self.x[l].val() ^ self.sb25.val()) > (self.acc[l].q.val() ^ self.sb25.val()) {
-                    self.mx[l].next = self.x[l].val();
-                }
             }
             if self.rd.q.val() {
-                if self.is_add.q.val() {
-                    self.acc[l].d.next = self.x[l].val();
-                }
-                if self.is_avg.q.val() {
-                    self.acc[l].d.next = self.sum[l].val();
-                }
-                if self.is_max.q.val() {
-                    self.acc[l].d.next = self.mx[l].val();
-                }
+                self.acc[l].d.next = self.sum[l].val();
             }
         }
-        self.mxw.next = bit_cast::<64, 8>(self.mx[0].val().get_bits::<8>(0))
-            | (bit_cast::<64, 8>(self.mx[1].val().get_bits::<8>(0)) << 8)
-            | (bit_cast::<64, 8>(self.mx[2].val().get_bits::<8>(0)) << 16)
-            | (bit_cast::<64, 8>(self.mx[3].val().get_bits::<8>(0)) << 24)
-            | (bit_cast::<64, 8>(self.mx[4].val().get_bits::<8>(0)) << 32)
-            | (bit_cast::<64, 8>(self.mx[5].val().get_bits::<8>(0)) << 40)
-            | (bit_cast::<64, 8>(self.mx[6].val().get_bits::<8>(0)) << 48)
-            | (bit_cast::<64, 8>(self.mx[7].val().get_bits::<8>(0)) << 56);
+        self.mxw.next = bit_cast::<64, 8>(self.sum[0].val().get_bits::<8>(0))
+            | (bit_cast::<64, 8>(self.sum[1].val().get_bits::<8>(0)) << 8)
+            | (bit_cast::<64, 8>(self.sum[2].val().get_bits::<8>(0)) << 16)
+            | (bit_cast::<64, 8>(self.sum[3].val().get_bits::<8>(0)) << 24)
+            | (bit_cast::<64, 8>(self.sum[4].val().get_bits::<8>(0)) << 32)
+            | (bit_cast::<64, 8>(self.sum[5].val().get_bits::<8>(0)) << 40)
+            | (bit_cast::<64, 8>(self.sum[6].val().get_bits::<8>(0)) << 48)
+            | (bit_cast::<64, 8>(self.sum[7].val().get_bits::<8>(0)) << 56);
         // ---- requantizer stage 0: lanes 0 and 1 of the operands ----
         // (bit_cast of a loop-indexed value does not translate, so lanes 0 and 1 are spelt out.)
         self.m1.next = bit_cast::<16, 15>(self.prm.q.val().get_bits::<15>(0));
@@ -380,7 +388,10 @@ impl Logic for ElemUnit {
         if self.is_avg.q.val() {
             self.m2.next = self.m1.val();
         }
-        self.u2[0].next = self.holdb[0].q.val().get_bits::<16>(0);
+        self.u2[0].next = bit_cast::<16, 9>(self.holdb[0].q.val());
+        if self.holdb[0].q.val().get_bit(8) {
+            self.u2[0].next = bit_cast::<16, 9>(self.holdb[0].q.val()) | self.sx16.val();
+        }
         if self.is_avg.q.val() {
             self.u2[0].next = bit_cast::<16, 9>(self.hold[0].q.val().get_bits::<9>(16));
             if self.hold[0].q.val().get_bit(24) {
@@ -388,7 +399,10 @@ impl Logic for ElemUnit {
                     bit_cast::<16, 9>(self.hold[0].q.val().get_bits::<9>(16)) | self.sx16.val();
             }
         }
-        self.u2[1].next = self.holdb[1].q.val().get_bits::<16>(0);
+        self.u2[1].next = bit_cast::<16, 9>(self.holdb[1].q.val());
+        if self.holdb[1].q.val().get_bit(8) {
+            self.u2[1].next = bit_cast::<16, 9>(self.holdb[1].q.val()) | self.sx16.val();
+        }
         if self.is_avg.q.val() {
             self.u2[1].next = bit_cast::<16, 9>(self.hold[1].q.val().get_bits::<9>(16));
             if self.hold[1].q.val().get_bit(24) {
@@ -403,7 +417,7 @@ impl Logic for ElemUnit {
                 self.p1[j].d.next = self.hold[j].q.val().get_bits::<16>(0) * self.m1.val();
                 self.p2[j].d.next = self.u2[j].val() * self.m2.val();
                 self.n1[j].d.next = self.hold[j].q.val().get_bit(24);
-                self.n2[j].d.next = self.holdb[j].q.val().get_bit(24);
+                self.n2[j].d.next = self.holdb[j].q.val().get_bit(8);
             }
             for l in 0..6 {
                 self.hold[l].d.next = self.hold[l + 2].q.val();
@@ -416,68 +430,68 @@ impl Logic for ElemUnit {
         }
         // ---- stage 2 ----
         self.shift.next = self.prm.q.val().get_bits::<6>(30);
-        self.rnd.next = (self.one48.val() << self.shift.val()) >> 1;
+        self.rnd.next = (self.one42.val() << self.shift.val()) >> 1;
         self.v2.d.next = self.v1.q.val();
         self.l2.d.next = self.l1.q.val();
-        self.p2s[0].next = bit_cast::<48, 32>(self.p2[0].q.val());
-        self.p2s[1].next = bit_cast::<48, 32>(self.p2[1].q.val());
-        self.ca[0].next = bits::<48>(0);
-        self.ca[1].next = bits::<48>(0);
-        self.cb[0].next = bits::<48>(0);
-        self.cb[1].next = bits::<48>(0);
+        self.p2s[0].next = bit_cast::<42, 32>(self.p2[0].q.val());
+        self.p2s[1].next = bit_cast::<42, 32>(self.p2[1].q.val());
+        self.ca[0].next = bits::<42>(0);
+        self.ca[1].next = bits::<42>(0);
+        self.cb[0].next = bits::<42>(0);
+        self.cb[1].next = bits::<42>(0);
         if self.is_avg.q.val() {
-            self.p2s[0].next = bit_cast::<48, 32>(self.p2[0].q.val()) << 16;
-            self.p2s[1].next = bit_cast::<48, 32>(self.p2[1].q.val()) << 16;
+            self.p2s[0].next = bit_cast::<42, 32>(self.p2[0].q.val()) << 16;
+            self.p2s[1].next = bit_cast::<42, 32>(self.p2[1].q.val()) << 16;
             if self.n1[0].q.val() {
-                self.ca[0].next = bit_cast::<48, 16>(self.m1.val()) << 32;
+                self.ca[0].next = bit_cast::<42, 16>(self.m1.val()) << 32;
             }
             if self.n1[1].q.val() {
-                self.ca[1].next = bit_cast::<48, 16>(self.m1.val()) << 32;
+                self.ca[1].next = bit_cast::<42, 16>(self.m1.val()) << 32;
             }
         } else {
             if self.n1[0].q.val() {
-                self.ca[0].next = bit_cast::<48, 16>(self.m1.val()) << 16;
+                self.ca[0].next = bit_cast::<42, 16>(self.m1.val()) << 16;
             }
             if self.n1[1].q.val() {
-                self.ca[1].next = bit_cast::<48, 16>(self.m1.val()) << 16;
+                self.ca[1].next = bit_cast::<42, 16>(self.m1.val()) << 16;
             }
             if self.n2[0].q.val() {
-                self.cb[0].next = bit_cast::<48, 16>(self.m2.val()) << 16;
+                self.cb[0].next = bit_cast::<42, 16>(self.m2.val()) << 16;
             }
             if self.n2[1].q.val() {
-                self.cb[1].next = bit_cast::<48, 16>(self.m2.val()) << 16;
+                self.cb[1].next = bit_cast::<42, 16>(self.m2.val()) << 16;
             }
         }
         if self.v1.q.val() {
             self.t[0].d.next =
-                bit_cast::<48, 32>(self.p1[0].q.val()) + self.p2s[0].val() + self.rnd.val()
+                bit_cast::<42, 32>(self.p1[0].q.val()) + self.p2s[0].val() + self.rnd.val()
                     - self.ca[0].val()
                     - self.cb[0].val();
             self.t[1].d.next =
-                bit_cast::<48, 32>(self.p1[1].q.val()) + self.p2s[1].val() + self.rnd.val()
+                bit_cast::<42, 32>(self.p1[1].q.val()) + self.p2s[1].val() + self.rnd.val()
                     - self.ca[1].val()
                     - self.cb[1].val();
         }
         // ---- stage 3: arithmetic shift, clamp, collect the word ----
         for j in 0..2 {
-            if self.t[j].q.val().get_bit(47) {
+            if self.t[j].q.val().get_bit(41) {
                 self.y[j].next = !(!self.t[j].q.val() >> self.shift.val());
             } else {
                 self.y[j].next = self.t[j].q.val() >> self.shift.val();
             }
-            if self.shift.val().get_bits::<2>(4) == bits::<2>(3) {
-                self.y[j].next = bits::<48>(0);
+            if self.shift.val() > bits::<6>(40) {
+                self.y[j].next = bits::<42>(0);
             }
             self.yb[j].next = self.y[j].val().get_bits::<8>(0);
             if self.out_kind.val() == bits::<2>(0) {
-                if self.y[j].val().get_bit(47) {
+                if self.y[j].val().get_bit(41) {
                     self.yb[j].next = bits::<8>(0);
                 } else if self.y[j].val() > self.u8_hi.val() {
                     self.yb[j].next = bits::<8>(0xff);
                 }
             }
             if self.out_kind.val() == bits::<2>(1) {
-                if self.y[j].val().get_bit(47) {
+                if self.y[j].val().get_bit(41) {
                     if self.y[j].val() < self.i8_lo.val() {
                         self.yb[j].next = bits::<8>(0x80);
                     }
@@ -486,7 +500,7 @@ impl Logic for ElemUnit {
                 }
             }
             if self.out_kind.val() == bits::<2>(2) {
-                if self.y[j].val().get_bit(47) {
+                if self.y[j].val().get_bit(41) {
                     if self.y[j].val() < self.i32_lo.val() {
                         self.yb[j].next = bits::<8>(0);
                     }
@@ -525,7 +539,7 @@ impl Logic for ElemUnit {
                 for l in 0..8 {
                     if self.is_add.q.val() {
                         self.hold[l].d.next = self.acc[l].q.val();
-                        self.holdb[l].d.next = self.x[l].val();
+                        self.holdb[l].d.next = self.x9[l].val();
                     } else {
                         self.hold[l].d.next = self.sum[l].val();
                     }

@@ -112,7 +112,9 @@ pub struct HostSide {
     state: DFF<Bits<5>>,
     i: DFF<Bits<16>>,
     hdr: DFF<Bits<64>>,
-    cur: DFF<Bits<32>>,
+    /// The byte address of WRITE / READ: its low 19 bits are all that is used (word `[18:3]`,
+    /// lane `[2:0]`; the range check is on the header's 32 bits).
+    cur: DFF<Bits<19>>,
     lane_prev: DFF<Bits<3>>,
     status: DFF<Bits<8>>,
     dlen: DFF<Bits<16>>,
@@ -125,10 +127,12 @@ pub struct HostSide {
     pix: DFF<Bits<16>>,
     row: DFF<Bits<16>>,
     cb: DFF<Bits<16>>,
-    cnt: DFF<Bits<16>>,
+    /// Elements sent (≤ 253) and the reply byte index (≤ 10 + 4·253).
+    cnt: DFF<Bits<8>>,
     oacc: DFF<Bits<16>>,
     vreg: DFF<Bits<32>>,
-    tw: DFF<Bits<16>>,
+    tw: DFF<Bits<11>>,
+    tw16: Signal<Local, Bits<16>>,
     // the loader registers, decoded as they are written
     in_base: DFF<Bits<16>>,
     in_h: DFF<Bits<16>>,
@@ -232,6 +236,7 @@ impl HostSide {
             oacc: Default::default(),
             vreg: Default::default(),
             tw: Default::default(),
+            tw16: Default::default(),
             in_base: Default::default(),
             in_h: Default::default(),
             in_w: Default::default(),
@@ -385,6 +390,7 @@ impl Logic for HostSide {
             | (bit_cast::<64, 8>(self.frx.rd_data.val()) << 56);
         // (part selects of expressions are not Verilog: through locals)
         self.i_plus7.next = self.i.q.val() + bits::<16>(7);
+        self.tw16.next = bit_cast::<16, 11>(self.tw.q.val());
         self.i_plus2.next = self.i.q.val() + bits::<16>(2);
         // ---- defaults of the ports the FSM drives ----
         self.rd.next = self.i.q.val().get_bits::<10>(0);
@@ -446,7 +452,7 @@ impl Logic for HostSide {
                 self.dlen.d.next = bits::<16>(0);
                 self.status.d.next = bits::<8>(3);
                 self.state.d.next = bits::<5>(16);
-                self.cur.d.next = self.hdr.q.val().get_bits::<32>(16);
+                self.cur.d.next = self.hdr.q.val().get_bits::<19>(16);
                 self.tmp.d.next = self.model.q.val();
                 if self.op.val() == bits::<8>(1) {
                     if self.flen.val() == bits::<16>(2) {
@@ -490,7 +496,7 @@ impl Logic for HostSide {
                 // WRITE: body byte 7 + i is read, written one cycle later at cur.
                 self.rd.next = self.i_plus7.val().get_bits::<10>(0);
                 if self.i.q.val() != bits::<16>(0) {
-                    self.cur.d.next = self.cur.q.val() + bits::<32>(1);
+                    self.cur.d.next = self.cur.q.val() + bits::<19>(1);
                     if self.mem.val() == bits::<8>(0) {
                         self.mem_we.next = true;
                         self.mem_en.next = true;
@@ -646,7 +652,7 @@ impl Logic for HostSide {
             4 => {
                 // READ: the byte at cur is read; the one read last cycle goes to tx[1 + i].
                 self.mem_en.next = true;
-                self.cur.d.next = self.cur.q.val() + bits::<32>(1);
+                self.cur.d.next = self.cur.q.val() + bits::<19>(1);
                 self.lane_prev.d.next = self.cur.q.val().get_bits::<3>(0);
                 if self.i.q.val() != bits::<16>(0) {
                     self.tx_we.next = true;
@@ -737,9 +743,9 @@ impl Logic for HostSide {
                     self.pix.d.next = bits::<16>(0);
                     self.row.d.next = bits::<16>(0);
                     self.cb.d.next = bits::<16>(0);
-                    self.cnt.d.next = bits::<16>(0);
+                    self.cnt.d.next = bits::<8>(0);
                     self.oacc.d.next = bits::<16>(0);
-                    self.tw.d.next = bits::<16>(10);
+                    self.tw.d.next = bits::<11>(10);
                     self.i.d.next = self.out_w.q.val();
                     self.status.d.next = bits::<8>(0);
                     self.dlen.d.next = bits::<16>(8);
@@ -774,9 +780,9 @@ impl Logic for HostSide {
                 if self.oc.q.val() == self.out_c.q.val() {
                     self.mem_en.next = false;
                     self.status.d.next = bits::<8>(0);
-                    self.dlen.d.next = self.tw.q.val() - bits::<16>(2);
+                    self.dlen.d.next = self.tw16.val() - bits::<16>(2);
                     self.state.d.next = bits::<5>(16);
-                } else if self.cnt.q.val() == bits::<16>(253) {
+                } else if self.cnt.q.val() == bits::<8>(253) {
                     self.mem_en.next = false;
                     self.status.d.next = bits::<8>(3);
                     self.dlen.d.next = bits::<16>(0);
@@ -791,14 +797,14 @@ impl Logic for HostSide {
             15 => {
                 // Its four bytes, then step (c, y, x).
                 self.tx_we.next = true;
-                self.tx_addr.next = self.tw.q.val();
+                self.tx_addr.next = self.tw16.val();
                 self.tx_data.next = self.vreg.q.val().get_bits::<8>(0);
                 self.vreg.d.next = self.vreg.q.val() >> 8;
-                self.tw.d.next = self.tw.q.val() + bits::<16>(1);
+                self.tw.d.next = self.tw.q.val() + bits::<11>(1);
                 self.i.d.next = self.i.q.val() + bits::<16>(1);
                 if self.i.q.val() == bits::<16>(3) {
                     self.state.d.next = bits::<5>(13);
-                    self.cnt.d.next = self.cnt.q.val() + bits::<16>(1);
+                    self.cnt.d.next = self.cnt.q.val() + bits::<8>(1);
                     self.ox.d.next = self.ox.q.val() + bits::<16>(1);
                     self.pix.d.next = self.pix.q.val() + self.out_cw.q.val();
                     if self.ox.q.val() + bits::<16>(1) == self.out_iw.q.val() {

@@ -59,7 +59,9 @@ pub struct ImageLoader {
     // products and the quotient/remainder of the padding by the stride
     acc: DFF<Bits<16>>,
     wcw: DFF<Bits<16>>,
-    k2: DFF<Bits<32>>,
+    /// k², c·k² and kidx in 19 bits: kidx / 8 is a 16-bit word offset (addresses wrap at 2^16),
+    /// so only their low 19 bits are ever seen.
+    k2: DFF<Bits<19>>,
     q0: DFF<Bits<16>>,
     r0: DFF<Bits<8>>,
     q0w: DFF<Bits<16>>,
@@ -71,7 +73,7 @@ pub struct ImageLoader {
     rx: DFF<Bits<8>>,
     qx: DFF<Bits<16>>,
     qxc: DFF<Bits<16>>,
-    ck2: DFF<Bits<32>>,
+    ck2: DFF<Bits<19>>,
     // the place being tried: y + pad − ky and x + pad − kx as quotient/remainder
     ky: DFF<Bits<8>>,
     kx: DFF<Bits<8>>,
@@ -83,7 +85,7 @@ pub struct ImageLoader {
     tx_q: DFF<Bits<16>>,
     tx_c: DFF<Bits<16>>,
     tx_neg: DFF<Bit>,
-    kidx: DFF<Bits<32>>,
+    kidx: DFF<Bits<19>>,
     cur_byte: DFF<Bits<8>>,
     addr: DFF<Bits<16>>,
     done_r: DFF<Bit>,
@@ -177,7 +179,7 @@ impl Logic for ImageLoader {
             3 => {
                 if self.n.q.val() == bits::<16>(0) {
                     self.wcw.d.next = self.acc.q.val();
-                    self.k2.d.next = bits::<32>(0);
+                    self.k2.d.next = bits::<19>(0);
                     self.n.d.next = bit_cast::<16, 8>(self.ek.val());
                     self.state.d.next = bits::<4>(4);
                 } else {
@@ -195,7 +197,7 @@ impl Logic for ImageLoader {
                     self.n.d.next = bit_cast::<16, 8>(self.ep.val());
                     self.state.d.next = bits::<4>(5);
                 } else {
-                    self.k2.d.next = self.k2.q.val() + bit_cast::<32, 8>(self.ek.val());
+                    self.k2.d.next = self.k2.q.val() + bit_cast::<19, 8>(self.ek.val());
                     self.n.d.next = self.n.q.val() - bits::<16>(1);
                 }
             }
@@ -241,7 +243,7 @@ impl Logic for ImageLoader {
                             self.rx.d.next = self.r0.q.val();
                             self.qx.d.next = self.q0.q.val();
                             self.qxc.d.next = self.q0c.q.val();
-                            self.ck2.d.next = bits::<32>(0);
+                            self.ck2.d.next = bits::<19>(0);
                             self.state.d.next = bits::<4>(7);
                         }
                     }
@@ -285,7 +287,7 @@ impl Logic for ImageLoader {
                     | (bit_cast::<64, 8>(self.cur_byte.q.val()) << 48)
                     | (bit_cast::<64, 8>(self.cur_byte.q.val()) << 56);
                 self.mem_we.next = self.place_ok.val();
-                self.kidx.d.next = self.kidx.q.val() + bits::<32>(1);
+                self.kidx.d.next = self.kidx.q.val() + bits::<19>(1);
                 // x + pad − kx, one down.
                 self.kx.d.next = self.kx.q.val() + bits::<8>(1);
                 if self.tx_r.q.val() == bits::<8>(0) {
