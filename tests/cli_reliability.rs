@@ -389,6 +389,8 @@ fn hw_synth_refuses_an_array_the_board_cannot_hold_before_any_tool() {
         "2",
         "--out",
         s(&out),
+        "--engine",
+        "tile",
     ];
     fails(
         &[&synth[..], &["--rows", "16", "--cols", "16"]].concat(),
@@ -397,6 +399,15 @@ fn hw_synth_refuses_an_array_the_board_cannot_hold_before_any_tool() {
     fails(
         &[&synth[..], &["--rows", "8", "--cols", "16"]].concat(),
         "does not fit icebreaker",
+    );
+    // The whole-network engine has one shape: anything else is refused before any tool.
+    fails(
+        &[
+            &synth[..6],
+            &["--out", s(&out), "--rows", "16", "--cols", "16"],
+        ]
+        .concat(),
+        "rows x cols: expected 8x8 for --engine net",
     );
     assert!(!out.exists(), "nothing may be written for a refused build");
 }
