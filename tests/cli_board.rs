@@ -145,7 +145,7 @@ fn board_commands_against_a_software_board() {
             "ulx3s-25f",
         ],
         &env,
-        "R×C = 8×8 (expected 16×16)",
+        "main memory 131072 bytes (expected 98304)",
     );
     cli::fails_with(
         &["board", "info", "--port", &port, "--time-scale", "0.5"],

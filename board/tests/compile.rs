@@ -78,7 +78,8 @@ fn sixteen_wide_hex_words_hold_two_dwords_most_significant_first() {
     let out = tmp.path().join("out");
     let c = Choice {
         board: "ulx3s-25f".into(),
-        ..Choice::default()
+        rows: Some(16),
+        cols: Some(16),
     };
     compile_to(&b, &c, &out).unwrap();
     let bin = std::fs::read(out.join("main.bin")).unwrap();

@@ -133,24 +133,30 @@ fn a_board_of_another_bitwidth_is_refused() {
 #[test]
 fn a_board_of_another_array_is_refused() {
     let msg = refused(
-        Target::named("ulx3s-25f", 2, Some(8), Some(8)).unwrap(),
+        Target::named("ulx3s-25f", 2, Some(16), Some(16)).unwrap(),
         Expect {
             board: Some("ulx3s-25f".into()),
             ..Expect::default()
         },
     );
-    assert!(msg.contains("R×C = 8×8 (expected 16×16)"), "{msg}");
+    assert!(msg.contains("R×C = 16×16 (expected 8×8)"), "{msg}");
 }
 
 #[test]
 fn a_board_with_too_little_memory_is_refused() {
     let mut t = Target::named("ulx3s-25f", 2, None, None).unwrap();
     let mut mem = Memories::ecp5_25f();
-    mem.blocks[0].count = 12;
+    mem.blocks[0].count = 16;
     t.memories = mem;
-    let msg = refused(t, Expect::default());
+    let msg = refused(
+        t,
+        Expect {
+            board: Some("ulx3s-25f".into()),
+            ..Expect::default()
+        },
+    );
     assert!(
-        msg.contains("main memory 8192 bytes (expected 98304)"),
+        msg.contains("main memory 16384 bytes (expected 98304)"),
         "{msg}"
     );
 }

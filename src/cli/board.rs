@@ -13,6 +13,7 @@ use unibit_board::sim::PtyBoard;
 use unibit_board::soft::ModelBoard;
 use unibit_board::target::{hex8, Target};
 use unibit_core::dataset::{self, Split};
+use unibit_hw::rtl::net::main_memory::MainKind;
 
 const DEFAULT_BAUD: u32 = 3_000_000;
 
@@ -138,7 +139,7 @@ pub struct SimArgs {
     /// Weight bitwidth B the engine is built for.
     #[arg(long)]
     pub bits: u8,
-    /// Array rows R (default: the board's, 8 on icebreaker, 16 on ulx3s-25f).
+    /// Array rows R (default: the board's, 8; the model backend also runs 16 on ulx3s-25f).
     #[arg(long)]
     pub rows: Option<usize>,
     #[arg(long)]
@@ -437,11 +438,16 @@ fn sim(a: SimArgs) -> Result<()> {
 
 /// `--backend verilator`: the board top (host side + NetEngine) behind a PTY.
 fn sim_verilator(a: SimArgs) -> Result<()> {
-    if a.board != BoardName::Icebreaker || a.rows.is_some() || a.cols.is_some() {
-        bail!("--backend verilator: only --board icebreaker at its 8×8 shape is built (the UP5K SPRAM top)");
+    if a.rows.is_some_and(|r| r != 8) || a.cols.is_some_and(|c| c != 8) {
+        bail!("--backend verilator: the board top's engine is 8×8 (--rows 8 --cols 8 or neither)");
     }
     let target = Target::named(a.board.name(), a.bits, None, None)?;
-    let (cfg, verilog) = unibit_hw::rtl::net::board_top::board_simulation(
+    let main = match a.board {
+        BoardName::Icebreaker => MainKind::Spram,
+        BoardName::Ulx3s25f => MainKind::ecp5_25f(a.bits)?,
+    };
+    let (cfg, verilog) = unibit_hw::rtl::net::board_top::board_simulation_for(
+        main,
         a.bits,
         target.clock_hz,
         a.baud,
@@ -460,9 +466,10 @@ fn sim_verilator(a: SimArgs) -> Result<()> {
     }
     println!("{}", board.path);
     eprintln!(
-        "virtual board (Verilator: the board top's Verilog, host side + NetEngine {}×{}): icebreaker B = {} at {:.3} MHz, {} baud ({} clocks per bit); simulation {:.2} M cycles/s: host time-outs need ×{:.0} (pass --time-scale to board info/load/classify); serving until interrupted",
+        "virtual board (Verilator: the board top's Verilog, host side + NetEngine {}×{}): {} B = {} at {:.3} MHz, {} baud ({} clocks per bit); simulation {:.2} M cycles/s: host time-outs need ×{:.0} (pass --time-scale to board info/load/classify); serving until interrupted",
         cfg.rows,
         cfg.cols,
+        a.board.name(),
         cfg.bits,
         cfg.clock_hz as f64 / 1e6,
         cfg.baud,

@@ -1,7 +1,7 @@
 //! The engine's static shape (what a bitstream is built for) and the board's memories as data,
-//! with the fixed allocation of those memories to the engine's three RAMs: the main memory
-//! (program, weights, parameters, activations), the weight tile buffer and the tile parameter
-//! buffer. The allocation depends only on the shape and the board, never on a model: a
+//! with the fixed allocation of those memories to the engine's RAMs: the main memory
+//! (program, weights, parameters, activations), the weight tile buffer, the tile parameter
+//! buffer and the host link's buffers. The allocation depends only on the shape and the board, never on a model: a
 //! bitstream runs every model that fits it.
 
 use super::error::{Error, Result};
@@ -43,9 +43,11 @@ impl EngineShape {
     pub fn icebreaker(bits: Bits) -> Self {
         EngineShape::new(8, 8, bits).expect("8×8 is a valid shape")
     }
-    /// The ULX3S (ECP5-25F) build: 16×16, four requantizer lanes (8 of the 28 MULT18X18D).
+    /// The ULX3S (ECP5-25F) build: 8×8, two requantizer lanes, the array `hw synth --board
+    /// ulx3s-25f` builds the whole-network engine with (a 16×16 is `new(16, 16, b)`, a shape
+    /// the compiler and the model run but no RTL builds yet).
     pub fn ulx3s(bits: Bits) -> Self {
-        EngineShape::new(16, 16, bits).expect("16×16 is a valid shape")
+        EngineShape::new(8, 8, bits).expect("8×8 is a valid shape")
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -248,11 +250,12 @@ pub struct MemoryConfig {
     pub main: Allocation,
     /// The current row tile's weight plane words (R·C bits), rewritten per tile.
     pub wtb: Allocation,
-    /// The current row tile's R parameter words (64 bits), one bank per requantizer lane
-    /// (lane l reads rows l, l + L, …). Block RAM where the main memory is SPRAM (the EBRs
-    /// are otherwise idle and LUTs are scarce); registers (`blocks` = 0) where block RAM is the
-    /// main memory.
+    /// The current row tile's R parameter words (64 bits), one block-RAM bank per requantizer
+    /// lane (lane l reads rows l, l + L, …), as the RTL's conv unit builds them.
     pub pbuf: Allocation,
+    /// The host link's two byte buffers, the received frame body and the reply
+    /// ([`LINK_BUFFER_BYTES`] each): block RAM in the RTL, so they count against the chip.
+    pub link: Allocation,
     /// Blocks of each type on the chip and how many the engine uses.
     pub totals: Vec<(String, usize, usize)>,
 }
@@ -294,6 +297,24 @@ fn largest(t: &BlockType, name: &str, width: usize, avail: usize) -> Option<Allo
         .max_by_key(|a| (a.depth, std::cmp::Reverse(a.blocks)))
 }
 
+/// Bytes of each of the host link's two buffers (the RTL's frame body and reply buffer).
+pub const LINK_BUFFER_BYTES: usize = 1024;
+
+/// `t` restricted to its byte-wide modes, when it has one. A block-RAM main memory is written
+/// per byte lane, and yosys maps a byte-enabled memory one block per byte lane (ECP5: 2048 × 9
+/// DP16KD); a depth counted in those blocks takes exactly that many in any geometry.
+fn byte_lanes(t: &BlockType) -> BlockType {
+    let modes: Vec<_> = t.modes.iter().copied().filter(|&(_, w)| w == 8).collect();
+    BlockType {
+        modes: if modes.is_empty() {
+            t.modes.clone()
+        } else {
+            modes
+        },
+        ..t.clone()
+    }
+}
+
 /// Allocate the board's memories to the engine's RAMs.
 pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
     shape.validate()?;
@@ -307,34 +328,28 @@ pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
         shape.wtb_words,
     );
     let spram = mem.of_kind(BlockKind::Spram);
-    let pbuf = match spram {
-        Some(_) => {
-            let bank = gang(
-                bram,
-                "tile parameter buffer",
-                64,
-                shape.rows.div_ceil(shape.requant_lanes),
-            );
-            Allocation {
-                blocks: bank.blocks * shape.requant_lanes,
-                depth: shape.rows,
-                ..bank
-            }
-        }
-        None => Allocation {
-            name: "tile parameter buffer".into(),
-            block: "registers".into(),
-            blocks: 0,
-            mode: (shape.rows, 64),
-            width_bits: 64,
-            depth: shape.rows,
-        },
+    let bank = gang(
+        bram,
+        "tile parameter buffer",
+        64,
+        shape.rows.div_ceil(shape.requant_lanes),
+    );
+    let pbuf = Allocation {
+        blocks: bank.blocks * shape.requant_lanes,
+        depth: shape.rows,
+        ..bank
     };
-    let used = wtb.blocks + pbuf.blocks;
+    let buffer = gang(bram, "host link buffers", 8, LINK_BUFFER_BYTES);
+    let link = Allocation {
+        blocks: 2 * buffer.blocks,
+        depth: 2 * LINK_BUFFER_BYTES,
+        ..buffer
+    };
+    let used = wtb.blocks + pbuf.blocks + link.blocks;
     if used > bram.count {
         return Err(Error::DoesNotFit {
-            memory: format!("{} (tile buffers)", bram.name),
-            needed: (wtb.blocks + pbuf.blocks) as u64 * bram.bits() as u64 / 8,
+            memory: format!("{} (tile and link buffers)", bram.name),
+            needed: used as u64 * bram.bits() as u64 / 8,
             available: bram.count as u64 * bram.bits() as u64 / 8,
             hint: String::new(),
         });
@@ -353,12 +368,12 @@ pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
                 shape.cols,
             )
         })?,
-        None => largest(bram, "main", word, bram.count - used)
+        None => largest(&byte_lanes(bram), "main", word, bram.count - used)
             .ok_or_else(|| Error::shape("memories", "block RAMs left for the main memory", 0))?,
     };
     let mut totals = vec![];
     for t in &mem.blocks {
-        let n: usize = [&main, &wtb, &pbuf]
+        let n: usize = [&main, &wtb, &pbuf, &link]
             .iter()
             .filter(|a| a.block == t.name)
             .map(|a| a.blocks)
@@ -369,6 +384,7 @@ pub fn configure(shape: &EngineShape, mem: &Memories) -> Result<MemoryConfig> {
         main,
         wtb,
         pbuf,
+        link,
         totals,
     })
 }
@@ -385,12 +401,29 @@ mod tests {
             (up.main.depth, up.main.width_bits, up.main.blocks),
             (16384, 64, 4)
         );
-        assert_eq!((up.wtb.blocks, up.pbuf.blocks), (8, 8));
-        let ecp = configure(&EngineShape::ulx3s(b2), &Memories::ecp5_25f()).unwrap();
-        assert_eq!((ecp.wtb.blocks, ecp.pbuf.blocks), (8, 0));
-        assert_eq!(ecp.main.blocks, 48);
-        assert_eq!(ecp.main.bytes(), 96 * 1024);
-        assert!(configure(&EngineShape::ulx3s(b2), &Memories::up5k()).is_err());
+        assert_eq!((up.wtb.blocks, up.pbuf.blocks, up.link.blocks), (8, 8, 4));
+        // The 8 × 8 net engine's RTL on the ECP5: 2 + 4 + 2 DP16KD besides the main memory,
+        // which takes the other 48 one per byte lane (6 × 2048 words).
+        let ecp8 = configure(&EngineShape::ulx3s(b2), &Memories::ecp5_25f()).unwrap();
+        assert_eq!(
+            (ecp8.wtb.blocks, ecp8.pbuf.blocks, ecp8.link.blocks),
+            (2, 4, 2)
+        );
+        assert_eq!(
+            (ecp8.main.blocks, ecp8.main.depth, ecp8.main.mode),
+            (48, 12_288, (2048, 8))
+        );
+        assert_eq!(ecp8.totals, vec![("DP16KD".to_string(), 56, 56)]);
+        // 16 × 16: 128-bit words, 16 blocks per 2048 words; 38 blocks left hold two groups.
+        let s16 = EngineShape::new(16, 16, b2).unwrap();
+        let ecp = configure(&s16, &Memories::ecp5_25f()).unwrap();
+        assert_eq!(
+            (ecp.wtb.blocks, ecp.pbuf.blocks, ecp.link.blocks),
+            (8, 8, 2)
+        );
+        assert_eq!(ecp.main.blocks, 32);
+        assert_eq!(ecp.main.bytes(), 64 * 1024);
+        assert!(configure(&s16, &Memories::up5k()).is_err());
         assert_eq!(tree_latency(8), 3);
         assert_eq!(tree_latency(16), 3);
     }

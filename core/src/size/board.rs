@@ -1,6 +1,6 @@
 //! The board as the budget: the largest width whose weights, parameters and activation buffers
 //! fit a board's memories on the engine built for that board (iCEBreaker: UP5K, 8×8;
-//! ULX3S: ECP5-25F, 16×16), with the memory breakdown of that model.
+//! ULX3S: ECP5-25F, 8×8), with the memory breakdown of that model.
 
 use super::{model_size, ModelSize};
 use crate::arith::Bits;

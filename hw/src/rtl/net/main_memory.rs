@@ -1,8 +1,9 @@
 //! The engine's main memory, chosen at construction by the board's memories ([`MainKind`]):
 //! the UP5K's four SB_SPRAM256KA ([`super::spram_main`], 16,384 words) or, on the ECP5-25F,
 //! a behavioural block RAM of the depth the core's allocation gives the main memory
-//! (`unibit_core::engine::configure`: 13,824 words from 54 DP16KD at 8 × 8), which
-//! `synth_ecp5` maps onto DP16KD.
+//! (`unibit_core::engine::configure`: 12,288 words from 48 DP16KD at 8 × 8, the other 8
+//! taken by the conv unit's tile buffers and the host link's), which `synth_ecp5` maps onto
+//! exactly those 48 DP16KD.
 //!
 //! Port and timing are [`super::spram_main::SpramMain`]'s for both kinds: 64-bit words, a
 //! 14-bit word address, byte-lane write enables, inputs sampled on the rising edge and a
@@ -26,7 +27,7 @@ pub enum MainKind {
 
 impl MainKind {
     /// The ECP5-25F main memory of the 8 × 8 engine at B = `bits`: the depth the core
-    /// allocates (the DP16KD left after the weight tile buffer).
+    /// allocates (the DP16KD left after the tile and link buffers).
     pub fn ecp5_25f(bits: u8) -> crate::Result<Self> {
         Ok(MainKind::Bram {
             words: core_main_words(bits, Memories::ecp5_25f())?,
