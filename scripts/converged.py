@@ -5,7 +5,10 @@ Machines here are fresh each session: this re-plans every sweep of docs/results/
 the same arguments, restores the committed finished records as finished runs
 (`runs/<id>/record.json` + `done`, which `unibit sweep run` skips), restores the in-flight
 checkpoints kept under docs/results/converged/partial/<id>/, and runs the queued jobs one at a
-time per lane under `nice -n 19` with one thread each.
+time per lane under `nice -n 19` with one thread each. The mixed-precision studies (`unibit
+mixed`, equal total epochs: 10 of the 8-bit reference + 5 of fine-tuning = the uniform runs'
+15, plus the zero-degradation search) queue after the ResNet-20 grid; each resumes by running
+the same command again, from ROOT/<study> (restored from partial/<study>/ when kept there).
 
     python3 scripts/converged.py plan   [--root /work/sweeps]   # plans + restores, prints the queue
     python3 scripts/converged.py run    [--root /work/sweeps] [--lanes 2]
@@ -55,6 +58,22 @@ SWEEPS = [
     ),
 ]
 
+# (study name, `unibit mixed` arguments, committed records, queue position: after this sweep).
+MIXED = [
+    (
+        "resnet20-mixed-e10f5",
+        "--family resnet20 --width 0.5 --budgets 16KiB,32KiB,64KiB --zero-degradation --epochs 10 --finetune-epochs 5",
+        "resnet20-mixed-e10f5.jsonl",
+        "resnet20-e15",
+    ),
+    (
+        "mobilenetv2-mixed-e10f5",
+        "--family mobilenetv2 --width 0.45 --budgets 16KiB,32KiB --zero-degradation --epochs 10 --finetune-epochs 5",
+        "mobilenetv2-mixed-e10f5.jsonl",
+        "mobilenetv2-e15",
+    ),
+]
+
 
 def unibit():
     exe = REPO / "target/release/unibit"
@@ -64,7 +83,7 @@ def unibit():
 
 
 def plan(root: Path):
-    """Plan every sweep, restore finished and in-flight runs; return the queue [(sweep dir, job)]."""
+    """Plan every sweep, restore finished and in-flight runs; return the queue of commands."""
     queue = []
     for name, args, records, order in SWEEPS:
         d = root / name
@@ -93,7 +112,15 @@ def plan(root: Path):
             run = d / "runs" / jid
             if part.is_dir() and not (run / "checkpoint.json").exists():
                 shutil.copytree(part, run, dirs_exist_ok=True)
-            queue.append((d, i))
+            queue.append(f"{unibit()} sweep run --plan {d}/plan.json --job-index {i} --threads 1")
+        for study, margs, records, after in MIXED:
+            if after != name or (DOCS / "raw" / records).exists():
+                continue
+            out = root / study
+            part = DOCS / "partial" / study
+            if part.is_dir() and not out.exists():
+                shutil.copytree(part, out)
+            queue.append(f"{unibit()} mixed {margs} --threads 1 --out {out}")
     return queue
 
 
@@ -101,9 +128,7 @@ def run(root: Path, lanes: int):
     queue = plan(root)
     for lane in range(lanes):
         mine = queue[lane::lanes]
-        script = "; ".join(
-            f"nice -n 19 {unibit()} sweep run --plan {d}/plan.json --job-index {i} --threads 1"
-            for d, i in mine) or "true"
+        script = "; ".join(f"nice -n 19 {cmd}" for cmd in mine) or "true"
         log = root / f"queue-{lane}.log"
         subprocess.Popen(["setsid", "bash", "-c", f"({script}) >> {log} 2>&1"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -125,6 +150,11 @@ def status(root: Path):
             if ck.exists() and j["id"] not in fin:
                 epoch = json.loads(ck.read_text()).get("epoch")
                 print(f"  in flight: {j['id']} (checkpoint after epoch {epoch})")
+    for study, *_ in MIXED:
+        d = root / study
+        res = d / "results.jsonl"
+        n = len(res.read_text().splitlines()) if res.exists() else 0
+        print(f"{study}: {'not started' if not d.exists() else f'{n} record(s)'}")
 
 
 def main():
@@ -135,8 +165,8 @@ def main():
     a = p.parse_args()
     a.root.mkdir(parents=True, exist_ok=True)
     if a.cmd == "plan":
-        for d, i in plan(a.root):
-            print(d.name, i)
+        for cmd in plan(a.root):
+            print(cmd)
     elif a.cmd == "run":
         run(a.root, a.lanes)
     else:
