@@ -130,7 +130,12 @@ pub fn compile_for(
 ) -> Result<Compiled> {
     let bundle = bundle::read_with(bundle_dir, false)?;
     let bits = bundle.model.bits.get();
-    let target = choose_target(info, bits, expect)?;
+    let mut target = choose_target(info, bits, expect)?;
+    // Engine time runs at the clock the bitstream was built for, which INFO reports and
+    // `hw synth --freq` may set below the board's default.
+    if info.clock_hz > 0 {
+        target.clock_hz = info.clock_hz;
+    }
     let differs = differences(info, &target)?;
     if !differs.is_empty() {
         return Err(Error::WrongEngine {

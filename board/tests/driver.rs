@@ -107,6 +107,35 @@ fn load_classify_and_skip_on_the_model_board() {
     assert_eq!(again.bytes_written, 0);
 }
 
+/// A bitstream built below the board's default clock (`hw synth --freq`): the driver times
+/// the engine at the clock INFO reports, not the board's default.
+#[test]
+fn engine_time_is_at_the_clock_the_board_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = small_bundle(dir.path());
+    let mut t = Target::named("ulx3s-25f", 2, None, None).unwrap();
+    assert_eq!(t.clock_hz, 100_000_000);
+    t.clock_hz = 45_000_000;
+    let board = serve(t);
+    let mut l = link(&board.path);
+    let ld = driver::load(&b, &mut l, &Expect::default(), &Silent).unwrap();
+    assert_eq!(ld.board, "ulx3s-25f");
+    let images = Images {
+        pixels: synthetic_images(2, unibit_core::graph::Shape::new(1, 28, 28), 5),
+        labels: None,
+        source: "synthetic".into(),
+    };
+    let r = driver::classify(&b, &mut l, &images, &Silent).unwrap();
+    assert!(r.exact(), "{:?}", r.mismatches);
+    assert_eq!(r.clock_hz, 45_000_000);
+    let want_ms = r.cycles_expected as f64 / 45e3;
+    assert!(
+        (r.engine_ms - want_ms).abs() < 1e-9,
+        "{} vs {want_ms}",
+        r.engine_ms
+    );
+}
+
 fn refused(target: Target, expect: Expect) -> String {
     let dir = tempfile::tempdir().unwrap();
     let b = small_bundle(dir.path());
