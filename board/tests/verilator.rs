@@ -40,10 +40,7 @@ fn start_board(board: &str) -> Option<VerilatorBoard> {
         return None;
     }
     let t = Target::named(board, 2, None, None).unwrap();
-    let main = match board {
-        "icebreaker" => MainKind::Spram,
-        _ => MainKind::ecp5_25f(2).unwrap(),
-    };
+    let main = MainKind::for_board(board, 2).unwrap();
     let (cfg, v) =
         board_simulation_for(main, 2, t.clock_hz, BAUD, t.config_hash().unwrap()).unwrap();
     Some(VerilatorBoard::start(&v, t.clock_hz, cfg.clocks_per_bit, &Silent).unwrap())

@@ -171,9 +171,10 @@ impl Plan {
             )
         };
         let params = engine_params(o.bits, rows, cols)?;
-        let main = match b.family {
-            Family::Ecp5_25f if net => MainKind::ecp5_25f(o.bits)?,
-            _ => MainKind::Spram,
+        let main = if net {
+            MainKind::for_board(b.name, o.bits)?
+        } else {
+            MainKind::Spram
         };
         if !net {
             b.check_fit(rows, cols)?;

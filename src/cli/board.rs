@@ -442,10 +442,7 @@ fn sim_verilator(a: SimArgs) -> Result<()> {
         bail!("--backend verilator: the board top's engine is 8×8 (--rows 8 --cols 8 or neither)");
     }
     let target = Target::named(a.board.name(), a.bits, None, None)?;
-    let main = match a.board {
-        BoardName::Icebreaker => MainKind::Spram,
-        BoardName::Ulx3s25f => MainKind::ecp5_25f(a.bits)?,
-    };
+    let main = MainKind::for_board(a.board.name(), a.bits)?;
     let (cfg, verilog) = unibit_hw::rtl::net::board_top::board_simulation_for(
         main,
         a.bits,

@@ -35,7 +35,7 @@ pub fn board_config_for(
         baud,
         main_bytes: main.bytes(),
         config_hash,
-        clocks_per_bit: ((clock_hz as u64 + baud as u64 / 2) / baud as u64) as u16,
+        clocks_per_bit: nearest_clocks_per_bit(clock_hz, baud).min(u16::MAX as u64) as u16,
         idle_clocks: HostConfig::idle_gap_clocks(clock_hz),
     }
 }
@@ -175,15 +175,20 @@ pub fn with_spram_model(verilog: &str, cells_sim: &std::path::Path) -> crate::Re
     ))
 }
 
+/// The whole number of clocks per bit nearest `clock_hz / baud` (0 for a baud of 0).
+fn nearest_clocks_per_bit(clock_hz: u32, baud: u32) -> u64 {
+    if baud == 0 {
+        0
+    } else {
+        (clock_hz as u64 + baud as u64 / 2) / baud as u64
+    }
+}
+
 /// The UART's clocks per bit must be a whole number ≥ 4 whose rate is within 2 % of `baud`
 /// (the usual budget between two ends sampling mid-bit; ECP5 at 100 MHz and 3 Mbaud: 33,
 /// +1.0 %).
 fn check_baud(clock_hz: u32, baud: u32) -> crate::Result<()> {
-    let cpb = if baud == 0 {
-        0
-    } else {
-        (clock_hz as u64 + baud as u64 / 2) / baud as u64
-    };
+    let cpb = nearest_clocks_per_bit(clock_hz, baud);
     let off = |c: u64| (clock_hz as f64 / c as f64 / baud as f64 - 1.0).abs();
     if !(4..=u16::MAX as u64).contains(&cpb) || off(cpb) > 0.02 {
         return Err(crate::error::Error::Invalid {

@@ -26,6 +26,15 @@ pub enum MainKind {
 }
 
 impl MainKind {
+    /// The main memory of the whole-network engine on the board named `board` (the names of
+    /// [`crate::board::BOARDS`]) at B = `bits`: SPRAM on the UP5K, block RAM on the ECP5.
+    pub fn for_board(board: &str, bits: u8) -> crate::Result<Self> {
+        match crate::board::board(board)?.family {
+            crate::board::Family::Ecp5_25f => Self::ecp5_25f(bits),
+            _ => Ok(MainKind::Spram),
+        }
+    }
+
     /// The ECP5-25F main memory of the 8 × 8 engine at B = `bits`: the depth the core
     /// allocates (the DP16KD left after the tile and link buffers).
     pub fn ecp5_25f(bits: u8) -> crate::Result<Self> {
