@@ -76,7 +76,9 @@ fn example_bundle_inspect_verify_cost_and_missing_dataset() {
     assert!(Path::new(bs).join("golden/fc.npy").exists());
     let out = ok(&["inspect", bs, "--verify"]);
     assert!(out.contains("bit for bit"), "{out}");
-    let out = ok(&["cost", bs, "--rows", "8", "--cols", "16", "--json"]);
+    let out = ok(&[
+        "cost", bs, "--engine", "tile", "--rows", "8", "--cols", "16", "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(v["cycles"].as_u64().unwrap() > 0);
     // The dataset is pointed at a missing directory: a clear error naming file and package.
@@ -180,6 +182,14 @@ fn cosim_runs_whole_images_on_the_network_engine() {
     assert_eq!(summary["bit_exact"], true);
     assert_eq!(summary["cycles_per_image"], summary["predicted_per_image"]);
     assert!(summary["layers"].as_array().unwrap().len() > 5);
+    // `unibit cost` defaults to the same engine: its total is the counter cosim measured.
+    let cost: serde_json::Value = serde_json::from_str(&ok(&["cost", bs, "--json"])).unwrap();
+    assert_eq!(cost["cycles"], summary["cycles_per_image"]);
+    let out = ok(&["cost", bs]);
+    assert!(
+        out.contains("whole-network engine of icebreaker") && out.contains("× the MAC bound"),
+        "{out}"
+    );
     fails(
         &["cosim", bs, "--rows", "16"],
         "--rows: the whole-network engine is the UP5K build, 8×8",

@@ -71,6 +71,11 @@ fn synthetic_demo_runs_the_whole_network_through_the_driver_and_reuses_its_steps
         (&"net".into(), &true.into())
     );
     assert_eq!(cosim["cycles_per_image"], cosim["predicted_per_image"]);
+    // The cost step predicts that same engine's cycles.
+    let cost: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("cost/cost.json")).unwrap())
+            .unwrap();
+    assert_eq!(cost["cycles"], cosim["cycles_per_image"]);
     let html = std::fs::read_to_string(out.join("report/index.html")).unwrap();
     assert!(html.contains("whole-network engine under Verilator"));
     assert!(html.contains("The whole network on the engine"));

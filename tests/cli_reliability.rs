@@ -296,7 +296,7 @@ fn sweeps_and_mixed_studies_never_share_a_directory() {
     assert!(!mixed.join("plan.json").exists());
 }
 
-/// `unibit cost` is the tile engine's real timing: the cycles cosimulation counts.
+/// `unibit cost --engine tile` is the tile engine's real timing: the cycles cosimulation counts.
 #[test]
 fn cost_is_what_cosim_counts_and_names_the_supported_arrays() {
     let tmp = tempfile::tempdir().unwrap();
@@ -305,6 +305,8 @@ fn cost_is_what_cosim_counts_and_names_the_supported_arrays() {
     let cost: serde_json::Value = serde_json::from_str(&ok(&[
         "cost",
         s(&b),
+        "--engine",
+        "tile",
         "--rows",
         "4",
         "--cols",
@@ -333,7 +335,16 @@ fn cost_is_what_cosim_counts_and_names_the_supported_arrays() {
     assert_eq!(cost["cycles"], cosim["cycles_per_image"]);
     assert_eq!(cost["engine"]["timing"]["tile_overhead"], 11 + 3);
     fails(
-        &["cost", s(&b), "--rows", "8", "--cols", "32"],
+        &[
+            "cost",
+            s(&b),
+            "--engine",
+            "tile",
+            "--rows",
+            "8",
+            "--cols",
+            "32",
+        ],
         "4x4, 4x8, 8x4, 8x8, 8x16, 16x8, 16x16",
     );
 }

@@ -119,7 +119,16 @@ fn size_train_resume_export_verify_infer_cost_cosim() {
         out.contains(&format!("{:.2}%", 100.0 * int_acc)),
         "{out} vs {int_acc}"
     );
-    let out = ok(&["cost", s(&bundle), "--rows", "4", "--cols", "8"]);
+    let out = ok(&[
+        "cost",
+        s(&bundle),
+        "--engine",
+        "tile",
+        "--rows",
+        "4",
+        "--cols",
+        "8",
+    ]);
     assert!(out.contains("s1b1.conv1"), "{out}");
     let out = ok(&[
         "cosim",

@@ -11,6 +11,15 @@ pub const MAX_ARRAY: usize = 256;
 #[cfg_attr(not(feature = "train"), allow(dead_code))]
 pub const MAX_SEEDS: u64 = 1000;
 
+/// Which engine a command targets (`cosim`, `cost`, `hw synth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// The whole-network engine (8×8): program, weights and activations on chip.
+    Net,
+    /// The tile coprocessor (debug mode): GEMM tiles on the engine, adds and pools on the host.
+    Tile,
+}
+
 fn float(s: &str) -> Result<f64, String> {
     s.trim()
         .parse::<f64>()

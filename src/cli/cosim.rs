@@ -2,20 +2,13 @@
 //! `--engine net` (default): whole images on the whole-network engine; `--engine tile`: the
 //! tile coprocessor (debug mode: the host lowers convs to GEMM tiles, runs adds and pools).
 
+use super::args::Engine;
 use super::table::Table;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use unibit_sim::cosim::{run_bundle, CosimOptions, CosimReport};
 use unibit_sim::net::{run_net_bundle, BitFlip, NetCosimReport, NetOptions, NetSimKind};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Engine {
-    /// The whole-network engine (UP5K build, 8×8): program, weights and activations on chip.
-    Net,
-    /// The tile coprocessor (debug mode): GEMM tiles on the engine, adds and pools on the host.
-    Tile,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SimKind {

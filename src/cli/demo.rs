@@ -177,19 +177,45 @@ pub fn demo(a: DemoArgs) -> Result<()> {
     )?;
     let b = bundle::read(&bundle_dir)?;
 
-    // ---- 3. cost
+    // ---- 3. cost: the compiled program on the board's whole-network engine (what cosim and
+    // the board count); the tile coprocessor's for a shape without one.
     let params = unibit_hw::configs::engine_params(a.bits.get(), a.rows, a.cols)
         .map_err(anyhow::Error::msg)?;
     let engine = params.engine_config()?;
+    let what = match &target {
+        Some(t) => format!(
+            "predicted cycles of the whole-network engine of {}",
+            t.board
+        ),
+        None => format!(
+            "predicted cycles on the {}×{} tile coprocessor",
+            a.rows, a.cols
+        ),
+    };
     flow.step(
         "cost",
-        &format!("predicted cycles on the {}×{} engine", a.rows, a.cols),
-        json!({ "rows": a.rows, "cols": a.cols, "bits": a.bits, "width": sol.width, "timing": engine }),
+        &what,
+        json!({ "rows": a.rows, "cols": a.cols, "bits": a.bits, "width": sol.width,
+                "engine": if target.is_some() { "net" } else { "tile" }, "timing": engine }),
         &["cost.json"],
         |dir| {
-            let c = model_cost(&b.model.graph, &engine)?;
-            super::write_atomic(&dir.join("cost.json"), serde_json::to_string_pretty(&c)?.as_bytes())?;
-            Ok(json!({ "cycles": c.cycles, "utilization": c.utilization }))
+            let (json, cycles) = match &target {
+                Some(t) => {
+                    let c =
+                        unibit_core::engine::model_report(&b.model.graph, &t.shape, &t.memories)?;
+                    println!(
+                        "{} cycles per image on the whole-network engine ({:.3} × the MAC bound)",
+                        c.cycles, c.ratio
+                    );
+                    (serde_json::to_string_pretty(&c)?, c.cycles)
+                }
+                None => {
+                    let c = model_cost(&b.model.graph, &engine)?;
+                    (serde_json::to_string_pretty(&c)?, c.cycles)
+                }
+            };
+            super::write_atomic(&dir.join("cost.json"), json.as_bytes())?;
+            Ok(json!({ "cycles": cycles }))
         },
     )?;
 

@@ -1,5 +1,6 @@
 //! `unibit hw …`: argument structs (clap), the library call behind each command, and its table.
 
+use super::args::Engine;
 use anyhow::{bail, Result};
 use std::path::PathBuf;
 use unibit_hw::synth::{BenchOptions, EngineKind, SynthOptions, SynthReport};
@@ -69,12 +70,6 @@ pub struct SynthArgs {
     pub seed: u32,
     #[arg(long)]
     pub out: PathBuf,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Engine {
-    Net,
-    Tile,
 }
 
 #[derive(clap::Args, Debug)]
