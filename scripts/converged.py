@@ -3,7 +3,8 @@
 
 Machines here are fresh each session: this re-plans every sweep of docs/results/converged with
 the same arguments, restores the committed finished records as finished runs
-(`runs/<id>/record.json` + `done`, which `unibit sweep run` skips), restores the in-flight
+(`runs/<id>/record.json` + `done`, which `unibit sweep run` skips), takes the results of
+identical trainings from the engine-accounting grid (`unibit sweep reuse`), restores the in-flight
 checkpoints kept under docs/results/converged/partial/<id>/, and runs the queued jobs one at a
 time per lane under `nice -n 19` with one thread each. The mixed-precision studies (`unibit
 mixed`, equal total epochs: 10 of the 8-bit reference + 5 of fine-tuning = the uniform runs'
@@ -58,6 +59,11 @@ SWEEPS = [
     ),
 ]
 
+# (sweep, sweep whose finished identical trainings it takes: `unibit sweep reuse`). Where the
+# weights accounting solves the same width as the engine accounting, the job is the same
+# training (same width, B, seed, recipe, budget), so its result is taken, not retrained.
+REUSE = {"resnet20-weights-e15": "resnet20-e15"}
+
 # (study name, `unibit mixed` arguments, committed records, queue position: after this sweep).
 MIXED = [
     (
@@ -104,6 +110,12 @@ def plan(root: Path):
                 (run / "record.json").write_text(json.dumps(r))
                 (run / "done").touch()
                 done.add(run.name)
+        reuse = ""
+        if name in REUSE:
+            reuse = (f"{unibit()} sweep reuse --plan {d}/plan.json "
+                     f"--from {root / REUSE[name]}/plan.json; ")
+            subprocess.run(reuse.rstrip("; ").split(), check=True)
+            done |= {j for j in ids if (d / "runs" / j / "done").exists()}
         for i in order:
             jid = ids[i]
             if jid in done:
@@ -112,7 +124,8 @@ def plan(root: Path):
             run = d / "runs" / jid
             if part.is_dir() and not (run / "checkpoint.json").exists():
                 shutil.copytree(part, run, dirs_exist_ok=True)
-            queue.append(f"{unibit()} sweep run --plan {d}/plan.json --job-index {i} --threads 1")
+            # A reuse first: the identical training may have finished since.
+            queue.append(f"{reuse}{unibit()} sweep run --plan {d}/plan.json --job-index {i} --threads 1")
         for study, margs, records, after in MIXED:
             if after != name or (DOCS / "raw" / records).exists():
                 continue
@@ -128,7 +141,7 @@ def run(root: Path, lanes: int):
     queue = plan(root)
     for lane in range(lanes):
         mine = queue[lane::lanes]
-        script = "; ".join(f"nice -n 19 {cmd}" for cmd in mine) or "true"
+        script = "; ".join(f"nice -n 19 {cmd}".replace("; /", "; nice -n 19 /") for cmd in mine) or "true"
         log = root / f"queue-{lane}.log"
         subprocess.Popen(["setsid", "bash", "-c", f"({script}) >> {log} 2>&1"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -110,6 +110,20 @@ pub enum SweepStep {
     Run(RunArgs),
     /// Merge the finished jobs' records into SWEEP/results.jsonl.
     Collect(CollectArgs),
+    /// Finish the jobs whose training is identical to a finished job of another sweep (same
+    /// width, B, seed, recipe: e.g. where both size accountings solve the same width) with
+    /// that job's result, its size re-counted under this plan's accounting.
+    Reuse(ReuseArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReuseArgs {
+    /// The sweep's plan.json (the jobs to finish).
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The other sweep's plan.json (the finished jobs to take from).
+    #[arg(long)]
+    pub from: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -182,6 +196,23 @@ pub fn sweep(cmd: SweepCmd) -> Result<()> {
             let p = Plan::read(&a.plan)?;
             let c = sweep::collect(&p, &sweep_dir(&a.plan))?;
             print_collected(&c, p.jobs.len());
+            Ok(())
+        }
+        Some(SweepStep::Reuse(a)) => {
+            let (p, o) = (Plan::read(&a.plan)?, Plan::read(&a.from)?);
+            let taken = sweep::reuse_finished(&p, &sweep_dir(&a.plan), &o, &sweep_dir(&a.from))?;
+            for t in &taken {
+                println!(
+                    "job {} {}: the result of {} (identical training)",
+                    t.index, t.id, t.from
+                );
+            }
+            println!(
+                "{}: {} job(s) taken from {}",
+                a.plan.display(),
+                taken.len(),
+                a.from.display()
+            );
             Ok(())
         }
         None => run_local(cmd),

@@ -674,6 +674,79 @@ pub struct Collected {
     pub missing: Vec<String>,
 }
 
+/// A job of one sweep that took a finished job's result from another sweep.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reused {
+    pub index: usize,
+    pub id: String,
+    /// The other sweep's job id.
+    pub from: String,
+}
+
+/// Take, for every unfinished job of `plan`, the result of a finished job of `other` (in the
+/// sweep directory `other_dir`) that trains the identical run: the same training
+/// configuration (family config with width and channel multiple, B, seed, recipe, budget) and
+/// the same export settings, so the same trained model and accuracies. Sweeps under the two
+/// size accountings share such jobs wherever the width grid lands on the same width. The
+/// record is the other job's with this plan's accounting applied to its size (weights:
+/// Σ B × weights; engine: plus the parameters); a line in the run's log names where it came
+/// from. Finished jobs of `plan`, and jobs another process holds, are left alone.
+pub fn reuse_finished(
+    plan: &Plan,
+    sweep: &Path,
+    other: &Plan,
+    other_dir: &Path,
+) -> Result<Vec<Reused>> {
+    if plan.export != other.export {
+        return Ok(Vec::new());
+    }
+    let key = |p: &Plan, j: &Job| serde_json::to_value(p.train_config(j)).ok();
+    let mut taken = Vec::new();
+    for job in &plan.jobs {
+        let run = sweep.join(&job.run_dir);
+        if is_finished(&run) || job.board.is_some() {
+            continue;
+        }
+        let want = key(plan, job);
+        let Some(src) = other.jobs.iter().find(|o| {
+            o.board.is_none() && key(other, o) == want && is_finished(&other_dir.join(&o.run_dir))
+        }) else {
+            continue;
+        };
+        // A job another process is training is left to it.
+        let Some(_lock) = try_lock_run(&run_dir_created(&run)?)? else {
+            continue;
+        };
+        if is_finished(&run) {
+            continue;
+        }
+        let mut rec = read_record(&other_dir.join(&src.run_dir))?;
+        rec.size_accounting = plan.size_accounting;
+        rec.size_bits = match plan.size_accounting {
+            SizeAccounting::Weights => rec.weight_bits,
+            SizeAccounting::Engine => rec.weight_bits + rec.param_bits,
+        };
+        rec.run_dir = job.run_dir.clone();
+        log_line(
+            &run,
+            &format!(
+                "job {} {}: the identical training of {} ({}), result taken, not retrained",
+                job.index,
+                job.id,
+                src.id,
+                other_dir.display()
+            ),
+        );
+        write_record(&run, &rec)?;
+        taken.push(Reused {
+            index: job.index,
+            id: job.id.clone(),
+            from: src.id.clone(),
+        });
+    }
+    Ok(taken)
+}
+
 /// Merge every finished job's record into `SWEEP/results.jsonl` (plan order; replaces the file
 /// atomically, so collecting twice gives the same file).
 pub fn collect(plan: &Plan, sweep: &Path) -> Result<Collected> {

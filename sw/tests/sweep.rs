@@ -405,3 +405,71 @@ fn a_board_as_the_budget_plans_the_board_aware_width_and_its_engine_cycles() {
     assert_eq!(c, want);
     assert!(c > 0);
 }
+
+/// A job of the weights-accounting sweep whose width equals a finished engine-accounting job's
+/// is the identical training: `reuse_finished` takes that result (size re-counted under the
+/// weights accounting) and leaves the others to train; a second call takes nothing.
+#[test]
+fn identical_trainings_of_another_sweep_are_reused_not_retrained() {
+    tch::set_num_threads(1);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    common::synthetic_fashion_mnist(&data, 64, 32);
+    let mut s = spec(&data, 1);
+    s.budgets = vec!["2KiB".into()];
+    s.bits = vec![Bits::new(2).unwrap(), Bits::new(8).unwrap()];
+    let (edir, wdir) = (tmp.path().join("e"), tmp.path().join("w"));
+    let e = sweep::plan(&s, &edir).unwrap();
+    s.size_accounting = SizeAccounting::Weights;
+    let w = sweep::plan(&s, &wdir).unwrap();
+    // At 2 KiB the width grid gives B = 8 the same width under both accountings, B = 2 not.
+    assert_ne!(e.jobs[0].width, w.jobs[0].width);
+    assert_eq!(e.jobs[1].width, w.jobs[1].width);
+
+    // Nothing finished yet: nothing to take.
+    assert!(sweep::reuse_finished(&w, &wdir, &e, &edir)
+        .unwrap()
+        .is_empty());
+    for i in 0..2 {
+        assert!(matches!(
+            sweep::run_job(&e, &edir, i, Device::Cpu, &Silent).unwrap(),
+            JobOutcome::Finished(_)
+        ));
+    }
+    let taken = sweep::reuse_finished(&w, &wdir, &e, &edir).unwrap();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(
+        (taken[0].index, taken[0].from.as_str()),
+        (1, e.jobs[1].id.as_str())
+    );
+    let src = sweep::read_record(&edir.join(&e.jobs[1].run_dir)).unwrap();
+    let run = wdir.join(&w.jobs[1].run_dir);
+    let got = sweep::read_record(&run).unwrap();
+    assert_eq!(got.size_accounting, SizeAccounting::Weights);
+    assert_eq!(got.size_bits, src.weight_bits);
+    assert!(got.size_bits < src.size_bits);
+    assert_eq!(got.run_dir, w.jobs[1].run_dir);
+    let mut same = got.clone();
+    (same.size_accounting, same.size_bits, same.run_dir) =
+        (src.size_accounting, src.size_bits, src.run_dir.clone());
+    assert_eq!(
+        same, src,
+        "everything but the size accounting is the other job's"
+    );
+    let log = std::fs::read_to_string(run.join("log")).unwrap();
+    assert!(
+        log.contains(&e.jobs[1].id) && log.contains("not retrained"),
+        "{log}"
+    );
+    // The taken job counts as finished; the other is still to train; taking again is a no-op.
+    assert!(matches!(
+        sweep::run_job(&w, &wdir, 1, Device::Cpu, &Silent).unwrap(),
+        JobOutcome::Skipped
+    ));
+    assert!(!wdir.join(&w.jobs[0].run_dir).join("done").exists());
+    assert!(sweep::reuse_finished(&w, &wdir, &e, &edir)
+        .unwrap()
+        .is_empty());
+    let c = sweep::collect(&w, &wdir).unwrap();
+    assert_eq!((c.records.len(), c.missing.len()), (1, 1));
+}
