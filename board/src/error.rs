@@ -96,13 +96,8 @@ pub enum Error {
     Core(#[from] unibit_core::Error),
     #[error("no board found for --port auto (looked for USB {wanted}; serial ports seen: {seen})")]
     NoBoard { wanted: String, seen: String },
-    #[error("verilator is not installed (apt-get install verilator): the virtual board needs it")]
-    VerilatorMissing,
-    #[error("building the virtual board in {}: {log}", dir.display())]
-    VerilatorBuild {
-        dir: std::path::PathBuf,
-        log: String,
-    },
+    #[error(transparent)]
+    Verilator(#[from] unibit_verilator::Error),
     #[error("virtual board: {what}")]
     Harness { what: String },
     #[error("several boards found for --port auto ({found}): name one with --port")]

@@ -47,87 +47,9 @@ pub struct VerilatorBoard {
     output: BufReader<ChildStdout>,
 }
 
-fn cache_root() -> PathBuf {
-    std::env::var_os("UNIBIT_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/unibit")))
-        .unwrap_or_else(|| PathBuf::from(".unibit-cache"))
-        .join("verilator-board")
-}
-
 fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let port = format!("{what} {}", path.display());
     move |source| Error::Io { port, source }
-}
-
-fn build_args(clocks_per_bit: u16) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--cc",
-        "--exe",
-        "--build",
-        "-O3",
-        "--x-assign",
-        "fast",
-        "--x-initial",
-        "fast",
-        "--noassert",
-        "-Wno-fatal",
-        "-Wno-lint",
-        "-Wno-style",
-        "--top-module",
-        "top",
-        "-Mdir",
-        "obj",
-        "-o",
-        "Vboard",
-        "-j",
-        "2",
-        "-CFLAGS",
-        "-O2",
-    ]
-    .map(String::from)
-    .to_vec();
-    a.extend(["-CFLAGS".into(), format!("-DUNIBIT_CPB={clocks_per_bit}")]);
-    a.extend(["top.v".into(), "board.cpp".into()]);
-    a
-}
-
-/// Build in a temporary sibling renamed into place (a killed build leaves nothing half-made).
-fn build(dir: &Path, verilog: &str, args: &[String]) -> Result<()> {
-    // Unique per build, also between threads of one process (tests build concurrently).
-    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = BUILDS.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.with_extension(format!("tmp-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(io("creating", &tmp))?;
-    for (name, text) in [("top.v", verilog), ("board.cpp", HARNESS)] {
-        let p = tmp.join(name);
-        std::fs::write(&p, text).map_err(io("writing", &p))?;
-    }
-    let out = Command::new("verilator")
-        .current_dir(&tmp)
-        .args(args)
-        .output()
-        .map_err(|_| Error::VerilatorMissing)?;
-    if !out.status.success() {
-        let log = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        return Err(Error::VerilatorBuild {
-            dir: tmp,
-            log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        });
-    }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(io("creating", parent))?;
-    }
-    if std::fs::rename(&tmp, dir).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp); // a concurrent build of the same key won
-    }
-    Ok(())
 }
 
 impl VerilatorBoard {
@@ -140,29 +62,18 @@ impl VerilatorBoard {
         clocks_per_bit: u16,
         progress: &dyn Progress,
     ) -> Result<Self> {
-        let version = Command::new("verilator")
-            .arg("--version")
-            .output()
-            .map_err(|_| Error::VerilatorMissing)?;
-        let args = build_args(clocks_per_bit);
-        let key = unibit_core::hash::sha256_parts(&[
-            verilog.as_bytes(),
-            HARNESS.as_bytes(),
-            args.join(" ").as_bytes(),
-            &version.stdout,
-        ]);
-        let dir = cache_root().join(&key[..16]);
-        let exe = dir.join("obj").join("Vboard");
-        let mut build_seconds = 0.0;
-        if !exe.exists() {
-            progress.line(&format!(
-                "building the virtual board with Verilator ({}) — once per Verilog",
-                dir.display()
-            ));
-            let t0 = std::time::Instant::now();
-            build(&dir, verilog, &args)?;
-            build_seconds = t0.elapsed().as_secs_f64();
-        }
+        let built = unibit_verilator::cached_build(
+            "verilator-board",
+            &unibit_verilator::Harness {
+                verilog,
+                cpp: ("board.cpp", HARNESS),
+                defines: vec![format!("-DUNIBIT_CPB={clocks_per_bit}")],
+                trace: false,
+                exe: "Vboard",
+            },
+            progress,
+        )?;
+        let exe = built.exe;
         let mut child = Command::new(&exe)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -174,8 +85,8 @@ impl VerilatorBoard {
             path: String::new(),
             cycles_per_s: 0.0,
             clock_hz,
-            build_dir: dir,
-            build_seconds,
+            build_dir: built.dir,
+            build_seconds: built.seconds,
             child,
             input,
             output,

@@ -29,10 +29,8 @@ pub enum Error {
     EngineHung { max_cycles: u64 },
     #[error("the mismatch is in a host step: no engine tile to trace")]
     NoTileToTrace,
-    #[error("verilator not found on PATH: run `make setup` (installs Debian's verilator)")]
-    VerilatorMissing,
-    #[error("verilator build failed in {}:\n{log}", dir.display())]
-    VerilatorBuild { dir: PathBuf, log: String },
+    #[error(transparent)]
+    Verilator(#[from] unibit_verilator::Error),
     /// The Verilator harness answered something else than its protocol says.
     #[error("Verilator harness: {0}")]
     Harness(String),

@@ -12,7 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::net::NetSimKind;
-use crate::verilator::{cached_build, spawn_piped, verilator_args};
+use crate::verilator::{spawn_piped, CACHE};
 use rust_hdl::prelude::*;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -89,15 +89,19 @@ impl NetVerilator {
         } else {
             vec![]
         };
-        let args = verilator_args("Vnet", "net_harness.cpp", &defines, trace);
-        let (exe, build_dir, build_seconds) = cached_build(
-            &verilog,
-            ("net_harness.cpp", NET_HARNESS),
-            &args,
-            "Vnet",
+        let built = unibit_verilator::cached_build(
+            CACHE,
+            &unibit_verilator::Harness {
+                verilog: &verilog,
+                cpp: ("net_harness.cpp", NET_HARNESS),
+                defines,
+                trace,
+                exe: "Vnet",
+            },
             progress,
         )?;
-        let (child, input, output) = spawn_piped(&exe)?;
+        let (child, input, output) = spawn_piped(&built.exe)?;
+        let (build_dir, build_seconds) = (built.dir, built.seconds);
         Ok(NetVerilator {
             bits,
             child,

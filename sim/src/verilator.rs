@@ -20,6 +20,9 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use unibit_core::Progress;
 use unibit_hw::model::{pack_lanes, EngineParams, TileDesc};
 
+/// The cache folder of the cosimulation builds (`~/.cache/unibit/verilator`).
+pub(crate) const CACHE: &str = "verilator";
+
 /// The harness source; its widths come from [`harness_defines`].
 pub const HARNESS: &str = include_str!("harness.cpp");
 
@@ -41,22 +44,6 @@ pub struct VerilatorEngine {
     pub build_seconds: f64,
 }
 
-fn cache_root() -> PathBuf {
-    std::env::var_os("UNIBIT_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/unibit")))
-        .unwrap_or_else(|| PathBuf::from(".unibit-cache"))
-        .join("verilator")
-}
-
-fn verilator_version() -> Result<String> {
-    let out = Command::new("verilator")
-        .arg("--version")
-        .output()
-        .map_err(|_| Error::VerilatorMissing)?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
 /// The harness's compile-time parameters for an engine with parameters `p`: the widths of the
 /// weight and activation write ports, and tracing.
 pub fn harness_defines(p: &EngineParams, trace: bool) -> Vec<String> {
@@ -68,128 +55,6 @@ pub fn harness_defines(p: &EngineParams, trace: bool) -> Vec<String> {
         d.push("-DUNIBIT_TRACE".into());
     }
     d
-}
-
-/// The Verilator command line that builds `Vharness` from `top.v` and `harness.cpp`.
-fn build_args(defines: &[String], trace: bool) -> Vec<String> {
-    verilator_args("Vharness", "harness.cpp", defines, trace)
-}
-
-/// The Verilator command line (the flags every cosimulation harness shares) that builds
-/// program `exe` from `top.v` (top module `top`) and the C++ file `harness`.
-pub(crate) fn verilator_args(
-    exe: &str,
-    harness: &str,
-    defines: &[String],
-    trace: bool,
-) -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--cc",
-        "--exe",
-        "--build",
-        "-O3",
-        "--x-assign",
-        "fast",
-        "--x-initial",
-        "fast",
-        "--noassert",
-        "-Wno-fatal",
-        "-Wno-lint",
-        "-Wno-style",
-        "--top-module",
-        "top",
-        "-Mdir",
-        "obj",
-        "-o",
-        exe,
-        "-j",
-        "2",
-        "-CFLAGS",
-        "-O2",
-    ]
-    .map(String::from)
-    .to_vec();
-    if trace {
-        a.push("--trace".into());
-    }
-    for d in defines {
-        a.extend(["-CFLAGS".to_string(), d.clone()]);
-    }
-    a.extend(["top.v".into(), harness.into()]);
-    a
-}
-
-/// Builds the harness program in `dir` (through a temporary sibling renamed into place, so a
-/// killed build leaves nothing half-made and concurrent builds of one key agree).
-fn build(dir: &Path, files: &[(&str, &str)], args: &[String]) -> Result<()> {
-    // Unique per build, also between threads of one process (tests build concurrently).
-    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.with_extension(format!("tmp-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(Error::io("creating", &tmp))?;
-    for &(name, text) in files {
-        let p = tmp.join(name);
-        std::fs::write(&p, text).map_err(Error::io("writing", p))?;
-    }
-    let out = Command::new("verilator")
-        .current_dir(&tmp)
-        .args(args)
-        .output()
-        .map_err(Error::io("running verilator in", &tmp))?;
-    if !out.status.success() {
-        let log = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tail: Vec<&str> = log.lines().rev().take(30).collect();
-        return Err(Error::VerilatorBuild {
-            dir: tmp,
-            log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        });
-    }
-    if let Some(parent) = dir.parent() {
-        std::fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
-    }
-    if std::fs::rename(&tmp, dir).is_err() {
-        // Another process finished the same build first; use theirs.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    Ok(())
-}
-
-/// The program `exe` built by Verilator from `verilog` and `harness` (name, source) with
-/// `args`, from the cache when there: a SHA-256 of the Verilog, the harness, the command line
-/// and the Verilator version names the build directory. Returns the program, its directory
-/// and the seconds spent building (0 when cached).
-pub(crate) fn cached_build(
-    verilog: &str,
-    harness: (&str, &str),
-    args: &[String],
-    exe: &str,
-    progress: &dyn Progress,
-) -> Result<(PathBuf, PathBuf, f64)> {
-    let version = verilator_version()?;
-    let key = unibit_core::hash::sha256_parts(&[
-        verilog.as_bytes(),
-        harness.1.as_bytes(),
-        args.join(" ").as_bytes(),
-        version.as_bytes(),
-    ]);
-    let dir = cache_root().join(&key[..16]);
-    let program = dir.join("obj").join(exe);
-    let mut seconds = 0.0;
-    if !program.exists() {
-        progress.line(&format!(
-            "building the Verilator model ({}) — once per configuration",
-            dir.display()
-        ));
-        let t0 = std::time::Instant::now();
-        build(&dir, &[("top.v", verilog), harness], args)?;
-        seconds = t0.elapsed().as_secs_f64();
-    }
-    Ok((program, dir, seconds))
 }
 
 fn hex(limbs: &[u64], width: usize) -> String {
@@ -227,16 +92,18 @@ impl VerilatorEngine {
         trace: bool,
         progress: &dyn Progress,
     ) -> Result<Self> {
-        let defines = harness_defines(&params, trace);
-        let args = build_args(&defines, trace);
-        let (exe, dir, build_seconds) = cached_build(
-            verilog,
-            ("harness.cpp", HARNESS),
-            &args,
-            "Vharness",
+        let built = unibit_verilator::cached_build(
+            CACHE,
+            &unibit_verilator::Harness {
+                verilog,
+                cpp: ("harness.cpp", HARNESS),
+                defines: harness_defines(&params, trace),
+                trace,
+                exe: "Vharness",
+            },
             progress,
         )?;
-        let (child, input, output) = spawn_piped(&exe)?;
+        let (child, input, output) = spawn_piped(&built.exe)?;
         Ok(VerilatorEngine {
             params,
             child,
@@ -247,8 +114,8 @@ impl VerilatorEngine {
             trace_run: None,
             tile_cycles: 0,
             tile_seconds: 0.0,
-            build_dir: dir,
-            build_seconds,
+            build_dir: built.dir,
+            build_seconds: built.seconds,
         })
     }
 

@@ -75,7 +75,11 @@ pub fn cost(a: CostArgs) -> Result<()> {
         if a.json {
             println!("{}", serde_json::to_string_pretty(&r.cycles)?);
         } else {
-            print_net(bundle, &a.board, r.bits, mhz, &r.cycles);
+            let clock = match a.freq {
+                Some(_) => "--freq",
+                None => "the board's target clock; --freq for the clock a bitstream met",
+            };
+            print_net(bundle, &a.board, r.bits, (mhz, clock), &r.cycles);
         }
         return Ok(());
     }
@@ -94,9 +98,15 @@ pub fn cost(a: CostArgs) -> Result<()> {
 }
 
 /// The compiled program's cycles per record on the board's whole-network engine.
-fn print_net(bundle: &std::path::Path, board: &str, bits: u8, mhz: f64, c: &CycleReport) {
+fn print_net(
+    bundle: &std::path::Path,
+    board: &str,
+    bits: u8,
+    (mhz, clock): (f64, &str),
+    c: &CycleReport,
+) {
     println!(
-        "{} on the whole-network engine of {board} ({}×{} array, B = {bits}, {mhz} MHz)",
+        "{} on the whole-network engine of {board} ({}×{} array, B = {bits}, {mhz} MHz: {clock})",
         bundle.display(),
         c.shape.rows,
         c.shape.cols,
