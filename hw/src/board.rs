@@ -145,7 +145,8 @@ pub struct Board {
     pub net_baud: u32,
     /// How much logic the device holds and what an engine needs, when known.
     pub fit: Option<Fit>,
-    /// Memory blocks of the device by yosys cell type (checked after yosys, before nextpnr).
+    /// Memory and DSP blocks of the device by yosys cell type (checked after yosys, before
+    /// nextpnr).
     pub blocks: &'static [(&'static str, u64)],
 }
 
@@ -210,7 +211,7 @@ pub const BOARDS: &[Board] = &[
         baud: 115_200,
         net_baud: 3_000_000,
         // 5280 LCs; 8×8 placed 4757–4934 LCs (B = 1..8, hw/README.md "Measured").
-        blocks: &[("SB_RAM40_4K", 30), ("SB_SPRAM256KA", 4)],
+        blocks: &[("SB_RAM40_4K", 30), ("SB_SPRAM256KA", 4), ("SB_MAC16", 8)],
         fit: Some(Fit {
             capacity: 5280,
             measured_lanes: 64,
@@ -235,7 +236,7 @@ pub const BOARDS: &[Board] = &[
         baud: 115_200,
         net_baud: 3_000_000,
         // 24288 LUT4 (TRELLIS_COMB); 16×16 placed 8968–9294 (B = 1..8, hw/README.md "Measured").
-        blocks: &[("DP16KD", 56)],
+        blocks: &[("DP16KD", 56), ("MULT18X18D", 28)],
         fit: Some(Fit {
             capacity: 24288,
             measured_lanes: 256,

@@ -271,46 +271,50 @@ impl Plan {
 
 /// After yosys, before nextpnr: refuse a net design whose logic cannot fit the device.
 /// Each logic cell (iCE40 LC, ECP5 slice half) holds one LUT4, one FF and one carry bit, so
-/// max(LUT4, FF, carry) is a lower bound on the cells nextpnr would need; memory blocks are
-/// counted per type against `Board::blocks`. (The tile flow keeps its estimate before yosys,
+/// max(LUT4, FF, carry) is a lower bound on the cells nextpnr would need; memory and DSP
+/// blocks are counted per type against `Board::blocks`. The one-line refusal names the logic
+/// first (the largest gap) and every other resource that is short after it, so a user sees
+/// the whole list from one build. (The tile flow keeps its estimate before yosys,
 /// `Board::check_fit`.)
 pub fn check_logic(b: &Board, engine: EngineKind, r: &Resources) -> Result<()> {
     let Some(fit) = b.fit.filter(|_| engine == EngineKind::Net) else {
         return Ok(());
     };
-    for &(cell, have) in b.blocks {
-        let needed = r.cells.get(cell).copied().unwrap_or(0);
-        if needed > have {
-            return Err(Error::DesignTooLarge {
-                engine: "net",
-                unit: cell,
-                needed,
-                device: b.device,
-                capacity: have,
-                detail: format!("{} {cell}", thousands(needed)),
-            });
-        }
-    }
-    let needed = r.luts.max(r.ffs).max(r.carries);
-    if needed <= fit.capacity {
-        return Ok(());
-    }
-    let unit = match b.family {
+    let logic_unit = match b.family {
         Family::Ice40Up5k => "LCs",
         _ => "LUT4s",
     };
+    let logic = r.luts.max(r.ffs).max(r.carries);
+    // (unit, needed, capacity) of every resource that is short, logic first.
+    let mut short: Vec<(&'static str, u64, u64)> = vec![];
+    if logic > fit.capacity {
+        short.push((logic_unit, logic, fit.capacity));
+    }
+    for &(cell, have) in b.blocks {
+        let needed = r.cells.get(cell).copied().unwrap_or(0);
+        if needed > have {
+            short.push((cell, needed, have));
+        }
+    }
+    let Some(&(unit, needed, capacity)) = short.first() else {
+        return Ok(());
+    };
+    let mut detail = format!(
+        "{} LUT4, {} FF, {} carry",
+        thousands(r.luts),
+        thousands(r.ffs),
+        thousands(r.carries)
+    );
+    for &(u, n, c) in &short[1..] {
+        detail += &format!("; also {} {u} of {}", thousands(n), thousands(c));
+    }
     Err(Error::DesignTooLarge {
         engine: "net",
         unit,
         needed,
         device: b.device,
-        capacity: fit.capacity,
-        detail: format!(
-            "{} LUT4, {} FF, {} carry",
-            thousands(r.luts),
-            thousands(r.ffs),
-            thousands(r.carries)
-        ),
+        capacity,
+        detail,
     })
 }
 
@@ -955,6 +959,32 @@ mod tests {
         );
         r.cells.insert("DP16KD".into(), 56);
         check_logic(ecp5, EngineKind::Net, &r).unwrap();
+        // DSPs count too, and every short resource is named after the logic: the UP5K build
+        // of 2026-12-03 (14,298 LUT4, 10 SB_MAC16 of 8).
+        let mut r = resources(14_298, 6_744, 5_046);
+        r.cells.insert("SB_MAC16".into(), 10);
+        r.cells.insert("SB_RAM40_4K".into(), 21);
+        let e = check_logic(ice, EngineKind::Net, &r)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the net engine needs 14,298 LCs, the iCE40UP5K-SG48 has 5,280")
+                && e.contains("also 10 SB_MAC16 of 8")
+                && !e.contains("SB_RAM40_4K"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 1);
+        let mut r = resources(5_000, 3_000, 2_000);
+        r.cells.insert("SB_MAC16".into(), 9);
+        let e = check_logic(ice, EngineKind::Net, &r)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the net engine needs 9 SB_MAC16, the iCE40UP5K-SG48 has 8"),
+            "{e}"
+        );
+        r.cells.insert("SB_MAC16".into(), 8);
+        check_logic(ice, EngineKind::Net, &r).unwrap();
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
