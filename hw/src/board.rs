@@ -111,7 +111,7 @@ pub const ECP5: Toolchain = Toolchain {
 
 pub const XC7: Toolchain = Toolchain {
     yosys: "yosys",
-    synth: "synth_xilinx -family xc7 -top unibit_board",
+    synth: "synth_xilinx -family xc7 -flatten -top unibit_board",
     pnr: None,
     cells: Cells {
         luts: &[("LUT*", 1)],
