@@ -199,6 +199,9 @@ pub struct Verdict {
     pub margins: Vec<Margin>,
     /// Series seen elsewhere in the family but without results at this budget.
     pub missing: Vec<String>,
+    /// Planned runs at this budget without a record (`--plan`): the verdict is provisional.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unfinished: Vec<String>,
     pub sentence: String,
 }
 
@@ -312,6 +315,7 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
             best_accuracy: None,
             margins: vec![],
             missing,
+            unfinished: vec![],
             sentence: format!("At {budget}, no run has an accuracy: nothing to compare."),
         };
     };
@@ -441,6 +445,7 @@ pub fn verdict(budget: &str, cells: &[Cell], family_series: &[Series]) -> Verdic
         best_accuracy: Some(best_acc.mean),
         margins,
         missing,
+        unfinished: vec![],
         sentence: s,
     }
 }

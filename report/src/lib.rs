@@ -12,6 +12,7 @@ pub mod fonts;
 pub mod html;
 pub mod load;
 pub mod model_plots;
+pub mod plan;
 pub mod plots;
 
 pub use analysis::{Comparison, Verdict};
@@ -49,6 +50,8 @@ pub struct ReportOutput {
     pub inputs: Vec<PathBuf>,
     /// One computed sentence per family and budget.
     pub verdicts: Vec<String>,
+    /// Per plan given (or found in a sweep directory): which of its runs are finished.
+    pub completeness: Vec<plan::Completeness>,
     pub warnings: Vec<String>,
 }
 
@@ -59,6 +62,8 @@ struct ResultsJson<'a> {
     inputs: &'a [PathBuf],
     records: &'a [load::Sourced],
     comparison: &'a Comparison,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    completeness: &'a [plan::Completeness],
     warnings: &'a [String],
 }
 
@@ -68,6 +73,9 @@ pub struct ReportOptions {
     /// Only records planned under this accounting; `None`: every record, each family judged
     /// under each accounting it has records for.
     pub size_accounting: Option<SizeAccounting>,
+    /// Sweep plans (files, or sweep directories) whose runs the inputs should hold; a sweep
+    /// directory given as an input counts its own `plan.json` too.
+    pub plans: Vec<PathBuf>,
 }
 
 /// [`run_with`] with the default options.
@@ -85,7 +93,16 @@ pub fn run_with(inputs: &[PathBuf], out: &Path, opts: &ReportOptions) -> Result<
     if let Some(a) = opts.size_accounting {
         load::keep_accounting(&mut loaded, a)?;
     }
-    let comparison = analysis::compare(&loaded.records);
+    let mut comparison = analysis::compare(&loaded.records);
+    let mut plans = opts.plans.clone();
+    for i in inputs {
+        let p = i.join(plan::PLAN_FILE);
+        if i.is_dir() && p.is_file() && !plans.contains(&p) && !plans.contains(i) {
+            plans.push(p);
+        }
+    }
+    let completeness = plan::completeness(&plans, &loaded.records)?;
+    mark_unfinished(&mut comparison, &completeness);
     let mut warnings = loaded.warnings.clone();
     // Font problems surface before anything is staged.
     fonts::ensure()?;
@@ -113,6 +130,7 @@ pub fn run_with(inputs: &[PathBuf], out: &Path, opts: &ReportOptions) -> Result<
     let page = summary_page(
         &loaded,
         &comparison,
+        &completeness,
         &warnings,
         &dir,
         !allocations.is_empty(),
@@ -124,6 +142,7 @@ pub fn run_with(inputs: &[PathBuf], out: &Path, opts: &ReportOptions) -> Result<
         inputs: &loaded.files,
         records: &loaded.records,
         comparison: &comparison,
+        completeness: &completeness,
         warnings: &warnings,
     })
     .map_err(|source| Error::WriteJson {
@@ -153,8 +172,32 @@ pub fn run_with(inputs: &[PathBuf], out: &Path, opts: &ReportOptions) -> Result<
                     .map(move |b| format!("{}: {}", f.family, b.verdict.sentence))
             })
             .collect(),
+        completeness,
         warnings,
     })
+}
+
+/// Mark every verdict whose budget still has planned runs without a record, in its data and
+/// at the end of its sentence.
+fn mark_unfinished(c: &mut Comparison, plans: &[plan::Completeness]) {
+    for fam in &mut c.families {
+        for b in &mut fam.budgets {
+            let missing: Vec<String> = plans
+                .iter()
+                .flat_map(|p| p.missing_at(&fam.family, fam.size_accounting, b.budget_bits))
+                .map(|m| format!("B = {} seed {}", m.bits, m.seed))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            b.verdict.sentence += &format!(
+                " Provisional: {} planned run(s) at this size not finished yet ({}).",
+                missing.len(),
+                missing.join(", ")
+            );
+            b.verdict.unfinished = missing;
+        }
+    }
 }
 
 fn pct(s: &Stats) -> String {
@@ -348,6 +391,12 @@ fn accounting_section(page: &mut Page, c: &Comparison) {
                 ([], _) | (_, None) => "no accuracy".into(),
                 (l, Some(a)) => format!("{} ({:.2}%)", l.join(", "), a * 100.0),
             };
+            if !b.verdict.unfinished.is_empty() {
+                row[col] += &format!(
+                    " — provisional, {} run(s) unfinished",
+                    b.verdict.unfinished.len()
+                );
+            }
         }
     }
     for ((family, board, bits), cols) in rows {
@@ -361,9 +410,43 @@ fn accounting_section(page: &mut Page, c: &Comparison) {
     page.table(t);
 }
 
+/// Per plan: how many of its runs are finished, and which are not.
+fn completeness_section(page: &mut Page, plans: &[plan::Completeness]) {
+    page.heading(2, "Completeness against the sweep plans");
+    let mut t = Table::new([
+        "Plan",
+        "Family",
+        "Accounting",
+        "Epochs",
+        "Finished",
+        "Not finished",
+    ]);
+    for p in plans {
+        let missing = if p.missing.is_empty() {
+            "—".to_string()
+        } else {
+            p.missing
+                .iter()
+                .map(|m| m.id.clone())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        t.row([
+            p.plan.display().to_string(),
+            p.family.to_string(),
+            p.size_accounting.to_string(),
+            p.epochs.to_string(),
+            format!("{} of {}", p.finished, p.planned),
+            missing,
+        ]);
+    }
+    page.table(t);
+}
+
 fn summary_page(
     loaded: &load::Loaded,
     c: &Comparison,
+    completeness: &[plan::Completeness],
     warnings: &[String],
     dir: &Path,
     allocation: bool,
@@ -395,6 +478,9 @@ fn summary_page(
         if families == 1 { "y" } else { "ies" },
         budgets
     ));
+    if !completeness.is_empty() {
+        completeness_section(&mut page, completeness);
+    }
     if accountings.len() > 1 {
         accounting_section(&mut page, c);
     }

@@ -379,6 +379,7 @@ fn verdicts_under_each_accounting() {
 
     let opts = unibit_report::ReportOptions {
         size_accounting: Some(SizeAccounting::Weights),
+        ..Default::default()
     };
     let only = unibit_report::run_with(&[e.clone(), w], &d.path().join("only"), &opts).unwrap();
     assert_eq!((only.records, only.verdicts.len()), (4, 1));
@@ -445,4 +446,103 @@ fn a_board_budget_is_its_own_row_with_predicted_speed() {
     assert!(rows[0].get("board").is_none());
     assert_eq!(rows[1]["board"], "icebreaker");
     assert_eq!(rows[1]["clock_hz"], 24_000_000);
+}
+
+/// A sweep plan of `epochs` epochs over the fixture's budgets, B ∈ {1, 2, 4, 8}, 2 seeds.
+fn plan_json(epochs: usize) -> String {
+    let mut jobs = vec![];
+    for k in [32u64, 64, 128] {
+        for b in [1u8, 2, 4, 8] {
+            for seed in 0..2u64 {
+                jobs.push(serde_json::json!({
+                    "index": jobs.len(), "id": format!("r20-{k}KiB-b{b}-s{seed}"),
+                    "family": "resnet20", "budget": format!("{k}KiB"), "budget_bits": k * KIB,
+                    "bits": b, "seed": seed, "width": 0.5, "size_bits": k * KIB - 100,
+                    "run_dir": format!("runs/r20-{k}KiB-b{b}-s{seed}"),
+                }));
+            }
+        }
+    }
+    serde_json::json!({
+        "format": "unibit-sweep-plan", "version": 1, "family": "resnet20",
+        "channel_multiple": 4, "budgets": ["32KiB", "64KiB", "128KiB"], "bits": [1, 2, 4, 8],
+        "seeds": 2, "train": {"epochs": epochs, "batch": 128}, "export": {}, "jobs": jobs,
+    })
+    .to_string()
+}
+
+/// With the sweep's plan, the report says which planned runs are missing and marks only the
+/// verdicts of budgets that still miss some as provisional; a plan of another epoch count
+/// finds none of the runs; a file that is not a plan is refused naming it.
+#[test]
+fn a_plan_makes_unfinished_cells_visible_and_their_verdicts_provisional() {
+    let d = tempfile::tempdir().unwrap();
+    let inputs = fixture(d.path());
+    // The fixture has no B = 8 at 32 KiB: 22 of the plan's 24 runs.
+    std::fs::write(inputs[0].join("plan.json"), plan_json(3)).unwrap();
+    let s = unibit_report::run(&inputs, &d.path().join("r")).unwrap();
+    assert_eq!(s.completeness.len(), 1);
+    let c = &s.completeness[0];
+    assert_eq!((c.finished, c.planned), (22, 24));
+    let ids: Vec<&str> = c.missing.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["r20-32KiB-b8-s0", "r20-32KiB-b8-s1"]);
+    let provisional: Vec<&String> = s
+        .verdicts
+        .iter()
+        .filter(|v| v.contains("Provisional"))
+        .collect();
+    assert_eq!(provisional.len(), 1, "{:?}", s.verdicts);
+    assert!(
+        provisional[0].contains("At 32.0 KiB")
+            && provisional[0].ends_with(
+                "Provisional: 2 planned run(s) at this size not finished yet (B = 8 seed 0, B = 8 seed 1)."
+            ),
+        "{}",
+        provisional[0]
+    );
+    let md = std::fs::read_to_string(d.path().join("r/summary.md")).unwrap();
+    assert!(
+        md.contains("## Completeness against the sweep plans"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 22 of 24 | r20-32KiB-b8-s0, r20-32KiB-b8-s1 |"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("r/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["completeness"][0]["finished"], 22);
+    let v32 = &json["comparison"]["families"][0]["budgets"][0]["verdict"];
+    assert_eq!(v32["unfinished"][1], "B = 8 seed 1");
+
+    // Records of 3 epochs do not finish a 15-epoch plan.
+    let other = d.path().join("plan15.json");
+    std::fs::write(&other, plan_json(15)).unwrap();
+    let opts = unibit_report::ReportOptions {
+        plans: vec![other.clone()],
+        ..Default::default()
+    };
+    let s = unibit_report::run_with(&inputs[1..], &d.path().join("r15"), &opts).unwrap();
+    assert_eq!(
+        (s.completeness[0].finished, s.completeness[0].planned),
+        (0, 24)
+    );
+
+    // Not a plan: one line naming the file and the field.
+    let mut bad: serde_json::Value = serde_json::from_str(&plan_json(3)).unwrap();
+    bad["format"] = "unibit-report".into();
+    std::fs::write(&other, bad.to_string()).unwrap();
+    let e = unibit_report::run_with(&inputs[1..], &d.path().join("rb"), &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("plan15.json") && e.contains("format: expected \"unibit-sweep-plan\""),
+        "{e}"
+    );
+    assert_eq!(e.lines().count(), 1);
+    assert!(
+        !d.path().join("rb").exists(),
+        "refused before anything is written"
+    );
 }

@@ -19,12 +19,18 @@ pub struct ReportArgs {
     /// record, with verdicts under each accounting the inputs have).
     #[arg(long)]
     pub size_accounting: Option<SizeAccounting>,
+    /// A sweep plan (file or sweep directory) whose runs the inputs should hold: the report
+    /// lists what is unfinished and marks those budgets' verdicts provisional (repeatable; a
+    /// sweep directory given as input counts its own plan.json).
+    #[arg(long = "plan")]
+    pub plans: Vec<PathBuf>,
 }
 
 /// Write the report and print the verdicts and where the files went.
 pub fn report(a: ReportArgs) -> Result<()> {
     let opts = unibit_report::ReportOptions {
         size_accounting: a.size_accounting,
+        plans: a.plans,
     };
     let s = unibit_report::run_with(&a.sweeps, &a.out, &opts)?;
     println!(
@@ -33,6 +39,14 @@ pub fn report(a: ReportArgs) -> Result<()> {
         s.inputs.len(),
         s.out.display()
     );
+    for p in &s.completeness {
+        println!(
+            "  plan {}: {} of {} runs finished",
+            p.plan.display(),
+            p.finished,
+            p.planned
+        );
+    }
     for v in &s.verdicts {
         println!("  {v}");
     }
