@@ -14,6 +14,7 @@ the same command again, from ROOT/<study> (restored from partial/<study>/ when k
     python3 scripts/converged.py plan   [--root /work/sweeps]   # plans + restores, prints the queue
     python3 scripts/converged.py run    [--root /work/sweeps] [--lanes 2]
     python3 scripts/converged.py status [--root /work/sweeps]
+    python3 scripts/converged.py report   # docs/results/converged/report/ from the committed records
 
 `run` detaches (setsid) and logs to ROOT/queue-<lane>.log. Stop with `pkill -f converged.py`
 and `pkill -f 'unibit sweep run'`; every job resumes from its last epoch checkpoint.
@@ -170,9 +171,28 @@ def status(root: Path):
         print(f"{study}: {'not started' if not d.exists() else f'{n} record(s)'}")
 
 
+def report():
+    """The committed records and their plans → docs/results/converged/report/ (`unibit report
+    --plan`: unfinished jobs listed, their budgets' verdicts provisional)."""
+    inputs, plans = [], []
+    for name, _, records, _ in SWEEPS:
+        rec = DOCS / "raw" / records
+        if rec.exists():
+            inputs.append(str(rec.relative_to(DOCS)))
+        # A sweep's plan counts even before its first record: "0 of N finished".
+        plan_file = rec.with_name(rec.name.removesuffix(".jsonl") + "-plan.json")
+        if plan_file.exists():
+            plans += ["--plan", str(plan_file.relative_to(DOCS))]
+    for study, _, records, _ in MIXED:
+        rec = DOCS / "raw" / records
+        if rec.exists():
+            inputs.append(str(rec.relative_to(DOCS)))
+    subprocess.run([unibit(), "report", *inputs, *plans, "--out", "report"], cwd=DOCS, check=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("cmd", choices=["plan", "run", "status"])
+    p.add_argument("cmd", choices=["plan", "run", "status", "report"])
     p.add_argument("--root", type=Path, default=Path("/work/sweeps"))
     p.add_argument("--lanes", type=int, default=2)
     a = p.parse_args()
@@ -182,6 +202,8 @@ def main():
             print(cmd)
     elif a.cmd == "run":
         run(a.root, a.lanes)
+    elif a.cmd == "report":
+        report()
     else:
         status(a.root)
 
