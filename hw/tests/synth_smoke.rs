@@ -3,6 +3,22 @@ use unibit_core::Silent;
 use unibit_hw::synth::{run, sources, EngineKind, SynthOptions};
 use unibit_hw::verilog::have_tool;
 
+/// `hw synth --engine tile` options for an R×C = `side`×`side` array, yosys only.
+fn tile_options(board: &str, bits: u8, side: usize, out: &std::path::Path) -> SynthOptions {
+    SynthOptions {
+        engine: EngineKind::Tile,
+        config_hash: [0; 8],
+        board: board.into(),
+        bits,
+        rows: Some(side),
+        cols: Some(side),
+        freq_mhz: None,
+        out: out.to_path_buf(),
+        yosys_only: true,
+        seed: 1,
+    }
+}
+
 #[test]
 fn yosys_synthesizes_a_small_icebreaker_engine() {
     if !have_tool("yosys") {
@@ -12,16 +28,8 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         &SynthOptions {
-            engine: EngineKind::Tile,
-            config_hash: [0; 8],
-            board: "icebreaker".into(),
-            bits: 2,
-            rows: Some(4),
-            cols: Some(4),
             freq_mhz: Some(24.0),
-            out: dir.path().to_path_buf(),
-            yosys_only: true,
-            seed: 1,
+            ..tile_options("icebreaker", 2, 4, dir.path())
         },
         &Silent,
     )
@@ -83,16 +91,8 @@ fn yosys_gives_xc7_resource_counts_for_a_small_engine() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(
         &SynthOptions {
-            engine: EngineKind::Tile,
-            config_hash: [0; 8],
-            board: "xc7".into(),
-            bits: 2,
-            rows: Some(4),
-            cols: Some(4),
-            freq_mhz: None,
-            out: dir.path().to_path_buf(),
             yosys_only: false,
-            seed: 1,
+            ..tile_options("xc7", 2, 4, dir.path())
         },
         &Silent,
     )
@@ -120,16 +120,8 @@ fn a_finished_build_is_reused_step_by_step() {
     }
     let dir = tempfile::tempdir().unwrap();
     let opts = SynthOptions {
-        engine: EngineKind::Tile,
-        config_hash: [0; 8],
-        board: "icebreaker".into(),
-        bits: 1,
-        rows: Some(4),
-        cols: Some(4),
         freq_mhz: Some(24.0),
-        out: dir.path().to_path_buf(),
-        yosys_only: true,
-        seed: 1,
+        ..tile_options("icebreaker", 1, 4, dir.path())
     };
     let first = run(&opts, &Silent).unwrap();
     let report = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
