@@ -19,10 +19,18 @@ fn tile_options(board: &str, bits: u8, side: usize, out: &std::path::Path) -> Sy
     }
 }
 
+/// True (with a loud line) when yosys is missing, so the synthesis tests say they did not run.
+fn no_yosys() -> bool {
+    let missing = !have_tool("yosys");
+    if missing {
+        eprintln!("\n!!!!!!!! SKIPPING: yosys is not installed; synthesis is NOT being checked !!!!!!!!\n");
+    }
+    missing
+}
+
 #[test]
 fn yosys_synthesizes_a_small_icebreaker_engine() {
-    if !have_tool("yosys") {
-        eprintln!("\n!!!!!!!! SKIPPING: yosys is not installed; synthesis is NOT being checked !!!!!!!!\n");
+    if no_yosys() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -84,8 +92,7 @@ fn yosys_synthesizes_a_small_icebreaker_engine() {
 /// that is not JSON: the flow flattens, like the iCE40 and ECP5 flows.
 #[test]
 fn yosys_gives_xc7_resource_counts_for_a_small_engine() {
-    if !have_tool("yosys") {
-        eprintln!("\n!!!!!!!! SKIPPING: yosys is not installed; synthesis is NOT being checked !!!!!!!!\n");
+    if no_yosys() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -114,8 +121,7 @@ fn yosys_gives_xc7_resource_counts_for_a_small_engine() {
 /// A second run over a finished build skips every step and reports the same.
 #[test]
 fn a_finished_build_is_reused_step_by_step() {
-    if !have_tool("yosys") {
-        eprintln!("\n!!!!!!!! SKIPPING: yosys is not installed; synthesis is NOT being checked !!!!!!!!\n");
+    if no_yosys() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
