@@ -99,8 +99,18 @@ fn set_fields(u: &mut ConvUnit, d: &Descriptor) {
 
 /// Runs one body on `mem` (SpramMain timing: a read's word is on `mem_rdata` after the edge);
 /// returns the cycles from `go` (before the first edge) until `done` is seen.
+///
+/// The lanes' element-wise request port holds a left-over request (every field but
+/// `ext_valid`), as the element-wise unit leaves it after an add: the body must ignore it.
 fn run_body(u: &mut ConvUnit, mem: &mut [u64], d: &Descriptor, limit: u64) -> u64 {
     set_fields(u, d);
+    u.ext_valid.next = false;
+    u.ext_pair.next = true;
+    u.ext_m2.next = bits(0x7fff);
+    u.ext_addr.next = bits(3);
+    u.ext_dot0.next = bits(0xdead_beef);
+    u.ext_dot1.next = bits(0x1234_5678);
+    u.ext_param.next = bits(0x0123_4567_89ab_cdef);
     u.go.next = true;
     let mut rdata = 0u64;
     let mut t = 0u64;
@@ -624,5 +634,100 @@ fn conv_requant_matches_contract() {
             _ => want as u32 & 0xff,
         };
         assert_eq!(*g, want, "dot {dot}, {p:?}");
+    }
+}
+
+/// The same lane as the element-wise unit uses it (docs/engine.md decision 8): pair mode
+/// against the contract's `requantize_add` and conv mode with bias 0 against
+/// `requantize_pool`, for every output kind (i32: the low byte of the i32 clamp, kind 3),
+/// over the whole 6-bit shift field (S ≥ 48 gives 0) and both operand signs. `out_ext`
+/// follows its request through the 6 stages.
+#[test]
+fn shared_lane_pair_and_pool_modes_match_contract() {
+    use rand::{Rng, SeedableRng};
+    use unibit_core::arith::{requantize_add, requantize_pool, ActKind, Requant};
+    use unibit_hw::rtl::net::conv_requant::ConvRequant;
+    // (pair, a or Σ, b, ma, mb, S)
+    let mut cases: Vec<(bool, i32, i32, u32, u32, u32)> = vec![];
+    let ops = [-256, -255, -129, -128, -1, 0, 1, 127, 128, 255];
+    for &a in &ops {
+        for &b in &ops {
+            for (ma, mb, s) in [(32767, 32767, 0), (32767, 1, 7), (1, 32767, 15), (0, 9, 47)] {
+                cases.push((true, a, b, ma, mb, s));
+            }
+        }
+    }
+    let sums = [-(1 << 24), (1 << 24) - 1, -1, 0, 1, 65535, 65536, -65536, -65537];
+    for &x in &sums {
+        for (m, s) in [(32767, 0), (32767, 23), (1, 1), (12345, 40), (32767, 47)] {
+            cases.push((false, x, 0, m, 0, s));
+        }
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    for _ in 0..1500 {
+        let s = rng.random_range(0..64u32);
+        let (ma, mb) = (rng.random_range(0..1u32 << 15), rng.random_range(0..1u32 << 15));
+        cases.push((
+            true,
+            rng.random_range(-256..256),
+            rng.random_range(-256..256),
+            ma,
+            mb,
+            s,
+        ));
+        cases.push((false, rng.random_range(-(1 << 24)..1 << 24), 0, ma, 0, s));
+    }
+    let kinds = [(ActKind::U8, 0u64), (ActKind::I8, 1), (ActKind::I32, 3)];
+    let mut all = vec![];
+    for &c in &cases {
+        for k in kinds {
+            all.push((c, k));
+        }
+    }
+    let mut u = ConvRequant::default();
+    u.connect_all();
+    let mut got = vec![];
+    for t in 0..all.len() + 6 {
+        if let Some(&((pair, a, b, ma, mb, s), (_, code))) = all.get(t) {
+            let dot = if pair {
+                (a as u32 & 0xffff) | ((b as u32 & 0xffff) << 16)
+            } else {
+                a as u32
+            };
+            u.in_valid.next = true;
+            u.in_ext.next = t % 3 != 0;
+            u.in_addr.next = bits(t as u64 % 4);
+            u.in_dot.next = bits(dot as u64);
+            u.in_pair.next = pair;
+            u.in_m2.next = bits(mb as u64);
+            u.in_param.next = bits(((ma as u64) << 32) | ((s as u64) << 47) | (code << 53));
+        } else {
+            u.in_valid.next = false;
+        }
+        unibit_hw::rtl::sim::tick(&mut u, |u| &mut u.clock);
+        if u.out_valid.val() {
+            let n = got.len();
+            assert_eq!(u.out_addr.val().index(), n % 4, "address");
+            assert_eq!(u.out_ext.val(), n % 3 != 0, "ext tag of result {n}");
+            assert_eq!(t, n + 5, "latency");
+            got.push(u.out_value.val().to_u64() as u32);
+        }
+    }
+    assert_eq!(got.len(), all.len());
+    for (((pair, a, b, ma, mb, s), (kind, _)), g) in all.iter().zip(&got) {
+        let want = if *pair {
+            requantize_add(*a, *b, *ma, *mb, *s, *kind)
+        } else {
+            let rq = Requant {
+                multiplier: *ma,
+                shift: *s,
+            };
+            requantize_pool(*a as i64, rq, *kind)
+        };
+        assert_eq!(
+            *g,
+            want as u32 & 0xff,
+            "pair {pair}, a {a}, b {b}, ma {ma}, mb {mb}, S {s}, {kind:?}"
+        );
     }
 }

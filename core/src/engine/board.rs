@@ -117,9 +117,10 @@ impl EngineShape {
     }
 }
 
-/// Cycles of the element-wise units' pipeline (read 1, two DSP stages 2, round/clamp 2,
-/// pack 1, write 1, drain 1).
-pub const ELEMENT_DRAIN: u64 = 8;
+/// Cycles of the add / average pipeline after the last slot: it shares the conv unit's
+/// 6-stage requantizer lanes (docs/engine.md decision 8): operand step 4 (two byte lanes per
+/// cycle), lanes 6, write 1, done 1.
+pub const ELEMENT_DRAIN: u64 = 12;
 /// Cycles of the max-pool pipeline (read 1, compare 1, write 1).
 pub const MAXPOOL_DRAIN: u64 = 3;
 

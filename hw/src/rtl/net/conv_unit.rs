@@ -78,6 +78,20 @@ pub struct ConvUnit {
     pub mem_rdata: Signal<In, Bits<64>>,
     /// Debug: an output word was lost in the write queue (never, by the schedule).
     pub overflow: Signal<Out, Bit>,
+    // ---- the requantizer lanes lent to the element-wise unit (decision 8) ----
+    /// The element-wise unit's lane inputs (the conv body is idle while it runs).
+    pub ext_valid: Signal<In, Bit>,
+    pub ext_addr: Signal<In, Bits<2>>,
+    pub ext_dot0: Signal<In, Bits<32>>,
+    pub ext_dot1: Signal<In, Bits<32>>,
+    pub ext_param: Signal<In, Bits<64>>,
+    pub ext_pair: Signal<In, Bit>,
+    pub ext_m2: Signal<In, Bits<16>>,
+    /// The word of byte pairs 0–3 (pair 3 straight from the lanes), complete while
+    /// `lane_done` is high.
+    pub lane_word: Signal<Out, Bits<64>>,
+    /// An element-wise request's pair 3 is on the lanes' outputs.
+    pub lane_done: Signal<Out, Bit>,
     // ---- blocks ----
     patch: PatchAddr,
     wtb: RAM<Bits<64>, 9>,
@@ -232,6 +246,15 @@ impl ConvUnit {
             mem_en: Default::default(),
             mem_rdata: Default::default(),
             overflow: Default::default(),
+            ext_valid: Default::default(),
+            ext_addr: Default::default(),
+            ext_dot0: Default::default(),
+            ext_dot1: Default::default(),
+            ext_param: Default::default(),
+            ext_pair: Default::default(),
+            ext_m2: Default::default(),
+            lane_word: Default::default(),
+            lane_done: Default::default(),
             patch: Default::default(),
             wtb: Default::default(),
             pb0: Default::default(),
@@ -682,6 +705,24 @@ impl Logic for ConvUnit {
             self.rq1.in_dot.next = self.dot1.val();
             self.rq1.in_param.next = self.pb1.read_data.val();
         }
+        // Pair mode only for the element-wise unit's requests: its mode bit outlives them.
+        // Pair mode only for the element-wise unit's requests: its mode bit outlives them.
+        self.rq0.in_pair.next = self.ext_valid.val() & self.ext_pair.val();
+        self.rq1.in_pair.next = self.ext_valid.val() & self.ext_pair.val();
+        self.rq0.in_m2.next = self.ext_m2.val();
+        self.rq1.in_m2.next = self.ext_m2.val();
+        self.rq0.in_ext.next = self.ext_valid.val();
+        self.rq1.in_ext.next = self.ext_valid.val();
+        if self.ext_valid.val() {
+            self.rq0.in_valid.next = true;
+            self.rq1.in_valid.next = true;
+            self.rq0.in_addr.next = self.ext_addr.val();
+            self.rq1.in_addr.next = self.ext_addr.val();
+            self.rq0.in_dot.next = self.ext_dot0.val();
+            self.rq1.in_dot.next = self.ext_dot1.val();
+            self.rq0.in_param.next = self.ext_param.val();
+            self.rq1.in_param.next = self.ext_param.val();
+        }
         // ---- pack: i32 word j = rows 2j, 2j + 1; u8 / i8: byte r = row r ----
         self.oq.clock.next = self.clock.val();
         self.oq.clear.next = self.go.val() | self.next_tile.val();
@@ -710,16 +751,20 @@ impl Logic for ConvUnit {
             }
         }
         self.oq.push.next = false;
-        self.oq.data.next = bit_cast::<64, 16>(self.p0.q.val())
+        self.lane_word.next = bit_cast::<64, 16>(self.p0.q.val())
             | (bit_cast::<64, 16>(self.p1.q.val()) << 16)
             | (bit_cast::<64, 16>(self.p2.q.val()) << 32)
             | (bit_cast::<64, 16>(self.pair.val()) << 48);
+        self.lane_done.next = self.rq0.out_valid.val()
+            & self.rq0.out_ext.val()
+            & (self.rq0.out_addr.val() == bits::<2>(3));
+        self.oq.data.next = self.lane_word.val();
         if self.is_i32.val() {
             self.oq.data.next = bit_cast::<64, 32>(self.rq0.out_value.val())
                 | (bit_cast::<64, 32>(self.rq1.out_value.val()) << 32);
-            self.oq.push.next = self.rq0.out_valid.val();
+            self.oq.push.next = self.rq0.out_valid.val() & !self.rq0.out_ext.val();
         } else if self.rq0.out_addr.val() == bits::<2>(3) {
-            self.oq.push.next = self.rq0.out_valid.val();
+            self.oq.push.next = self.rq0.out_valid.val() & !self.rq0.out_ext.val();
         }
         self.overflow.next = self.oq.overflow.val();
     }

@@ -6,25 +6,23 @@
 //! cycles, its reads, one write slot, then idle cycles: add P = max(3, ⌈C/L⌉) = 4 (read a,
 //! read b, write, idle), average pool P = max(kh·kw + 1, ⌈C/L⌉), max pool P = kh·kw + 1.
 //! A finished word waits in one register for the next write slot (max: the next word's; add
-//! and average: 6 cycles after its last read, so one or two slots later by P); the last ones
-//! are written in the drain. The n-th word written goes to `out + n`, ElemAddr's own order.
+//! and average: 10 cycles after its last read, so one to three slots later by P); the last
+//! ones are written in the drain. The n-th word written goes to `out + n`, ElemAddr's own order.
 //!
 //! Cycle schedule, edge 0 samples `go` (the add / average parameter word is read at that very
 //! edge, so the unit drives `mem_addr = param` combinationally while `go` is high); slots
 //! start at edge 1; after the last slot the drain is [`DRAIN`] edges (max: [`MAX_DRAIN`]);
 //! `done` is high after the last drain edge. Body = 1 + W·P + drain, the §7 terms
-//! (`add = 1 + W·4 + 8`, `avg = 1 + W·max(kh·kw+1, 4) + 8`, `max = W·(kh·kw+1) + 3`).
+//! (`add = 1 + W·4 + 12`, `avg = 1 + W·max(kh·kw+1, 4) + 12`, `max = W·(kh·kw+1) + 3`).
 //!
 //! Datapath: lanes are sign-extended per `a_signed` / `b_signed` to 25 bits (average pools
-//! sum there; max pools compare there). Add and average results go through two requantizer
-//! lanes, two byte lanes per cycle for 4 cycles, each a 4-stage pipeline on two 16×16
-//! products (one SB_MAC16 each): add `a·ma + b·mb`; average `Σ·M = (Σ_hi·M << 16) + Σ_lo·M`
-//! (two's complement corrections as in `rtl::requant`), then `+ 2^(S−1)` (0 for S = 0),
-//! arithmetic `>> S` (0 for S ≥ 41, as the reference's `round_shift` gives for every value
-//! these products reach), and the clamp of `out_kind` (i32: the low byte of the i32 clamp).
-//! 42 bits suffice: |v| < 2^39 (a 25-bit sum times a 15-bit multiplier), so for S ≤ 40
-//! |v + 2^(S−1)| < 2^40, and for S ≥ 41 the rounded shift is 0. The max pool compares the
-//! low 9 bits of its lanes (sign-extended bytes); add's b operand is held as 9 bits.
+//! sum there; max pools compare there). Add and average results go through the conv unit's
+//! two requantizer lanes (`conv_requant`, docs/engine.md decision 8), two byte lanes per cycle
+//! for 4 cycles: add in pair mode (`a·ma + b·mb`), average in conv mode (the sum as the dot
+//! product, bias 0), both with `out_kind`'s clamp (i32: the low byte of the i32 clamp). The
+//! lanes are 6 stages deep; the finished word comes back on `lane_word` with `lane_done`.
+//! The max pool compares the low 9 bits of its lanes (sign-extended bytes); add's b operand is
+//! held as 9 bits.
 //!
 //! `prep` (one pulse, at least three edges before `go`, once `stride`, `in_w` and `in_cw`
 //! are stable) starts ElemAddr's stride products; the sequencer pulses it during the
@@ -33,8 +31,8 @@
 use super::elem_addr::ElemAddr;
 use rust_hdl::prelude::*;
 
-/// Drain edges of add and average pool after the last slot (the §7 constant 8).
-pub const DRAIN: u64 = 8;
+/// Drain edges of add and average pool after the last slot (the §7 constant 12).
+pub const DRAIN: u64 = 12;
 /// Drain edges of max pool after the last slot; with the `go` edge, the §7 constant 3.
 pub const MAX_DRAIN: u64 = 2;
 
@@ -65,6 +63,17 @@ pub struct ElemUnit {
     pub mem_wdata: Signal<Out, Bits<64>>,
     pub mem_en: Signal<Out, Bit>,
     pub mem_rdata: Signal<In, Bits<64>>,
+    /// Requests to the conv unit's requantizer lanes (`conv_requant`, decision 8).
+    pub lane_valid: Signal<Out, Bit>,
+    pub lane_addr: Signal<Out, Bits<2>>,
+    pub lane_dot0: Signal<Out, Bits<32>>,
+    pub lane_dot1: Signal<Out, Bits<32>>,
+    pub lane_param: Signal<Out, Bits<64>>,
+    pub lane_pair: Signal<Out, Bit>,
+    pub lane_m2: Signal<Out, Bits<16>>,
+    /// The finished word, 6 cycles after its pair 3 went in.
+    pub lane_word: Signal<In, Bits<64>>,
+    pub lane_done: Signal<In, Bit>,
     ea: ElemAddr,
     // ---- control ----
     /// The record's op, registered at `go` (a combinational path from `op` through ElemAddr
@@ -101,7 +110,7 @@ pub struct ElemUnit {
     gx: [Signal<Local, Bits<25>>; 8],
     mxw: Signal<Local, Bits<64>>,
     acc: [DFF<Bits<25>>; 8],
-    // ---- requantizer lanes: operands shift down two byte lanes per cycle ----
+    // ---- the shared lanes' operands: they shift down two byte lanes per cycle ----
     hold: [DFF<Bits<25>>; 8],
     /// Add's b operand: a sign-extended byte, kept as 9 bits.
     holdb: [DFF<Bits<9>>; 8],
@@ -109,42 +118,17 @@ pub struct ElemUnit {
     pair: DFF<Bits<2>>,
     m1: Signal<Local, Bits<16>>,
     m2: Signal<Local, Bits<16>>,
-    u2: [Signal<Local, Bits<16>>; 2],
-    // stage 1: products
-    p1: [DFF<Bits<32>>; 2],
-    p2: [DFF<Bits<32>>; 2],
-    n1: [DFF<Bit>; 2],
-    n2: [DFF<Bit>; 2],
-    v1: DFF<Bit>,
-    l1: DFF<Bit>,
-    // stage 2: t = v + 2^(S−1), in 42 bits (module doc)
-    shift: Signal<Local, Bits<6>>,
-    rnd: Signal<Local, Bits<42>>,
-    p2s: [Signal<Local, Bits<42>>; 2],
-    ca: [Signal<Local, Bits<42>>; 2],
-    cb: [Signal<Local, Bits<42>>; 2],
-    t: [DFF<Bits<42>>; 2],
-    v2: DFF<Bit>,
-    l2: DFF<Bit>,
-    // stage 3: shift, clamp, collect
-    y: [Signal<Local, Bits<42>>; 2],
-    yb: [Signal<Local, Bits<8>>; 2],
-    resn: Signal<Local, Bits<64>>,
-    res: DFF<Bits<64>>,
+    kind: Signal<Local, Bits<2>>,
+    b16: [Signal<Local, Bits<16>>; 2],
     // ---- the finished word waiting for a write slot ----
     pend: DFF<Bits<64>>,
     pv: DFF<Bit>,
     wn: DFF<Bits<16>>,
-    one42: Constant<Bits<42>>,
     sx25: Constant<Bits<25>>,
     m8: Constant<Bits<25>>,
     sb9: Constant<Bits<9>>,
     sx16: Constant<Bits<16>>,
-    u8_hi: Constant<Bits<42>>,
-    i8_hi: Constant<Bits<42>>,
-    i8_lo: Constant<Bits<42>>,
-    i32_hi: Constant<Bits<42>>,
-    i32_lo: Constant<Bits<42>>,
+    sx32: Constant<Bits<32>>,
 }
 
 impl Default for ElemUnit {
@@ -175,6 +159,15 @@ impl Default for ElemUnit {
             mem_wdata: Default::default(),
             mem_en: Default::default(),
             mem_rdata: Default::default(),
+            lane_valid: Default::default(),
+            lane_addr: Default::default(),
+            lane_dot0: Default::default(),
+            lane_dot1: Default::default(),
+            lane_param: Default::default(),
+            lane_pair: Default::default(),
+            lane_m2: Default::default(),
+            lane_word: Default::default(),
+            lane_done: Default::default(),
             ea: Default::default(),
             is_add: Default::default(),
             is_max: Default::default(),
@@ -211,38 +204,16 @@ impl Default for ElemUnit {
             pair: Default::default(),
             m1: Default::default(),
             m2: Default::default(),
-            u2: Default::default(),
-            p1: Default::default(),
-            p2: Default::default(),
-            n1: Default::default(),
-            n2: Default::default(),
-            v1: Default::default(),
-            l1: Default::default(),
-            shift: Default::default(),
-            rnd: Default::default(),
-            p2s: Default::default(),
-            ca: Default::default(),
-            cb: Default::default(),
-            t: Default::default(),
-            v2: Default::default(),
-            l2: Default::default(),
-            y: Default::default(),
-            yb: Default::default(),
-            resn: Default::default(),
-            res: Default::default(),
+            kind: Default::default(),
+            b16: Default::default(),
             pend: Default::default(),
             pv: Default::default(),
             wn: Default::default(),
-            one42: Constant::new(bits(1)),
             sx25: Constant::new(bits(0x1ff_ff00)),
             m8: Constant::new(bits(0xff)),
             sb9: Constant::new(bits(0x100)),
             sx16: Constant::new(bits(0xfe00)),
-            u8_hi: Constant::new(bits(255)),
-            i8_hi: Constant::new(bits(127)),
-            i8_lo: Constant::new(bits((1u64 << 42) - 128)),
-            i32_hi: Constant::new(bits((1u64 << 31) - 1)),
-            i32_lo: Constant::new(bits((1u64 << 42) - (1u64 << 31))),
+            sx32: Constant::new(bits(0xfe00_0000)),
         }
     }
 }
@@ -252,7 +223,7 @@ impl Logic for ElemUnit {
     fn update(&mut self) {
         dff_setup!(
             self, clock, is_add, is_max, is_avg, act, dn, idle, tailc, pprm, prm, rd, rfirst, rb,
-            rq0, pair, v1, l1, v2, l2, res, pend, pv, wn
+            rq0, pair, pend, pv, wn
         );
         for l in 0..8 {
             self.acc[l].clock.next = self.clock.val();
@@ -261,18 +232,6 @@ impl Logic for ElemUnit {
             self.acc[l].d.next = self.acc[l].q.val();
             self.hold[l].d.next = self.hold[l].q.val();
             self.holdb[l].d.next = self.holdb[l].q.val();
-        }
-        for j in 0..2 {
-            self.p1[j].clock.next = self.clock.val();
-            self.p2[j].clock.next = self.clock.val();
-            self.n1[j].clock.next = self.clock.val();
-            self.n2[j].clock.next = self.clock.val();
-            self.t[j].clock.next = self.clock.val();
-            self.p1[j].d.next = self.p1[j].q.val();
-            self.p2[j].d.next = self.p2[j].q.val();
-            self.n1[j].d.next = self.n1[j].q.val();
-            self.n2[j].d.next = self.n2[j].q.val();
-            self.t[j].d.next = self.t[j].q.val();
         }
         // ---- mode ----
         self.go_prm.next =
@@ -381,44 +340,47 @@ impl Logic for ElemUnit {
             | (bit_cast::<64, 8>(self.sum[5].val().get_bits::<8>(0)) << 40)
             | (bit_cast::<64, 8>(self.sum[6].val().get_bits::<8>(0)) << 48)
             | (bit_cast::<64, 8>(self.sum[7].val().get_bits::<8>(0)) << 56);
-        // ---- requantizer stage 0: lanes 0 and 1 of the operands ----
+        // ---- the shared requantizer lanes: byte lanes 2j, 2j + 1 in step j ----
         // (bit_cast of a loop-indexed value does not translate, so lanes 0 and 1 are spelt out.)
         self.m1.next = bit_cast::<16, 15>(self.prm.q.val().get_bits::<15>(0));
         self.m2.next = bit_cast::<16, 15>(self.prm.q.val().get_bits::<15>(15));
-        if self.is_avg.q.val() {
-            self.m2.next = self.m1.val();
+        self.kind.next = self.out_kind.val();
+        if self.out_kind.val() == bits::<2>(2) {
+            self.kind.next = bits::<2>(3);
         }
-        self.u2[0].next = bit_cast::<16, 9>(self.holdb[0].q.val());
+        // bias 0, M, S, kind (conv_requant's parameter word).
+        self.lane_param.next = (bit_cast::<64, 16>(self.m1.val()) << 32)
+            | (bit_cast::<64, 6>(self.prm.q.val().get_bits::<6>(30)) << 47)
+            | (bit_cast::<64, 2>(self.kind.val()) << 53);
+        self.lane_m2.next = self.m2.val();
+        self.lane_pair.next = self.is_add.q.val();
+        self.lane_valid.next = self.rq0.q.val();
+        self.lane_addr.next = self.pair.q.val();
+        // Add: {b, a} as 16-bit halves; average: the 25-bit sum sign-extended to 32.
+        self.b16[0].next = bit_cast::<16, 9>(self.holdb[0].q.val());
         if self.holdb[0].q.val().get_bit(8) {
-            self.u2[0].next = bit_cast::<16, 9>(self.holdb[0].q.val()) | self.sx16.val();
+            self.b16[0].next = bit_cast::<16, 9>(self.holdb[0].q.val()) | self.sx16.val();
         }
-        if self.is_avg.q.val() {
-            self.u2[0].next = bit_cast::<16, 9>(self.hold[0].q.val().get_bits::<9>(16));
-            if self.hold[0].q.val().get_bit(24) {
-                self.u2[0].next =
-                    bit_cast::<16, 9>(self.hold[0].q.val().get_bits::<9>(16)) | self.sx16.val();
-            }
-        }
-        self.u2[1].next = bit_cast::<16, 9>(self.holdb[1].q.val());
+        self.b16[1].next = bit_cast::<16, 9>(self.holdb[1].q.val());
         if self.holdb[1].q.val().get_bit(8) {
-            self.u2[1].next = bit_cast::<16, 9>(self.holdb[1].q.val()) | self.sx16.val();
+            self.b16[1].next = bit_cast::<16, 9>(self.holdb[1].q.val()) | self.sx16.val();
         }
-        if self.is_avg.q.val() {
-            self.u2[1].next = bit_cast::<16, 9>(self.hold[1].q.val().get_bits::<9>(16));
+        if self.is_add.q.val() {
+            self.lane_dot0.next = bit_cast::<32, 16>(self.hold[0].q.val().get_bits::<16>(0))
+                | (bit_cast::<32, 16>(self.b16[0].val()) << 16);
+            self.lane_dot1.next = bit_cast::<32, 16>(self.hold[1].q.val().get_bits::<16>(0))
+                | (bit_cast::<32, 16>(self.b16[1].val()) << 16);
+        } else {
+            self.lane_dot0.next = bit_cast::<32, 25>(self.hold[0].q.val());
+            if self.hold[0].q.val().get_bit(24) {
+                self.lane_dot0.next = bit_cast::<32, 25>(self.hold[0].q.val()) | self.sx32.val();
+            }
+            self.lane_dot1.next = bit_cast::<32, 25>(self.hold[1].q.val());
             if self.hold[1].q.val().get_bit(24) {
-                self.u2[1].next =
-                    bit_cast::<16, 9>(self.hold[1].q.val().get_bits::<9>(16)) | self.sx16.val();
+                self.lane_dot1.next = bit_cast::<32, 25>(self.hold[1].q.val()) | self.sx32.val();
             }
         }
-        self.v1.d.next = self.rq0.q.val();
-        self.l1.d.next = self.rq0.q.val() & (self.pair.q.val() == bits::<2>(3));
         if self.rq0.q.val() {
-            for j in 0..2 {
-                self.p1[j].d.next = self.hold[j].q.val().get_bits::<16>(0) * self.m1.val();
-                self.p2[j].d.next = self.u2[j].val() * self.m2.val();
-                self.n1[j].d.next = self.hold[j].q.val().get_bit(24);
-                self.n2[j].d.next = self.holdb[j].q.val().get_bit(8);
-            }
             for l in 0..6 {
                 self.hold[l].d.next = self.hold[l + 2].q.val();
                 self.holdb[l].d.next = self.holdb[l + 2].q.val();
@@ -428,100 +390,13 @@ impl Logic for ElemUnit {
                 self.rq0.d.next = false;
             }
         }
-        // ---- stage 2 ----
-        self.shift.next = self.prm.q.val().get_bits::<6>(30);
-        self.rnd.next = (self.one42.val() << self.shift.val()) >> 1;
-        self.v2.d.next = self.v1.q.val();
-        self.l2.d.next = self.l1.q.val();
-        self.p2s[0].next = bit_cast::<42, 32>(self.p2[0].q.val());
-        self.p2s[1].next = bit_cast::<42, 32>(self.p2[1].q.val());
-        self.ca[0].next = bits::<42>(0);
-        self.ca[1].next = bits::<42>(0);
-        self.cb[0].next = bits::<42>(0);
-        self.cb[1].next = bits::<42>(0);
-        if self.is_avg.q.val() {
-            self.p2s[0].next = bit_cast::<42, 32>(self.p2[0].q.val()) << 16;
-            self.p2s[1].next = bit_cast::<42, 32>(self.p2[1].q.val()) << 16;
-            if self.n1[0].q.val() {
-                self.ca[0].next = bit_cast::<42, 16>(self.m1.val()) << 32;
-            }
-            if self.n1[1].q.val() {
-                self.ca[1].next = bit_cast::<42, 16>(self.m1.val()) << 32;
-            }
-        } else {
-            if self.n1[0].q.val() {
-                self.ca[0].next = bit_cast::<42, 16>(self.m1.val()) << 16;
-            }
-            if self.n1[1].q.val() {
-                self.ca[1].next = bit_cast::<42, 16>(self.m1.val()) << 16;
-            }
-            if self.n2[0].q.val() {
-                self.cb[0].next = bit_cast::<42, 16>(self.m2.val()) << 16;
-            }
-            if self.n2[1].q.val() {
-                self.cb[1].next = bit_cast::<42, 16>(self.m2.val()) << 16;
-            }
-        }
-        if self.v1.q.val() {
-            self.t[0].d.next =
-                bit_cast::<42, 32>(self.p1[0].q.val()) + self.p2s[0].val() + self.rnd.val()
-                    - self.ca[0].val()
-                    - self.cb[0].val();
-            self.t[1].d.next =
-                bit_cast::<42, 32>(self.p1[1].q.val()) + self.p2s[1].val() + self.rnd.val()
-                    - self.ca[1].val()
-                    - self.cb[1].val();
-        }
-        // ---- stage 3: arithmetic shift, clamp, collect the word ----
-        for j in 0..2 {
-            if self.t[j].q.val().get_bit(41) {
-                self.y[j].next = !(!self.t[j].q.val() >> self.shift.val());
-            } else {
-                self.y[j].next = self.t[j].q.val() >> self.shift.val();
-            }
-            if self.shift.val() > bits::<6>(40) {
-                self.y[j].next = bits::<42>(0);
-            }
-            self.yb[j].next = self.y[j].val().get_bits::<8>(0);
-            if self.out_kind.val() == bits::<2>(0) {
-                if self.y[j].val().get_bit(41) {
-                    self.yb[j].next = bits::<8>(0);
-                } else if self.y[j].val() > self.u8_hi.val() {
-                    self.yb[j].next = bits::<8>(0xff);
-                }
-            }
-            if self.out_kind.val() == bits::<2>(1) {
-                if self.y[j].val().get_bit(41) {
-                    if self.y[j].val() < self.i8_lo.val() {
-                        self.yb[j].next = bits::<8>(0x80);
-                    }
-                } else if self.y[j].val() > self.i8_hi.val() {
-                    self.yb[j].next = bits::<8>(0x7f);
-                }
-            }
-            if self.out_kind.val() == bits::<2>(2) {
-                if self.y[j].val().get_bit(41) {
-                    if self.y[j].val() < self.i32_lo.val() {
-                        self.yb[j].next = bits::<8>(0);
-                    }
-                } else if self.y[j].val() > self.i32_hi.val() {
-                    self.yb[j].next = bits::<8>(0xff);
-                }
-            }
-        }
-        self.resn.next = (self.res.q.val() >> 16)
-            | (bit_cast::<64, 8>(self.yb[0].val()) << 48)
-            | (bit_cast::<64, 8>(self.yb[1].val()) << 56);
-        if self.v2.q.val() {
-            self.res.d.next = self.resn.val();
-        }
         // ---- pending word and writes ----
         if self.wr.val() {
             self.pv.d.next = false;
             self.wn.d.next = self.wn.q.val() + bits::<16>(1);
         }
-        if self.v2.q.val() & self.l2.q.val() {
-            self.pend.d.next = self.resn.val();
+        if self.lane_done.val() {
+            self.pend.d.next = self.lane_word.val();
             self.pv.d.next = true;
         }
         // ---- a word's write slot: its last read is on mem_rdata ----
@@ -546,7 +421,7 @@ impl Logic for ElemUnit {
                 }
             }
             if self.ea.last.val() {
-                self.tailc.d.next = bit_cast::<4, 2>(self.idle_n.val()) + bits::<4>(8);
+                self.tailc.d.next = bit_cast::<4, 2>(self.idle_n.val()) + bits::<4>(12);
                 if self.is_max.q.val() {
                     self.tailc.d.next = bits::<4>(2);
                 }

@@ -1,7 +1,8 @@
 //! The whole-network engine (docs/engine.md; interface in the RTL brief): the main memory
 //! ([`MainMemory`], the UP5K's SPRAM gang or the ECP5's block RAM, chosen at construction), the host memory port, the [`DescUnit`], the [`Sequencer`], the
 //! [`ElemUnit`] and the [`ConvUnit`] (B bits per weight, a constructor argument), with the
-//! cycle counter.
+//! cycle counter. The element-wise unit borrows the conv unit's requantizer lanes (the two
+//! never run at once).
 //!
 //! Main-memory port, in priority order: the descriptor unit's reads (including the one in the
 //! `start` cycle), the host port while the engine is idle, the element-wise unit, the conv unit.
@@ -110,6 +111,15 @@ impl Logic for NetEngine {
         self.elem.out_base.next = self.desc.out_base.val();
         self.elem.param.next = self.desc.param.val();
         self.elem.mem_rdata.next = self.mem.rdata.val();
+        self.elem.lane_word.next = self.conv.lane_word.val();
+        self.elem.lane_done.next = self.conv.lane_done.val();
+        self.conv.ext_valid.next = self.elem.lane_valid.val();
+        self.conv.ext_addr.next = self.elem.lane_addr.val();
+        self.conv.ext_dot0.next = self.elem.lane_dot0.val();
+        self.conv.ext_dot1.next = self.elem.lane_dot1.val();
+        self.conv.ext_param.next = self.elem.lane_param.val();
+        self.conv.ext_pair.next = self.elem.lane_pair.val();
+        self.conv.ext_m2.next = self.elem.lane_m2.val();
         // ---- conv unit ----
         self.conv.clock.next = self.clock.val();
         self.conv.go.next = self.seq.conv_go.val();
