@@ -117,12 +117,12 @@ impl EngineShape {
     }
 }
 
-/// Cycles of the add / average pipeline after the last slot: it shares the conv unit's
-/// 6-stage requantizer lanes (docs/engine.md decision 8): operand step 4 (two byte lanes per
-/// cycle), lanes 6, write 1, done 1.
-pub const ELEMENT_DRAIN: u64 = 12;
-/// Cycles of the max-pool pipeline (read 1, compare 1, write 1).
-pub const MAXPOOL_DRAIN: u64 = 3;
+/// Cycles of the add / average pipeline after the last slot: the read word's register 1, then
+/// the conv unit's shared 6-stage requantizer lanes (docs/engine.md decision 8): operand step 4
+/// (two byte lanes per cycle), lanes 6, write 1, done 1.
+pub const ELEMENT_DRAIN: u64 = 13;
+/// Cycles of the max-pool pipeline (read 1, read register 1, compare 1, write 1).
+pub const MAXPOOL_DRAIN: u64 = 4;
 
 /// Registered levels of a balanced C-lane adder tree (leaves, every other level, the root);
 /// the same rule as the tile engine's tree.

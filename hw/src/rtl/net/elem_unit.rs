@@ -6,14 +6,17 @@
 //! cycles, its reads, one write slot, then idle cycles: add P = max(3, ⌈C/L⌉) = 4 (read a,
 //! read b, write, idle), average pool P = max(kh·kw + 1, ⌈C/L⌉), max pool P = kh·kw + 1.
 //! A finished word waits in one register for the next write slot (max: the next word's; add
-//! and average: 10 cycles after its last read, so one to three slots later by P); the last
+//! and average: 11 cycles after its last read, so one to three slots later by P); the last
 //! ones are written in the drain. The n-th word written goes to `out + n`, ElemAddr's own order.
 //!
 //! Cycle schedule, edge 0 samples `go` (the add / average parameter word is read at that very
 //! edge, so the unit drives `mem_addr = param` combinationally while `go` is high); slots
 //! start at edge 1; after the last slot the drain is [`DRAIN`] edges (max: [`MAX_DRAIN`]);
 //! `done` is high after the last drain edge. Body = 1 + W·P + drain, the §7 terms
-//! (`add = 1 + W·4 + 12`, `avg = 1 + W·max(kh·kw+1, 4) + 12`, `max = W·(kh·kw+1) + 3`).
+//! (`add = 1 + W·4 + 13`, `avg = 1 + W·max(kh·kw+1, 4) + 13`, `max = W·(kh·kw+1) + 4`).
+//! The read word is registered (`rdr`) before any lane uses it, so the block RAM's
+//! clock-to-out is not in series with the lanes' carry chains; the word's results (its
+//! `hold` load, the max) are taken one cycle after its write slot.
 //!
 //! Datapath: lanes are sign-extended per `a_signed` / `b_signed` to 25 bits (average pools
 //! sum there; max pools compare there). Add and average results go through the conv unit's
@@ -31,10 +34,10 @@
 use super::elem_addr::ElemAddr;
 use rust_hdl::prelude::*;
 
-/// Drain edges of add and average pool after the last slot (the §7 constant 12).
-pub const DRAIN: u64 = 12;
-/// Drain edges of max pool after the last slot; with the `go` edge, the §7 constant 3.
-pub const MAX_DRAIN: u64 = 2;
+/// Drain edges of add and average pool after the last slot (the §7 constant 13).
+pub const DRAIN: u64 = 13;
+/// Drain edges of max pool after the last slot; with the `go` edge, the §7 constant 4.
+pub const MAX_DRAIN: u64 = 3;
 
 #[derive(LogicBlock)]
 pub struct ElemUnit {
@@ -94,10 +97,18 @@ pub struct ElemUnit {
     tailc: DFF<Bits<4>>,
     pprm: DFF<Bit>,
     prm: DFF<Bits<64>>,
-    // ---- the word read at the previous edge ----
+    // ---- the word read at the previous edge, and registered once more ----
     rd: DFF<Bit>,
     rfirst: DFF<Bit>,
     rb: DFF<Bit>,
+    /// Main memory's read word, registered: the block RAM's clock-to-out is then not in
+    /// series with the lanes' carry chains (the ECP5's critical path).
+    rdr: DFF<Bits<64>>,
+    rd2: DFF<Bit>,
+    rfirst2: DFF<Bit>,
+    rb2: DFF<Bit>,
+    /// The write slot, one cycle later: its word's last read is in `rdr`.
+    ws: DFF<Bit>,
     rsigned: Signal<Local, Bit>,
     /// The read word, widened so that every lane's 25-bit slice exists.
     rdx: Signal<Local, Bits<89>>,
@@ -188,6 +199,11 @@ impl Default for ElemUnit {
             rd: Default::default(),
             rfirst: Default::default(),
             rb: Default::default(),
+            rdr: Default::default(),
+            rd2: Default::default(),
+            rfirst2: Default::default(),
+            rb2: Default::default(),
+            ws: Default::default(),
             rsigned: Default::default(),
             rdx: Default::default(),
             x: Default::default(),
@@ -223,6 +239,7 @@ impl Logic for ElemUnit {
     fn update(&mut self) {
         dff_setup!(
             self, clock, is_add, is_max, is_avg, act, dn, idle, tailc, pprm, prm, rd, rfirst, rb,
+            rdr, rd2, rfirst2, rb2, ws,
             rq0, pair, pend, pv, wn
         );
         for l in 0..8 {
@@ -303,14 +320,19 @@ impl Logic for ElemUnit {
         self.rd.d.next = self.take.val() & !self.wop.val();
         self.rfirst.d.next = self.take.val() & self.ea.first.val();
         self.rb.d.next = self.take.val() & (self.ea.kind.val() == bits::<2>(1));
+        self.rdr.d.next = self.mem_rdata.val();
+        self.rd2.d.next = self.rd.q.val();
+        self.rfirst2.d.next = self.rfirst.q.val();
+        self.rb2.d.next = self.rb.q.val();
+        self.ws.d.next = self.take.val() & self.wop.val();
         self.rsigned.next = self.a_signed.val();
-        if self.rb.q.val() {
+        if self.rb2.q.val() {
             self.rsigned.next = self.b_signed.val();
         }
-        self.rdx.next = bit_cast::<89, 64>(self.mem_rdata.val());
+        self.rdx.next = bit_cast::<89, 64>(self.rdr.q.val());
         for l in 0..8 {
             self.x[l].next = self.rdx.val().get_bits::<25>(8 * l) & self.m8.val();
-            if self.rsigned.val() & self.mem_rdata.val().get_bit(8 * l + 7) {
+            if self.rsigned.val() & self.rdr.q.val().get_bit(8 * l + 7) {
                 self.x[l].next = self.rdx.val().get_bits::<25>(8 * l) | self.sx25.val();
             }
             self.x9[l].next = self.x[l].val().get_bits::<9>(0);
@@ -324,11 +346,11 @@ impl Logic for ElemUnit {
                 self.gx[l].next = self.x[l].val();
             }
             self.sum[l].next = self.acc[l].q.val() + self.gx[l].val();
-            if self.rfirst.q.val() | self.is_add.q.val() | (self.is_max.q.val() & self.gt[l].val())
+            if self.rfirst2.q.val() | self.is_add.q.val() | (self.is_max.q.val() & self.gt[l].val())
             {
                 self.sum[l].next = self.x[l].val();
             }
-            if self.rd.q.val() {
+            if self.rd2.q.val() {
                 self.acc[l].d.next = self.sum[l].val();
             }
         }
@@ -399,12 +421,20 @@ impl Logic for ElemUnit {
             self.pend.d.next = self.lane_word.val();
             self.pv.d.next = true;
         }
-        // ---- a word's write slot: its last read is on mem_rdata ----
+        // ---- a word's write slot (its last read is on mem_rdata), and the cycle after ----
         if self.idle.q.val() != bits::<2>(0) {
             self.idle.d.next = self.idle.q.val() - bits::<2>(1);
         }
         if self.take.val() & self.wop.val() {
             self.idle.d.next = self.idle_n.val();
+            if self.ea.last.val() {
+                self.tailc.d.next = bit_cast::<4, 2>(self.idle_n.val()) + bits::<4>(13);
+                if self.is_max.q.val() {
+                    self.tailc.d.next = bits::<4>(3);
+                }
+            }
+        }
+        if self.ws.q.val() {
             if self.is_max.q.val() {
                 self.pend.d.next = self.mxw.val();
                 self.pv.d.next = true;
@@ -418,12 +448,6 @@ impl Logic for ElemUnit {
                     } else {
                         self.hold[l].d.next = self.sum[l].val();
                     }
-                }
-            }
-            if self.ea.last.val() {
-                self.tailc.d.next = bit_cast::<4, 2>(self.idle_n.val()) + bits::<4>(12);
-                if self.is_max.q.val() {
-                    self.tailc.d.next = bits::<4>(2);
                 }
             }
         }
