@@ -441,6 +441,7 @@ impl<'a> Session<'a> {
         let (epoch, step) = if resume {
             let info = restore_checkpoint(dir, &model, Some(&opt))?;
             checkpoint::check_epoch(dir, &info, cfg.epochs)?;
+            trim_metrics(dir, info.epoch)?;
             (info.epoch, info.step)
         } else {
             cfg.describe(&model.graph, &model.net)?;
@@ -513,10 +514,12 @@ impl<'a> Session<'a> {
         Ok(tally.metrics(self.epoch, self.step, test_loss, test_acc, train_secs, t0))
     }
 
-    /// The checkpoint after the epoch just run, then its metrics line.
+    /// The epoch's metrics line, then the checkpoint after it. In this order a run killed
+    /// between the two keeps the line; resuming from the earlier checkpoint drops it again
+    /// ([`trim_metrics`]), so every epoch has exactly one line.
     fn save(&self, m: &EpochMetrics) -> Result<()> {
-        save_checkpoint(self.dir, self.epoch, self.step, &self.model, &self.opt)?;
-        append_metrics(self.dir, m)
+        append_metrics(self.dir, m)?;
+        save_checkpoint(self.dir, self.epoch, self.step, &self.model, &self.opt)
     }
 }
 
@@ -635,6 +638,29 @@ pub fn read_metrics(dir: &Path) -> Result<Vec<EpochMetrics>> {
         .collect()
 }
 
+/// Keep only the metrics lines of epochs up to `epoch` (the checkpoint a run resumes from);
+/// the file is rewritten atomically, and only when it has lines past it.
+fn trim_metrics(dir: &Path, epoch: usize) -> Result<()> {
+    let path = dir.join(METRICS_JSONL);
+    if !path.exists() {
+        return Ok(());
+    }
+    let all = read_metrics(dir)?;
+    if all.iter().all(|m| m.epoch <= epoch) {
+        return Ok(());
+    }
+    let mut text = String::new();
+    for m in all.iter().filter(|m| m.epoch <= epoch) {
+        let line = serde_json::to_string(m).map_err(|source| Error::Encode {
+            what: "an epoch's metrics",
+            source,
+        })?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    Ok(unibit_core::atomic::write_atomic(&path, text.as_bytes())?)
+}
+
 fn append_metrics(dir: &Path, m: &EpochMetrics) -> Result<()> {
     let path = dir.join(METRICS_JSONL);
     let line = serde_json::to_string(m).map_err(|source| Error::Encode {
@@ -707,5 +733,47 @@ impl TrainSettings {
             train_limit: self.train_limit,
             data_dir: unibit_core::dataset::data_dir(self.data_dir.as_deref()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(n: usize) -> EpochMetrics {
+        EpochMetrics {
+            epoch: n,
+            step: 10 * n,
+            lr: 0.1 / n as f64,
+            train_loss: 1.0 / 3.0,
+            train_acc: 0.5,
+            test_loss: 0.7,
+            test_acc: 0.123_456_789,
+            images_per_s: 1e3,
+            seconds: 2.5,
+        }
+    }
+
+    /// A run killed between an epoch's metrics line and its checkpoint resumes from the
+    /// checkpoint before: the line of the epoch it redoes is dropped, the others kept as written.
+    #[test]
+    fn resuming_drops_metrics_past_the_checkpoint_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in 1..=3 {
+            append_metrics(dir.path(), &epoch(n)).unwrap();
+        }
+        let before = std::fs::read_to_string(dir.path().join(METRICS_JSONL)).unwrap();
+        trim_metrics(dir.path(), 3).unwrap();
+        let same = std::fs::read_to_string(dir.path().join(METRICS_JSONL)).unwrap();
+        assert_eq!(same, before, "nothing past the checkpoint: file untouched");
+        trim_metrics(dir.path(), 2).unwrap();
+        let kept = std::fs::read_to_string(dir.path().join(METRICS_JSONL)).unwrap();
+        let want: String = before.lines().take(2).map(|l| format!("{l}\n")).collect();
+        assert_eq!(kept, want);
+        let epochs: Vec<usize> = read_metrics(dir.path()).unwrap().iter().map(|m| m.epoch).collect();
+        assert_eq!(epochs, [1, 2]);
+        // A run without metrics yet (killed in its first epoch) is fine.
+        let empty = tempfile::tempdir().unwrap();
+        trim_metrics(empty.path(), 0).unwrap();
     }
 }
