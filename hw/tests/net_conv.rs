@@ -657,7 +657,17 @@ fn shared_lane_pair_and_pool_modes_match_contract() {
             }
         }
     }
-    let sums = [-(1 << 24), (1 << 24) - 1, -1, 0, 1, 65535, 65536, -65536, -65537];
+    let sums = [
+        -(1 << 24),
+        (1 << 24) - 1,
+        -1,
+        0,
+        1,
+        65535,
+        65536,
+        -65536,
+        -65537,
+    ];
     for &x in &sums {
         for (m, s) in [(32767, 0), (32767, 23), (1, 1), (12345, 40), (32767, 47)] {
             cases.push((false, x, 0, m, 0, s));
@@ -666,7 +676,10 @@ fn shared_lane_pair_and_pool_modes_match_contract() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
     for _ in 0..1500 {
         let s = rng.random_range(0..64u32);
-        let (ma, mb) = (rng.random_range(0..1u32 << 15), rng.random_range(0..1u32 << 15));
+        let (ma, mb) = (
+            rng.random_range(0..1u32 << 15),
+            rng.random_range(0..1u32 << 15),
+        );
         cases.push((
             true,
             rng.random_range(-256..256),

@@ -616,7 +616,7 @@ fn synth_ice40_keeps_four_sprams() {
     }
 }
 
-/// The demo resnet8 (width 0.8594, channel multiple 8, B = 2; 251,377 cycles) through the
+/// The demo resnet8 (width 0.8594, channel multiple 8, B = 2; 251,381 cycles) through the
 /// rust-hdl engine, bit-exact with exact cycles. Minutes of simulation, so `--ignored`:
 /// `cargo test --release -p unibit-hw --test net_engine -- --ignored --nocapture resnet8`.
 #[test]

@@ -770,7 +770,11 @@ mod tests {
         let kept = std::fs::read_to_string(dir.path().join(METRICS_JSONL)).unwrap();
         let want: String = before.lines().take(2).map(|l| format!("{l}\n")).collect();
         assert_eq!(kept, want);
-        let epochs: Vec<usize> = read_metrics(dir.path()).unwrap().iter().map(|m| m.epoch).collect();
+        let epochs: Vec<usize> = read_metrics(dir.path())
+            .unwrap()
+            .iter()
+            .map(|m| m.epoch)
+            .collect();
         assert_eq!(epochs, [1, 2]);
         // A run without metrics yet (killed in its first epoch) is fine.
         let empty = tempfile::tempdir().unwrap();

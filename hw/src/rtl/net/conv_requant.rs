@@ -163,9 +163,9 @@ impl Logic for ConvRequant {
     #[hdl_gen]
     fn update(&mut self) {
         dff_setup!(
-            self, clock, s0_dot, s0_param, s0_pair, s0_m2, s0_ctl, s1_v, s1_m, s1_m2, s1_pair, s1_s,
-            s1_kind, s1_ctl, s2_lo, s2_hi, s2_c, s2_pair, s2_s, s2_kind, s2_ctl, s3_t, s3_s, s3_kind, s3_ctl, s4_z, s4_raw, s4_neg,
-            s4_any, s4_all, s4_kind, s4_ctl, s5_out, s5_ctl
+            self, clock, s0_dot, s0_param, s0_pair, s0_m2, s0_ctl, s1_v, s1_m, s1_m2, s1_pair,
+            s1_s, s1_kind, s1_ctl, s2_lo, s2_hi, s2_c, s2_pair, s2_s, s2_kind, s2_ctl, s3_t, s3_s,
+            s3_kind, s3_ctl, s4_z, s4_raw, s4_neg, s4_any, s4_all, s4_kind, s4_ctl, s5_out, s5_ctl
         );
         // Control word: [1:0] address, [2] valid, [3] element-wise request.
         self.s0_ctl.d.next = bit_cast::<4, 2>(self.in_addr.val());

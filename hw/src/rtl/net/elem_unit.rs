@@ -239,8 +239,7 @@ impl Logic for ElemUnit {
     fn update(&mut self) {
         dff_setup!(
             self, clock, is_add, is_max, is_avg, act, dn, idle, tailc, pprm, prm, rd, rfirst, rb,
-            rdr, rd2, rfirst2, rb2, ws,
-            rq0, pair, pend, pv, wn
+            rdr, rd2, rfirst2, rb2, ws, rq0, pair, pend, pv, wn
         );
         for l in 0..8 {
             self.acc[l].clock.next = self.clock.val();
