@@ -651,22 +651,23 @@ fn trim_metrics(dir: &Path, epoch: usize) -> Result<()> {
     }
     let mut text = String::new();
     for m in all.iter().filter(|m| m.epoch <= epoch) {
-        let line = serde_json::to_string(m).map_err(|source| Error::Encode {
-            what: "an epoch's metrics",
-            source,
-        })?;
-        text.push_str(&line);
+        text.push_str(&metrics_line(m)?);
         text.push('\n');
     }
     Ok(unibit_core::atomic::write_atomic(&path, text.as_bytes())?)
 }
 
-fn append_metrics(dir: &Path, m: &EpochMetrics) -> Result<()> {
-    let path = dir.join(METRICS_JSONL);
-    let line = serde_json::to_string(m).map_err(|source| Error::Encode {
+/// One epoch's line of `metrics.jsonl`.
+fn metrics_line(m: &EpochMetrics) -> Result<String> {
+    serde_json::to_string(m).map_err(|source| Error::Encode {
         what: "an epoch's metrics",
         source,
-    })?;
+    })
+}
+
+fn append_metrics(dir: &Path, m: &EpochMetrics) -> Result<()> {
+    let path = dir.join(METRICS_JSONL);
+    let line = metrics_line(m)?;
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -88,6 +88,8 @@ pub struct ConvRequant {
     u5: Signal<Local, Bits<64>>,
     u6: Signal<Local, Bits<64>>,
     thr: Signal<Local, Bits<7>>,
+    sat_hi: Signal<Local, Bits<32>>,
+    sat_lo: Signal<Local, Bits<32>>,
     mask: Signal<Local, Bits<48>>,
     one48: Constant<Bits<48>>,
     ones48: Constant<Bits<48>>,
@@ -151,6 +153,8 @@ impl Default for ConvRequant {
             u5: Default::default(),
             u6: Default::default(),
             thr: Default::default(),
+            sat_hi: Default::default(),
+            sat_lo: Default::default(),
             mask: Default::default(),
             one48: Constant::new(bits(1)),
             ones48: Constant::new(bits((1u64 << 48) - 1)),
@@ -293,20 +297,18 @@ impl Logic for ConvRequant {
                 self.s5_out.d.next = bit_cast::<32, 8>(self.s4_z.q.val());
             }
         }
-        if self.s4_kind.q.val() == bits::<2>(1) {
-            if !self.s4_neg.q.val() & self.s4_any.q.val() {
-                self.s5_out.d.next = bits::<32>(0x7f);
-            } else if self.s4_neg.q.val() & !self.s4_all.q.val() {
-                self.s5_out.d.next = bits::<32>(0x80);
-            } else {
-                self.s5_out.d.next = bit_cast::<32, 8>(self.s4_z.q.val());
-            }
-        }
+        // I8 and kind 3 are one signed-range clamp; only their saturation bytes differ.
+        self.sat_hi.next = bits::<32>(0x7f);
+        self.sat_lo.next = bits::<32>(0x80);
         if self.s4_kind.q.val() == bits::<2>(3) {
+            self.sat_hi.next = bits::<32>(0xff);
+            self.sat_lo.next = bits::<32>(0);
+        }
+        if self.s4_kind.q.val().get_bit(0) {
             if !self.s4_neg.q.val() & self.s4_any.q.val() {
-                self.s5_out.d.next = bits::<32>(0xff);
+                self.s5_out.d.next = self.sat_hi.val();
             } else if self.s4_neg.q.val() & !self.s4_all.q.val() {
-                self.s5_out.d.next = bits::<32>(0);
+                self.s5_out.d.next = self.sat_lo.val();
             } else {
                 self.s5_out.d.next = bit_cast::<32, 8>(self.s4_z.q.val());
             }
